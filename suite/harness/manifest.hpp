@@ -1,0 +1,61 @@
+// Implementation manifests: one JSON file describes one server under test.
+// Format (../shared/design.md): name, command (with {host} {port} {workers}),
+// protocol (size|echo), model, workers. Optional: "ready" ("line"|"port").
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace csd::harness {
+
+// A manifest that cannot be used. what() reads
+// "PATH: field 'FIELD': problem", which csd-suite prints before exiting 2.
+class ManifestError : public std::runtime_error {
+ public:
+  ManifestError(std::filesystem::path path, std::string field, const std::string& problem);
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] const std::string& field() const { return field_; }
+
+ private:
+  std::filesystem::path path_;
+  std::string field_;
+};
+
+enum class WireProtocol { size, echo };
+std::string_view to_string(WireProtocol p);
+
+struct Manifest {
+  std::filesystem::path path;        // the file it came from
+  std::string name;                  // also the gtest parameter name (sanitized)
+  std::vector<std::string> command;  // command[0] resolved to an absolute executable
+  WireProtocol protocol = WireProtocol::size;
+  std::string model;                 // one of known_models()
+  int workers = 0;                   // 0 when the manifest gives none
+  bool prints_ready_line = true;     // false: readiness is a listening port only
+};
+
+// iterative, fork, select, poll, epoll, prefork, prefork-lock, prefork-fdpass,
+// thread, prethreaded, prethreaded-main, reuseport, other.
+const std::vector<std::string>& known_models();
+
+// Where a bare command name (no '/') is looked for: first each of
+// `search_dirs` (csd-suite passes its own bin/ directory), then $PATH.
+// A relative path with a '/' is relative to the manifest's directory.
+Manifest load_manifest(const std::filesystem::path& file,
+                       const std::vector<std::filesystem::path>& search_dirs = {});
+
+// Every *.json in `dir`, sorted by name.
+std::vector<Manifest> load_manifest_dir(const std::filesystem::path& dir,
+                                        const std::vector<std::filesystem::path>& search_dirs = {});
+
+// The argv with placeholders substituted.
+std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port);
+
+// `name` made safe as a gtest parameter name: [A-Za-z0-9_] only.
+std::string parameter_name(std::string_view name);
+
+}  // namespace csd::harness

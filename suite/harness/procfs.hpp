@@ -1,0 +1,54 @@
+// What /proc says about a process tree: members, states (zombies), open
+// descriptors, threads, context switches, socket inodes. Knows nothing of
+// any one design.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace csd::harness {
+
+struct ProcInfo {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  pid_t pgid = 0;
+  char state = '?';  // R S D Z T ...
+  std::string comm;
+  int threads = 0;
+  uint64_t voluntary_ctxt_switches = 0;     // summed over all threads
+  uint64_t nonvoluntary_ctxt_switches = 0;  // summed over all threads
+  uint64_t utime_ticks = 0;                 // user+sys of the process itself
+  uint64_t stime_ticks = 0;
+  uint64_t cutime_ticks = 0;  // of reaped children
+  uint64_t cstime_ticks = 0;
+};
+
+// nullopt if the process is gone.
+std::optional<ProcInfo> read_proc(pid_t pid);
+
+// `root` and every descendant, root first then breadth-first.
+std::vector<pid_t> process_tree(pid_t root);
+
+// Descendants only (children, grandchildren, ...).
+std::vector<pid_t> descendants(pid_t root);
+
+// Number of entries in /proc/PID/fd, or -1 if unreadable.
+int open_fd_count(pid_t pid);
+
+// Thread ids in /proc/PID/task.
+std::vector<pid_t> thread_ids(pid_t pid);
+
+// Inodes of the sockets a process holds ("socket:[INODE]" links in /proc/PID/fd).
+std::vector<uint64_t> socket_inodes(pid_t pid);
+
+// True if /proc/PID/fd of `pid` holds socket inode `inode`.
+bool holds_socket(pid_t pid, uint64_t inode);
+
+// "PID (comm) state" for messages.
+std::string describe(pid_t pid);
+
+}  // namespace csd::harness

@@ -1,0 +1,41 @@
+// Which process holds an accepted connection, found from outside the server:
+// the kernel's sock_diag (NETLINK_SOCK_DIAG, exact 4-tuple lookup) gives the
+// server-side socket's inode, /proc/PID/fd says who holds that inode. Works for
+// anyone's server, in any language.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace csd::harness {
+
+// The inode of the TCP socket whose local end is `local` and remote end is
+// `remote` (IPv4 or IPv6), or nullopt if there is none, or if it is not yet
+// accepted (inode 0). Throws std::system_error if netlink itself fails.
+std::optional<uint64_t> tcp_socket_inode(const sockaddr* local, socklen_t local_len, const sockaddr* remote,
+                                         socklen_t remote_len);
+
+// The processes among `candidates` whose descriptor tables hold `inode`.
+std::vector<pid_t> holders_of(uint64_t inode, std::span<const pid_t> candidates);
+
+// Waits (polling /proc and sock_diag, with a deadline) until the server side
+// of a client connection (client local = `client`, client peer = `server`) is
+// held by exactly one process among `candidates()` other than `exclude`
+// (typically the pool's parent, which may hold it briefly while passing it on).
+// Returns that pid, or nullopt at the deadline.
+struct Attribution {
+  std::optional<pid_t> owner;
+  std::vector<pid_t> last_holders;  // what was seen last, for the failure message
+  bool accepted = false;            // the kernel had assigned an inode
+};
+Attribution attribute_connection(const sockaddr* client, socklen_t client_len, const sockaddr* server,
+                                 socklen_t server_len, pid_t tree_root, std::optional<pid_t> exclude,
+                                 std::chrono::steady_clock::duration timeout);
+
+}  // namespace csd::harness

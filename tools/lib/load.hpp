@@ -1,0 +1,72 @@
+// The load client: CLIENTS concurrent clients, each making CONNS sequential
+// connections requesting BYTES bytes (the seed client.py's meaning), with a
+// verdict per connection. csd-client is a thin CLI over run_load().
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "connection.hpp"
+
+namespace csd::client {
+
+enum class Protocol { size, echo };
+
+// One connection's verdict. Everything but `ok` is a failure.
+enum class Outcome { ok, short_reply, long_reply, refused, reset, timeout, error };
+inline constexpr std::size_t kOutcomeCount = 7;
+std::string_view to_string(Outcome o);
+
+struct FetchOptions {
+  Protocol protocol = Protocol::size;
+  uint64_t bytes = 3000;
+  bool bare = false;  // size: send the digits without "\n", as client.py does
+  std::chrono::milliseconds timeout{10000};        // whole connection
+  std::chrono::milliseconds after_reply_wait{100};  // how long to watch for extra bytes
+};
+
+struct FetchResult {
+  Outcome outcome = Outcome::ok;
+  uint64_t received = 0;
+  std::chrono::nanoseconds latency{0};  // connect start to complete reply
+  int error = 0;                         // errno for refused/reset/error
+  std::string detail;                    // human-readable reason when not ok
+};
+
+// One request/response exchange on a new connection.
+FetchResult fetch(const Target& target, const FetchOptions& options, const SockAddr* source = nullptr);
+
+struct LoadOptions {
+  Target target;
+  int clients = 5;
+  int conns = 500;
+  FetchOptions fetch;
+  int source_addresses = 1;  // >1: bind connections across 127.0.0.1.. 127.0.0.N (IPv4 loopback only)
+};
+
+struct LoadReport {
+  uint64_t connections = 0;
+  std::array<uint64_t, kOutcomeCount> outcomes{};
+  uint64_t bytes_received = 0;
+  std::chrono::nanoseconds elapsed{0};
+  std::vector<std::chrono::nanoseconds> latencies;  // of ok connections, sorted
+  std::vector<std::string> first_failures;          // up to 10 details
+
+  [[nodiscard]] uint64_t failures() const { return connections - outcomes[0]; }
+  [[nodiscard]] bool all_ok() const { return connections > 0 && failures() == 0; }
+  [[nodiscard]] double connections_per_second() const;
+  [[nodiscard]] double bytes_per_second() const;
+  [[nodiscard]] std::chrono::nanoseconds latency_percentile(double q) const;  // q in [0,1]
+};
+
+LoadReport run_load(const LoadOptions& options);
+
+void to_json(nlohmann::json& j, const LoadReport& report);
+std::string format_human(const LoadReport& report);
+
+}  // namespace csd::client
