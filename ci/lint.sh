@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Style checks: clang-format (no changes needed) and clang-tidy over the
+# project's C++ sources, using the build's compile_commands.json; shellcheck
+# over the scripts when it is installed.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=ci/build.sh
+source "$root/ci/build.sh"
+cd "$root"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
+echo "lint: clang-format on ${#sources[@]} files"
+clang-format --dry-run --Werror "${sources[@]}"
+mapfile -t units < <(git ls-files '*.cpp')
+echo "lint: clang-tidy on ${#units[@]} files"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+printf '%s\n' "${units[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$BUILD_DIR" --quiet --warnings-as-errors='*' \
+  >"$log" 2>&1 || status=1
+grep -v -E '^[0-9]+ warnings? generated\.$|^Suppressed [0-9]+ warnings|^Use -header-filter' "$log" || true
+[ "$status" = 0 ] || { echo "lint: clang-tidy found problems" >&2; exit 1; }
+if command -v shellcheck >/dev/null; then
+  echo "lint: shellcheck"
+  shellcheck ci/*.sh .ci/run
+fi
+echo "lint: clean"

@@ -1,0 +1,22 @@
+// Running a command to completion as a child process, with a deadline, its
+// output captured, and the same guarantee as servers: it dies with us.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace csd::harness {
+
+struct RunResult {
+  std::optional<int> exit_code;  // nullopt if killed by a signal or timed out
+  bool timed_out = false;
+  std::string output;  // stdout and stderr interleaved
+};
+
+// Runs argv[0] (a path, or a name looked up in $PATH) with `argv`, under
+// csd-guard so that the whole tree dies if we do; SIGKILLs the tree at the deadline.
+RunResult run_to_completion(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
+}  // namespace csd::harness

@@ -1,0 +1,23 @@
+// Waiting for a condition that nothing signals (a /proc state, a kernel
+// queue), with a deadline. The step is a short poll(), not a sleep: the
+// condition is what the caller waits for, the deadline what bounds it.
+#pragma once
+
+#include <poll.h>
+
+#include <chrono>
+
+namespace csd::harness {
+
+template <typename Condition>
+bool wait_until(Condition condition, std::chrono::steady_clock::duration timeout,
+                std::chrono::milliseconds step = std::chrono::milliseconds{2}) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::poll(nullptr, 0, static_cast<int>(step.count()));
+  }
+  return true;
+}
+
+}  // namespace csd::harness

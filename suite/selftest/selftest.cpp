@@ -1,0 +1,112 @@
+// csd-selftest: the suite tested against deliberately broken servers. Each
+// fixture in fixtures/broken has one bug; the check meant to see it must
+// fail on it (and fail as a check, not as a crash or a bad manifest). A check
+// that no broken server makes fail is a check that cannot fail.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "run.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Case {
+  std::string fixture;     // fixtures/broken/<fixture>.json
+  std::string check;       // gtest filter for the check that must catch it
+  bool must_fail = true;   // false: a well-behaved fixture the check must pass
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << " vs " << c.check; }
+
+const Case kCases[] = {
+    {"short-reply", "*Reply.SmallRepliesAreExact/*"},
+    {"long-reply", "*Reply.SmallRepliesAreExact/*"},
+    {"single-recv", "*Reply.RequestSplitByteByByte/*"},
+    {"newline-only", "*Reply.BareNumberLikeClientPy/*"},
+    {"dies-on-garbage", "*Robustness.GarbageRequestClosesOnlyThatConnection/*"},
+    {"no-limit", "*Robustness.OverLimitRequestClosesOnlyThatConnection/*"},
+    {"no-reap", "*Lifecycle.NoZombiesAfter200Connections/*"},
+    {"fd-leak", "*Lifecycle.DescriptorCountStableOver500Connections/*"},
+    {"orphans", "*Lifecycle.SigtermStopsWholeTreeWithinOneSecond/*"},
+    {"ignores-sigterm", "*Lifecycle.SigtermStopsWholeTreeWithinOneSecond/*"},
+    {"lazy-pool", "*Distribution.EveryWorkerAccepts/*"},
+    {"miscount", "*Distribution.ReportedCountsMatchObserved/*"},
+    {"echo-no-halfclose", "*Echo.SmallRoundTripThenCloseOnHalfClose/*"},
+    {"echo-truncates", "*Echo.LargePayloadComesBackWhole/*"},
+    {"select-blocking-write", "*Concurrency.SlowReaderDoesNotStallOthers/*"},
+    // A correct server that prints nothing: the harness must still launch it
+    // (ready by its listening port), and the checks must pass.
+    {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
+};
+
+struct Outcome {
+  int ran = 0, failed = 0, skipped = 0;
+  std::string failed_names;
+};
+
+// Reads gtest's JSON report: how many tests ran, failed (with a failure
+// message, i.e. an assertion) and were skipped.
+Outcome read_report(const fs::path& file) {
+  std::ifstream in(file);
+  const auto report = nlohmann::json::parse(in);
+  Outcome outcome;
+  for (const auto& suite : report.at("testsuites")) {
+    for (const auto& test : suite.at("testsuite")) {
+      if (test.value("status", "") != "RUN") continue;
+      ++outcome.ran;
+      if (test.value("result", "") == "SKIPPED") ++outcome.skipped;
+      if (test.contains("failures")) {
+        ++outcome.failed;
+        outcome.failed_names += " " + suite.value("name", "") + "." + test.value("name", "");
+      }
+    }
+  }
+  return outcome;
+}
+
+class BrokenFixture : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BrokenFixture, CheckCatchesTheBug) {
+  const Case& c = GetParam();
+  const fs::path manifest = fs::path(CSD_BROKEN_DIR) / (c.fixture + ".json");
+  const fs::path json = fs::temp_directory_path() / ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
+  const auto run = csd::harness::run_to_completion(
+      {CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_filter=" + c.check, "--gtest_output=json:" + json.string()},
+      240s);
+  ASSERT_FALSE(run.timed_out) << "csd-suite did not finish within 240 s:\n" << run.output;
+  ASSERT_TRUE(run.exit_code.has_value()) << "csd-suite was killed by a signal:\n" << run.output;
+  ASSERT_NE(*run.exit_code, 2) << "csd-suite refused the manifest " << manifest << ":\n" << run.output;
+  ASSERT_TRUE(fs::exists(json)) << "csd-suite wrote no JSON report:\n" << run.output;
+  const Outcome outcome = read_report(json);
+  fs::remove(json);
+
+  ASSERT_GT(outcome.ran, 0) << "no test matched " << c.check;
+  EXPECT_LT(outcome.skipped, outcome.ran) << "every matching check was skipped for " << c.fixture;
+  if (c.must_fail) {
+    EXPECT_EQ(*run.exit_code, 1) << run.output;
+    EXPECT_GT(outcome.failed, 0) << c.check << " passed on " << c.fixture << ", whose bug it exists to catch:\n"
+                                 << run.output;
+  } else {
+    EXPECT_EQ(*run.exit_code, 0) << run.output;
+    EXPECT_EQ(outcome.failed, 0) << "failed on a correct server:" << outcome.failed_names << "\n" << run.output;
+  }
+}
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  std::string name = info.param.fixture;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, BrokenFixture, ::testing::ValuesIn(kCases), CaseName);
+
+}  // namespace

@@ -1,0 +1,60 @@
+// Reply: the size protocol answered exactly, whatever the request looks like
+// on the wire and however many clients ask at once.
+#include <fmt/format.h>
+
+#include "implementations.hpp"
+#include "server_test.hpp"
+#include "wire.hpp"
+
+namespace csd::suite {
+namespace {
+
+class Reply : public ServerTest {
+ protected:
+  Reply() { applies_to_protocol(harness::WireProtocol::size); }
+};
+
+TEST_P(Reply, SmallRepliesAreExact) {
+  for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL, 65536ULL}) {
+    EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "request for " << bytes << " bytes";
+  }
+}
+
+TEST_P(Reply, ThreeMegabyteReplyIsExact) {
+  const uint64_t bytes = 3'000'000;
+  EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
+}
+
+// The seed's client.py sends the bare digits, no newline, and reads once.
+TEST_P(Reply, BareNumberLikeClientPy) {
+  for (const uint64_t bytes : {10ULL, 4096ULL}) {
+    EXPECT_TRUE(GotExactReply(fetch(bytes, /*bare=*/true), bytes)) << "bare request for " << bytes << " bytes";
+  }
+}
+
+// A request is a byte stream: "4096\n" sent one byte per segment, each byte
+// waited for until the server has read it, must still be one request.
+TEST_P(Reply, RequestSplitByteByByte) {
+  const std::string request = "4096\n";
+  auto sent = send_request_byte_by_byte(target(), request);
+  ASSERT_TRUE(sent.connection) << sent.problem;
+  RecordProperty("bytes_the_server_read_separately", static_cast<int>(sent.bytes_seen_consumed));
+  const auto reply = read_reply(*sent.connection, 4096);
+  EXPECT_TRUE(GotExactReply(reply, 4096)) << "request sent as " << request.size() << " one-byte segments ("
+                                          << sent.bytes_seen_consumed << " seen read by the server one by one)";
+}
+
+TEST_P(Reply, TenClientsTimesHundredConnections) {
+  const auto report = load(10, 100, 4096);
+  RecordProperty("connections_per_second", fmt::format("{:.0f}", report.connections_per_second()));
+  RecordProperty("latency_p99_us",
+                 fmt::format("{}", std::chrono::duration_cast<std::chrono::microseconds>(report.latency_percentile(0.99))
+                                       .count()));
+  std::cout << client::format_human(report);
+  EXPECT_TRUE(EveryConnectionSucceeded(report));
+}
+
+CSD_INSTANTIATE_FAMILY(Reply);
+
+}  // namespace
+}  // namespace csd::suite

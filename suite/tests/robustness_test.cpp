@@ -1,0 +1,50 @@
+// Robustness: a bad request costs only its own connection. The server closes
+// it without a reply and goes on serving everyone else.
+#include "implementations.hpp"
+#include "procfs.hpp"
+#include "server_test.hpp"
+
+namespace csd::suite {
+namespace {
+
+class Robustness : public ServerTest {
+ protected:
+  Robustness() { applies_to_protocol(harness::WireProtocol::size); }
+
+  // Sends `request` and expects the connection closed, with no reply bytes,
+  // within a generous deadline; then expects the server to still serve.
+  void expect_rejected_and_still_serving(std::string_view request) {
+    client::StepResult failure;
+    auto connection = client::Connection::open(target(), client::deadline_in(10s), &failure);
+    ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
+    ASSERT_EQ(connection->send_all(request, client::deadline_in(5s)).status, client::Status::ok);
+    std::string reply;
+    const auto end = connection->read_to_end(client::deadline_in(5s), &reply);
+    EXPECT_NE(end.status, client::Status::timeout)
+        << "request " << printable(request) << " should close the connection; it was still open after 5 s with "
+        << reply.size() << " bytes received";
+    EXPECT_EQ(reply.size(), 0U) << "request " << printable(request) << " should get no reply";
+    connection.reset();
+
+    ASSERT_TRUE(harness::read_proc(server().pid())) << "the server's main process died after " << printable(request);
+    EXPECT_TRUE(GotExactReply(fetch(100), 100)) << "after " << printable(request) << " the server must keep serving";
+  }
+
+  static std::string printable(std::string_view request) {
+    std::string out = "\"";
+    for (const char c : request) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    return out + "\"";
+  }
+};
+
+TEST_P(Robustness, GarbageRequestClosesOnlyThatConnection) { expect_rejected_and_still_serving("hello\n"); }
+
+TEST_P(Robustness, NegativeRequestClosesOnlyThatConnection) { expect_rejected_and_still_serving("-5\n"); }
+
+// The default limit is 1 GiB; one byte more must be refused, not streamed.
+TEST_P(Robustness, OverLimitRequestClosesOnlyThatConnection) { expect_rejected_and_still_serving("1073741825\n"); }
+
+CSD_INSTANTIATE_FAMILY(Robustness);
+
+}  // namespace
+}  // namespace csd::suite

@@ -1,0 +1,91 @@
+#include "server_test.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "procfs.hpp"
+
+namespace csd::suite {
+
+void ServerTest::SetUp() {
+  if (protocol_ && manifest().protocol != *protocol_) {
+    GTEST_SKIP() << manifest().name << " speaks the " << harness::to_string(manifest().protocol)
+                 << " protocol; these checks are for " << harness::to_string(*protocol_);
+  }
+  RecordProperty("implementation", manifest().name);
+  RecordProperty("model", manifest().model);
+  try {
+    server_ = harness::ServerProcess::start(manifest(), launch_);
+  } catch (const std::exception& e) {
+    FAIL() << "could not start " << manifest().name << " (" << manifest().path.string() << "):\n" << e.what();
+  }
+}
+
+void ServerTest::TearDown() {
+  if (!server_) return;
+  const harness::StopReport report = stopped_ ? *stopped_ : server_->stop(SIGTERM, 2000ms);
+  if (!HasFailure()) return;
+  std::string killed;
+  for (const auto& k : report.killed) killed += " " + k;
+  std::cout << fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name, server_->host(),
+                           server_->port(), manifest().path.string())
+            << fmt::format("--- stopped with signal {} in {} ms{}\n", report.signal_sent, report.took.count(),
+                           killed.empty() ? "" : "; had to SIGKILL:" + killed)
+            << "--- its output:\n"
+            << report.output << (report.output.empty() || report.output.back() == '\n' ? "" : "\n")
+            << "--- end of output\n";
+}
+
+client::Target ServerTest::target() const { return {server_->host(), server_->port()}; }
+
+harness::StopReport ServerTest::stop_server(int sig, std::chrono::milliseconds grace) {
+  stopped_ = server_->stop(sig, grace);
+  return *stopped_;
+}
+
+namespace {
+client::Protocol client_protocol(harness::WireProtocol p) {
+  return p == harness::WireProtocol::echo ? client::Protocol::echo : client::Protocol::size;
+}
+}  // namespace
+
+client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
+  client::FetchOptions options;
+  options.protocol = client_protocol(manifest().protocol);
+  options.bytes = bytes;
+  options.bare = bare;
+  return client::fetch(target(), options);
+}
+
+client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
+  client::LoadOptions options;
+  options.target = target();
+  options.clients = clients;
+  options.conns = conns;
+  options.fetch.protocol = client_protocol(manifest().protocol);
+  options.fetch.bytes = bytes;
+  return client::run_load(options);
+}
+
+::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {
+  if (r.outcome == client::Outcome::ok && r.received == asked) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "asked for " << asked << " bytes, got " << r.received << " ("
+                                       << client::to_string(r.outcome) << (r.detail.empty() ? "" : ": ")
+                                       << r.detail << ")";
+}
+
+::testing::AssertionResult EveryConnectionSucceeded(const client::LoadReport& report) {
+  if (report.all_ok()) return ::testing::AssertionSuccess();
+  auto failure = ::testing::AssertionFailure();
+  failure << report.failures() << " of " << report.connections << " connections failed:";
+  for (std::size_t i = 1; i < client::kOutcomeCount; ++i) {
+    if (report.outcomes[i] != 0) {
+      failure << " " << client::to_string(static_cast<client::Outcome>(i)) << "=" << report.outcomes[i];
+    }
+  }
+  for (const auto& detail : report.first_failures) failure << "\n  " << detail;
+  return failure;
+}
+
+}  // namespace csd::suite
