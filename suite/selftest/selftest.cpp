@@ -18,9 +18,9 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Case {
-  std::string fixture;     // fixtures/broken/<fixture>.json
-  std::string check;       // gtest filter for the check that must catch it
-  bool must_fail = true;   // false: a well-behaved fixture the check must pass
+  std::string fixture;    // fixtures/broken/<fixture>.json
+  std::string check;      // gtest filter for the check that must catch it
+  bool must_fail = true;  // false: a well-behaved fixture the check must pass
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << " vs " << c.check; }
@@ -76,10 +76,12 @@ class BrokenFixture : public ::testing::TestWithParam<Case> {};
 TEST_P(BrokenFixture, CheckCatchesTheBug) {
   const Case& c = GetParam();
   const fs::path manifest = fs::path(CSD_BROKEN_DIR) / (c.fixture + ".json");
-  const fs::path json = fs::temp_directory_path() / ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
-  const auto run = csd::harness::run_to_completion(
-      {CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_filter=" + c.check, "--gtest_output=json:" + json.string()},
-      240s);
+  const fs::path json =
+      fs::temp_directory_path() / ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
+  const auto run =
+      csd::harness::run_to_completion({CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_filter=" + c.check,
+                                       "--gtest_output=json:" + json.string()},
+                                      240s);
   ASSERT_FALSE(run.timed_out) << "csd-suite did not finish within 240 s:\n" << run.output;
   ASSERT_TRUE(run.exit_code.has_value()) << "csd-suite was killed by a signal:\n" << run.output;
   ASSERT_NE(*run.exit_code, 2) << "csd-suite refused the manifest " << manifest << ":\n" << run.output;

@@ -24,8 +24,8 @@ struct ClientTally {
   }
 };
 
-void one_attributed_connection(const client::Target& target, pid_t root, std::optional<pid_t> exclude,
-                               uint64_t bytes, ClientTally& tally) {
+void one_attributed_connection(const client::Target& target, pid_t root, std::optional<pid_t> exclude, uint64_t bytes,
+                               ClientTally& tally) {
   client::StepResult failure;
   auto connection = client::Connection::open(target, client::deadline_in(10s), &failure);
   if (!connection) {
@@ -35,9 +35,9 @@ void one_attributed_connection(const client::Target& target, pid_t root, std::op
   }
   const auto local = connection->local_address();
   const auto peer = connection->peer_address();
-  const auto who = harness::attribute_connection(reinterpret_cast<const sockaddr*>(&local.storage), local.len,
-                                                 reinterpret_cast<const sockaddr*>(&peer.storage), peer.len, root,
-                                                 exclude, 5s);
+  const auto who =
+      harness::attribute_connection(reinterpret_cast<const sockaddr*>(&local.storage), local.len,
+                                    reinterpret_cast<const sockaddr*>(&peer.storage), peer.len, root, exclude, 5s);
   if (who.owner) {
     ++tally.per_process[*who.owner];
   } else {
@@ -63,8 +63,8 @@ void one_attributed_connection(const client::Target& target, pid_t root, std::op
 
 }  // namespace
 
-AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std::optional<pid_t> exclude,
-                                   int clients, int conns, uint64_t bytes) {
+AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std::optional<pid_t> exclude, int clients,
+                                   int conns, uint64_t bytes) {
   std::vector<ClientTally> tallies(static_cast<std::size_t>(clients));
   {
     std::vector<std::jthread> threads;

@@ -17,8 +17,8 @@ namespace csd::suite {
 struct AttributedLoad {
   std::map<pid_t, int64_t> per_process;  // connections served, by holder pid
   int64_t connections = 0;
-  int64_t unattributed = 0;   // never held by exactly one worker within the deadline
-  int64_t failed = 0;         // the exchange itself failed
+  int64_t unattributed = 0;           // never held by exactly one worker within the deadline
+  int64_t failed = 0;                 // the exchange itself failed
   std::vector<std::string> problems;  // first few, for the failure message
 };
 
@@ -26,7 +26,7 @@ struct AttributedLoad {
 // (`bytes` per reply). Before sending its request, each connection waits until
 // its accepted socket is held by exactly one process of the tree rooted at
 // `root` other than `exclude` (the pool's parent).
-AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std::optional<pid_t> exclude,
-                                   int clients, int conns, uint64_t bytes);
+AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std::optional<pid_t> exclude, int clients,
+                                   int conns, uint64_t bytes);
 
 }  // namespace csd::suite

@@ -44,7 +44,12 @@ TEST_P(Concurrency, SilentClientDoesNotBlockOthers) {
   auto silent = client::Connection::open(target(), client::deadline_in(10s), &failure);
   ASSERT_TRUE(silent) << "connect: " << client::to_string(failure.status);
   // Wait until the server has accepted the silent connection, so it is really in the way.
-  harness::wait_until([&] { const auto s = server_side(*silent); return s && s->inode != 0; }, 2000ms);
+  harness::wait_until(
+      [&] {
+        const auto s = server_side(*silent);
+        return s && s->inode != 0;
+      },
+      2000ms);
   expect_other_client_served_unless_iterative("one client was connected and silent");
 }
 
@@ -57,7 +62,11 @@ TEST_P(Concurrency, SlowReaderDoesNotStallOthers) {
   // The server has read the request and its send queue to us is backed up:
   // from here on, a write to this client would block.
   const bool backed_up = harness::wait_until(
-      [&] { const auto s = server_side(*slow); return s && s->rqueue == 0 && s->wqueue > 0; }, 5000ms);
+      [&] {
+        const auto s = server_side(*slow);
+        return s && s->rqueue == 0 && s->wqueue > 0;
+      },
+      5000ms);
   RecordProperty("slow_reader_backed_up", backed_up ? "yes" : "no");
   expect_other_client_served_unless_iterative("one client was reading a 100 MB reply and not reading");
 }

@@ -23,6 +23,6 @@ struct ImplementationName {
 
 // Instantiates a check family over every implementation under test, so that
 // test names read Impl/FAMILY.CHECK/IMPLEMENTATION.
-#define CSD_INSTANTIATE_FAMILY(family)                                                                          \
+#define CSD_INSTANTIATE_FAMILY(family)                                                         \
   INSTANTIATE_TEST_SUITE_P(Impl, family, ::testing::ValuesIn(::csd::suite::implementations()), \
                            ::csd::suite::ImplementationName{})

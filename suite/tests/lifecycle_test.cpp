@@ -7,8 +7,8 @@
 
 #include "implementations.hpp"
 #include "procfs.hpp"
-#include "wait.hpp"
 #include "server_test.hpp"
+#include "wait.hpp"
 
 namespace csd::suite {
 namespace {
@@ -65,8 +65,8 @@ TEST_P(Lifecycle, SigtermStopsWholeTreeWithinOneSecond) {
   RecordProperty("stop_ms", static_cast<int>(report.took.count()));
   std::string killed;
   for (const auto& k : report.killed) killed += " " + k;
-  EXPECT_TRUE(report.exited_in_time) << "after SIGTERM to " << main_process << ", "
-                                     << report.killed.size() << " of " << tree.size()
+  EXPECT_TRUE(report.exited_in_time) << "after SIGTERM to " << main_process << ", " << report.killed.size() << " of "
+                                     << tree.size()
                                      << " processes were still running after 1 s and had to be SIGKILLed:" << killed;
 }
 

@@ -12,9 +12,7 @@ inline bool is_process_pool(std::string_view model) {
 }
 
 // Pools of worker threads created up front.
-inline bool is_thread_pool(std::string_view model) {
-  return model == "prethreaded" || model == "prethreaded-main";
-}
+inline bool is_thread_pool(std::string_view model) { return model == "prethreaded" || model == "prethreaded-main"; }
 
 // One process or thread per client, created per connection.
 inline bool is_per_client(std::string_view model) { return model == "fork" || model == "thread"; }

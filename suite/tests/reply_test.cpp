@@ -47,9 +47,10 @@ TEST_P(Reply, RequestSplitByteByByte) {
 TEST_P(Reply, TenClientsTimesHundredConnections) {
   const auto report = load(10, 100, 4096);
   RecordProperty("connections_per_second", fmt::format("{:.0f}", report.connections_per_second()));
-  RecordProperty("latency_p99_us",
-                 fmt::format("{}", std::chrono::duration_cast<std::chrono::microseconds>(report.latency_percentile(0.99))
-                                       .count()));
+  RecordProperty(
+      "latency_p99_us",
+      fmt::format("{}",
+                  std::chrono::duration_cast<std::chrono::microseconds>(report.latency_percentile(0.99)).count()));
   std::cout << client::format_human(report);
   EXPECT_TRUE(EveryConnectionSucceeded(report));
 }

@@ -28,8 +28,8 @@ void ServerTest::TearDown() {
   if (!HasFailure()) return;
   std::string killed;
   for (const auto& k : report.killed) killed += " " + k;
-  std::cout << fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name, server_->host(),
-                           server_->port(), manifest().path.string())
+  std::cout << fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name, server_->host(), server_->port(),
+                           manifest().path.string())
             << fmt::format("--- stopped with signal {} in {} ms{}\n", report.signal_sent, report.took.count(),
                            killed.empty() ? "" : "; had to SIGKILL:" + killed)
             << "--- its output:\n"
@@ -71,8 +71,8 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {
   if (r.outcome == client::Outcome::ok && r.received == asked) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "asked for " << asked << " bytes, got " << r.received << " ("
-                                       << client::to_string(r.outcome) << (r.detail.empty() ? "" : ": ")
-                                       << r.detail << ")";
+                                       << client::to_string(r.outcome) << (r.detail.empty() ? "" : ": ") << r.detail
+                                       << ")";
 }
 
 ::testing::AssertionResult EveryConnectionSucceeded(const client::LoadReport& report) {

@@ -63,7 +63,8 @@ client::FetchResult read_reply(client::Connection& connection, uint64_t bytes, s
   result.received = step.bytes;
   result.latency = Clock::now() - start;
   switch (step.status) {
-    case client::Status::ok: break;
+    case client::Status::ok:
+      break;
     case client::Status::eof:
       result.outcome = client::Outcome::short_reply;
       result.detail = "connection closed after " + std::to_string(step.bytes) + " bytes";
