@@ -33,9 +33,9 @@ struct Manifest {
   std::string name;                  // also the gtest parameter name (sanitized)
   std::vector<std::string> command;  // command[0] resolved to an absolute executable
   WireProtocol protocol = WireProtocol::size;
-  std::string model;                 // one of known_models()
-  int workers = 0;                   // 0 when the manifest gives none
-  bool prints_ready_line = true;     // false: readiness is a listening port only
+  std::string model;              // one of known_models()
+  int workers = 0;                // 0 when the manifest gives none
+  bool prints_ready_line = true;  // false: readiness is a listening port only
 };
 
 // iterative, fork, select, poll, epoll, prefork, prefork-lock, prefork-fdpass,
@@ -45,8 +45,7 @@ const std::vector<std::string>& known_models();
 // Where a bare command name (no '/') is looked for: first each of
 // `search_dirs` (csd-suite passes its own bin/ directory), then $PATH.
 // A relative path with a '/' is relative to the manifest's directory.
-Manifest load_manifest(const std::filesystem::path& file,
-                       const std::vector<std::filesystem::path>& search_dirs = {});
+Manifest load_manifest(const std::filesystem::path& file, const std::vector<std::filesystem::path>& search_dirs = {});
 
 // Every *.json in `dir`, sorted by name.
 std::vector<Manifest> load_manifest_dir(const std::filesystem::path& dir,

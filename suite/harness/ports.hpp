@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "fd.hpp"
@@ -18,6 +20,13 @@ class PortLease {
 
   // Throws std::runtime_error when no port could be found after many tries.
   static PortLease acquire(const std::string& host);
+
+  // One attempt at `port`: nullopt if another lease holds its lock or bind()
+  // on `host` fails (in use, even by a TIME_WAIT connection).
+  static std::optional<PortLease> try_acquire(const std::string& host, uint16_t port);
+
+  // $TMPDIR/csd-ports (or /tmp/csd-ports): where the lock files live.
+  static std::filesystem::path lock_dir();
 
  private:
   PortLease(uint16_t port, Fd lock) : port_(port), lock_(std::move(lock)) {}

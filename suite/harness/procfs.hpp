@@ -16,6 +16,7 @@ struct ProcInfo {
   pid_t pid = 0;
   pid_t ppid = 0;
   pid_t pgid = 0;
+  pid_t session = 0;
   char state = '?';  // R S D Z T ...
   std::string comm;
   int threads = 0;
@@ -25,6 +26,7 @@ struct ProcInfo {
   uint64_t stime_ticks = 0;
   uint64_t cutime_ticks = 0;  // of reaped children
   uint64_t cstime_ticks = 0;
+  uint64_t start_ticks = 0;  // start time after boot: with the pid, identifies a process (pids get reused)
 };
 
 // nullopt if the process is gone.
@@ -50,5 +52,20 @@ bool holds_socket(pid_t pid, uint64_t inode);
 
 // "PID (comm) state" for messages.
 std::string describe(pid_t pid);
+
+// Every process's (pid, ppid), one scan of /proc/*/stat. Processes that exit
+// during the scan are left out.
+struct ParentLink {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+};
+std::vector<ParentLink> scan_parents();
+
+// The direct children of `parent` (a /proc scan: this kernel has no
+// /proc/PID/task/TID/children).
+std::vector<pid_t> children_of(pid_t parent);
+
+// True if `ancestor` is `pid`'s parent, grandparent, ... (walks /proc ppid links).
+bool is_descendant(pid_t pid, pid_t ancestor);
 
 }  // namespace csd::harness

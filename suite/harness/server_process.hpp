@@ -3,6 +3,19 @@
 // group that kills the whole tree if the suite dies, even by SIGKILL), ready
 // when it prints "listening on HOST:PORT" or its port is listening, stopped
 // with a report of what had to be killed. Knows nothing of any one design.
+//
+// Use a ServerProcess from ONE long-lived thread, the gtest main thread (test
+// bodies, SetUp/TearDown, SetUpTestSuite all run there). The kernel's
+// parent-death signal, which tells csd-guard that the suite died, fires when
+// the *thread* that started the server exits: a server started from a
+// short-lived std::thread is killed when that thread ends. The free functions
+// of procfs.hpp and sockdiag.hpp are safe from any thread.
+//
+// Processes: the suite -> csd-guard -> the server's main process (pid(), its
+// own process group) -> whatever it forks. Anything of the tree whose parent
+// dies re-parents to csd-guard, so nothing escapes, not even a setsid()ed
+// double fork. csd-guard is found next to the running executable (build/bin),
+// or at $CSD_GUARD.
 #pragma once
 
 #include <sys/types.h>
@@ -34,8 +47,10 @@ struct LaunchOptions {
 
 struct StopReport {
   int signal_sent = 0;
-  bool exited_in_time = false;  // the whole tree was gone within the grace period
-  std::optional<int> exit_status;  // raw wait status of the server's main process
+  bool exited_in_time = false;  // the whole tree was gone within the grace period (or before stop())
+  // Raw wait status of the server's main process (csd-guard exits the way it
+  // did): use WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG.
+  std::optional<int> exit_status;
   std::vector<std::string> killed;  // "PID (comm)" of processes SIGKILLed after the grace period
   std::chrono::milliseconds took{0};
   std::string output;  // everything the server wrote, stdout and stderr interleaved
@@ -43,6 +58,12 @@ struct StopReport {
 
 class ServerProcess {
  public:
+  // Leases a port, starts the command and waits until the server is ready:
+  // its output contains "listening on" OR a TCP socket listens on the port,
+  // whichever comes first (servers that print nothing, or print late, are
+  // ready by the port). So the line may not be in output() yet when start()
+  // returns: use wait_for_output() to read it. Throws LaunchError (after
+  // killing the tree) if it exits first or is not ready in time.
   static std::unique_ptr<ServerProcess> start(const Manifest& manifest, const LaunchOptions& options = {});
   ~ServerProcess();  // stops (SIGTERM, then SIGKILL) if still running
   ServerProcess(const ServerProcess&) = delete;
@@ -52,21 +73,30 @@ class ServerProcess {
   [[nodiscard]] uint16_t port() const;
   [[nodiscard]] int workers() const;  // as passed in {workers}
   [[nodiscard]] pid_t pid() const;    // the server's main process (not csd-guard)
-  [[nodiscard]] std::vector<pid_t> tree() const;  // pid() and its descendants, live now
+  // pid() first (while it lives) and every other process below csd-guard,
+  // live now: descendants of pid(), and orphans they left behind. Zombies
+  // not yet reaped by their parent are included (read_proc(p)->state == 'Z').
+  // Empty after stop().
+  [[nodiscard]] std::vector<pid_t> tree() const;
   [[nodiscard]] const std::string& name() const;
 
-  // Everything the server has written so far (drains its pipe without blocking).
+  // Everything the server has written so far, stdout and stderr interleaved
+  // (a background thread drains the pipe, so a chatty server never blocks on
+  // it; beyond 32 MiB the rest is counted, not kept).
   [[nodiscard]] std::string output();
   // Waits until the output contains `needle`; false at the deadline.
   bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
 
   // Waits until the tree has exactly `count` processes (e.g. a pool's
   // parent + workers after start); false at the deadline.
-  bool wait_for_tree_size(std::size_t count, std::chrono::milliseconds timeout);
+  bool wait_for_tree_size(std::size_t count, std::chrono::milliseconds timeout) const;
 
-  // Sends `sig` to the main process, waits up to `grace` for the whole tree to
-  // exit, SIGKILLs what is left and says so. Idempotent.
+  // Sends `sig` to the main process (if it has already exited, to what it
+  // left behind), waits up to `grace` for the whole tree to exit, SIGKILLs
+  // what is left and says so, reaps csd-guard. Idempotent: later calls return
+  // the first report.
   StopReport stop(int sig = 15 /*SIGTERM*/, std::chrono::milliseconds grace = std::chrono::milliseconds{1000});
+  // True while the main process has not exited (workers may outlive it: see tree()).
   [[nodiscard]] bool running() const;
 
   struct Impl;

@@ -39,3 +39,28 @@ Attribution attribute_connection(const sockaddr* client, socklen_t client_len, c
                                  std::chrono::steady_clock::duration timeout);
 
 }  // namespace csd::harness
+
+namespace csd::harness {
+
+// The kernel's view of one TCP socket (sock_diag): its inode (0 while not yet
+// accepted) and queue lengths. For the server side of a connection, `rqueue`
+// is how many request bytes the server has not read yet.
+struct TcpSocketInfo {
+  uint64_t inode = 0;
+  uint32_t rqueue = 0;
+  uint32_t wqueue = 0;
+  uint8_t state = 0;  // TCP_ESTABLISHED, ...
+};
+std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len, const sockaddr* remote,
+                                             socklen_t remote_len);
+
+}  // namespace csd::harness
+
+namespace csd::harness {
+
+// True if some TCP socket (IPv4 or IPv6, any address) is in LISTEN on `port`
+// (a sock_diag dump of listeners only, which stays cheap however many
+// connections the machine has; /proc/net/tcp{,6} if netlink is unavailable).
+bool tcp_port_listening(uint16_t port);
+
+}  // namespace csd::harness

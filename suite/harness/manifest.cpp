@@ -1,0 +1,272 @@
+// Manifest loading. Every problem becomes a ManifestError naming the file and
+// the field, because the person reading it is fixing a JSON file by hand.
+#include "manifest.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace csd::harness {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kFileField = "(file)";
+const std::vector<std::string> kPlaceholders{"host", "port", "workers"};
+const std::vector<std::string> kFields{"name", "command", "protocol", "model", "workers", "ready"};
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : std::string(sep)) + item;
+  return out;
+}
+
+// A manifest-reading context: the path every error names.
+class Reader {
+ public:
+  explicit Reader(fs::path path) : path_(std::move(path)) {}
+
+  [[noreturn]] void fail(std::string_view field, const std::string& problem) const {
+    throw ManifestError(path_, std::string(field), problem);
+  }
+
+  json parse() const {
+    std::ifstream in(path_);
+    if (!in) fail(kFileField, fmt::format("cannot read: {}", std::strerror(errno)));
+    std::stringstream text;
+    text << in.rdbuf();
+    if (in.bad()) fail(kFileField, fmt::format("cannot read: {}", std::strerror(errno)));
+    try {
+      return json::parse(text.str());
+    } catch (const json::parse_error& e) {
+      fail(kFileField, fmt::format("invalid JSON: {}", e.what()));
+    }
+  }
+
+  void check_known_fields(const json& doc) const {
+    if (!doc.is_object()) fail(kFileField, "must hold one JSON object");
+    for (const auto& [key, value] : doc.items()) {
+      const bool known = std::find(kFields.begin(), kFields.end(), key) != kFields.end();
+      // "description" and "x-..." are for people and other tools; anything
+      // else unknown is most likely a typo of a field we would then miss.
+      const bool free_form = key == "description" || key.rfind("x-", 0) == 0;
+      if (!known && !free_form) {
+        fail(key, fmt::format("unknown field (known: {}; free-form: description, x-*)", join(kFields, ", ")));
+      }
+    }
+  }
+
+  std::string name(const json& doc) const {
+    if (!doc.contains("name")) fail("name", "missing");
+    const auto& v = doc.at("name");
+    if (!v.is_string() || v.get<std::string>().empty()) fail("name", "must be a non-empty string");
+    return v.get<std::string>();
+  }
+
+  std::vector<std::string> command(const json& doc) const {
+    if (!doc.contains("command")) fail("command", "missing");
+    const auto& v = doc.at("command");
+    if (!v.is_array()) fail("command", "must be an array of strings, e.g. [\"prog\", \"-p\", \"{port}\"]");
+    if (v.empty()) fail("command", "is empty");
+    std::vector<std::string> argv;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!v[i].is_string()) fail("command", fmt::format("item {} is not a string: {}", i, v[i].dump()));
+      argv.push_back(v[i].get<std::string>());
+    }
+    if (argv[0].empty()) fail("command", "item 0 (the program) is empty");
+    for (std::size_t i = 0; i < argv.size(); ++i) check_placeholders(argv[i], i);
+    return argv;
+  }
+
+  WireProtocol protocol(const json& doc) const {
+    if (!doc.contains("protocol")) return WireProtocol::size;
+    const auto& v = doc.at("protocol");
+    if (v == "size") return WireProtocol::size;
+    if (v == "echo") return WireProtocol::echo;
+    fail("protocol", fmt::format("must be \"size\" or \"echo\", not {}", v.dump()));
+  }
+
+  std::string model(const json& doc) const {
+    // Absent means "other": only the design-independent checks apply.
+    if (!doc.contains("model")) return "other";
+    const auto& v = doc.at("model");
+    const auto& models = known_models();
+    if (v.is_string() && std::find(models.begin(), models.end(), v.get<std::string>()) != models.end()) {
+      return v.get<std::string>();
+    }
+    fail("model", fmt::format("unknown model {} (known: {})", v.dump(), join(models, ", ")));
+  }
+
+  int workers(const json& doc, bool required) const {
+    if (!doc.contains("workers")) {
+      if (required) fail("workers", "missing, but the command uses {workers}");
+      return 0;
+    }
+    const auto& v = doc.at("workers");
+    // is_number_integer() is false for 2.5 and for "4"; booleans are not numbers in nlohmann.
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > 100000) {
+      fail("workers", fmt::format("must be a positive integer, not {}", v.dump()));
+    }
+    return static_cast<int>(v.get<int64_t>());
+  }
+
+  bool prints_ready_line(const json& doc) const {
+    if (!doc.contains("ready")) return true;
+    const auto& v = doc.at("ready");
+    if (v == "line") return true;
+    if (v == "port") return false;
+    fail("ready",
+         fmt::format("must be \"line\" (prints 'listening on') or \"port\" (prints nothing), not {}", v.dump()));
+  }
+
+  fs::path resolve_program(const std::string& program, const std::vector<fs::path>& search_dirs) const {
+    if (program.find('/') != std::string::npos) return resolve_path(program);
+    std::vector<std::string> looked;
+    for (const auto& dir : search_dirs) {
+      const auto candidate = dir / program;
+      if (is_executable_file(candidate)) return fs::absolute(candidate).lexically_normal();
+      looked.push_back(dir.string());
+    }
+    const char* path_env = std::getenv("PATH");
+    std::string_view path_list = path_env != nullptr ? path_env : "";
+    while (true) {
+      const auto colon = path_list.find(':');
+      const std::string dir(path_list.substr(0, colon));
+      const auto candidate = fs::path(dir.empty() ? "." : dir) / program;  // an empty entry means "."
+      if (is_executable_file(candidate)) return fs::absolute(candidate).lexically_normal();
+      if (colon == std::string_view::npos) break;
+      path_list.remove_prefix(colon + 1);
+    }
+    fail("command", fmt::format("program '{}' not found (looked in {}{}$PATH={})", program, join(looked, ", "),
+                                looked.empty() ? "" : ", then ", path_env != nullptr ? path_env : "(unset)"));
+  }
+
+ private:
+  void check_placeholders(const std::string& arg, std::size_t index) const {
+    std::size_t pos = 0;
+    while ((pos = arg.find('{', pos)) != std::string::npos) {
+      const auto close = arg.find('}', pos);
+      if (close == std::string::npos) return;  // a lone '{' is literal text
+      const auto inner = arg.substr(pos + 1, close - pos - 1);
+      if (std::find(kPlaceholders.begin(), kPlaceholders.end(), inner) == kPlaceholders.end()) {
+        fail("command",
+             fmt::format("unknown placeholder {{{}}} in item {} \"{}\" (known: {{host}} {{port}} {{workers}})", inner,
+                         index, arg));
+      }
+      pos = close + 1;
+    }
+  }
+
+  static bool is_executable_file(const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+  }
+
+  // A relative path with a '/' is relative to the manifest, so a manifest and
+  // its server can move together.
+  fs::path resolve_path(const std::string& program) const {
+    fs::path p(program);
+    if (p.is_relative()) p = fs::absolute(path_).parent_path() / p;
+    p = p.lexically_normal();
+    std::error_code ec;
+    if (!fs::exists(p, ec)) fail("command", fmt::format("program '{}' not found: no file {}", program, p.string()));
+    if (!is_executable_file(p)) {
+      fail("command", fmt::format("program '{}' is not an executable file: {}", program, p.string()));
+    }
+    return p;
+  }
+
+  fs::path path_;
+};
+
+bool uses_workers(const std::vector<std::string>& argv) {
+  return std::any_of(argv.begin(), argv.end(),
+                     [](const std::string& a) { return a.find("{workers}") != std::string::npos; });
+}
+
+void replace_all(std::string& s, std::string_view what, std::string_view with) {
+  for (std::size_t pos = 0; (pos = s.find(what, pos)) != std::string::npos; pos += with.size()) {
+    s.replace(pos, what.size(), with);
+  }
+}
+
+}  // namespace
+
+ManifestError::ManifestError(fs::path path, std::string field, const std::string& problem)
+    : std::runtime_error(fmt::format("{}: field '{}': {}", path.string(), field, problem)),
+      path_(std::move(path)),
+      field_(std::move(field)) {}
+
+std::string_view to_string(WireProtocol p) { return p == WireProtocol::echo ? "echo" : "size"; }
+
+const std::vector<std::string>& known_models() {
+  static const std::vector<std::string> models{
+      "iterative", "fork",        "select",           "poll",      "epoll", "prefork", "prefork-lock", "prefork-fdpass",
+      "thread",    "prethreaded", "prethreaded-main", "reuseport", "other"};
+  return models;
+}
+
+Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search_dirs) {
+  const Reader reader(file);
+  const json doc = reader.parse();
+  reader.check_known_fields(doc);
+  Manifest m;
+  m.path = file;
+  m.name = reader.name(doc);
+  m.command = reader.command(doc);
+  m.protocol = reader.protocol(doc);
+  m.model = reader.model(doc);
+  m.workers = reader.workers(doc, uses_workers(m.command));
+  m.prints_ready_line = reader.prints_ready_line(doc);
+  m.command[0] = reader.resolve_program(m.command[0], search_dirs).string();
+  return m;
+}
+
+std::vector<Manifest> load_manifest_dir(const fs::path& dir, const std::vector<fs::path>& search_dirs) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  if (ec) throw ManifestError(dir, std::string(kFileField), fmt::format("cannot list directory: {}", ec.message()));
+  std::sort(files.begin(), files.end());
+  std::vector<Manifest> manifests;
+  manifests.reserve(files.size());
+  for (const auto& file : files) manifests.push_back(load_manifest(file, search_dirs));
+  return manifests;
+}
+
+std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port) {
+  std::vector<std::string> argv = m.command;
+  for (auto& arg : argv) {
+    if (arg.find("{workers}") != std::string::npos && m.workers <= 0) {
+      throw std::invalid_argument(
+          fmt::format("{}: the command uses {{workers}} but no worker count was given", m.path.string()));
+    }
+    replace_all(arg, "{host}", host);
+    replace_all(arg, "{port}", std::to_string(port));
+    replace_all(arg, "{workers}", std::to_string(m.workers));
+  }
+  return argv;
+}
+
+std::string parameter_name(std::string_view name) {
+  std::string out(name);
+  for (char& ch : out) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+    if (!ok) ch = '_';
+  }
+  if (out.empty()) out = "_";  // gtest refuses empty parameter names
+  return out;
+}
+
+}  // namespace csd::harness

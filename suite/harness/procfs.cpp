@@ -1,0 +1,292 @@
+// /proc readers. Everything here tolerates processes vanishing mid-read: a
+// server tree changes while we look at it, so "gone" is a normal answer, not
+// an error. Compiled into csd-guard too, so it uses nothing but libc and std.
+#include "procfs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace csd::harness {
+
+namespace {
+
+struct CloseDir {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, CloseDir>;
+
+DirPtr open_dir(const std::string& path) { return DirPtr(::opendir(path.c_str())); }  // O_CLOEXEC in glibc
+
+// Reads a whole (small, /proc) file; nullopt if it cannot be opened or read.
+std::optional<std::string> read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n > 0) {
+      text.append(buf.data(), static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      ::close(fd);
+      return std::nullopt;  // e.g. ESRCH: the process exited between open and read
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out) {
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && ptr == s.data() + s.size();
+}
+
+std::optional<pid_t> parse_pid(const char* name) {
+  pid_t pid = 0;
+  if (!parse_number(std::string_view(name), pid) || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+// Splits "a b c" at single spaces (the format of /proc/PID/stat after comm).
+std::vector<std::string_view> split_fields(std::string_view s) {
+  std::vector<std::string_view> fields;
+  while (!s.empty()) {
+    const auto space = s.find(' ');
+    fields.push_back(s.substr(0, space));
+    if (space == std::string_view::npos) break;
+    s.remove_prefix(space + 1);
+  }
+  return fields;
+}
+
+// /proc/PID/stat is "pid (comm) state ppid ...". comm is whatever the process
+// named itself and may hold spaces and parentheses, so it ends at the LAST ')'.
+struct StatLine {
+  std::string_view comm;
+  std::vector<std::string_view> rest;  // rest[0] is field 3 (state), rest[n-3] is field n
+};
+
+std::optional<StatLine> split_stat(std::string_view text) {
+  const auto open = text.find('(');
+  const auto close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open || close + 2 > text.size()) {
+    return std::nullopt;
+  }
+  StatLine line;
+  line.comm = text.substr(open + 1, close - open - 1);
+  auto rest = text.substr(close + 2);
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.remove_suffix(1);
+  line.rest = split_fields(rest);
+  return line;
+}
+
+// Field n of /proc/PID/stat (1-based, as in proc(5)), n >= 3.
+template <typename T>
+bool stat_field(const StatLine& line, std::size_t n, T& out) {
+  return n >= 3 && n - 3 < line.rest.size() && parse_number(line.rest[n - 3], out);
+}
+
+// Adds the "voluntary_ctxt_switches:" and "nonvoluntary_ctxt_switches:" of
+// every thread: the process-level status file counts only the main thread.
+void add_context_switches(pid_t pid, ProcInfo& info) {
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  const DirPtr dir = open_dir(task_dir);
+  if (!dir) return;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (!parse_pid(entry->d_name)) continue;
+    const auto status = read_file(task_dir + "/" + entry->d_name + "/status");
+    if (!status) continue;  // the thread exited
+    std::string_view text = *status;
+    while (!text.empty()) {
+      const auto eol = text.find('\n');
+      const std::string_view line = text.substr(0, eol);
+      text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+      const auto colon = line.find(':');
+      if (colon == std::string_view::npos) continue;
+      const auto key = line.substr(0, colon);
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      uint64_t n = 0;
+      if (key == "voluntary_ctxt_switches" && parse_number(value, n)) info.voluntary_ctxt_switches += n;
+      if (key == "nonvoluntary_ctxt_switches" && parse_number(value, n)) info.nonvoluntary_ctxt_switches += n;
+    }
+  }
+}
+
+std::string fd_dir(pid_t pid) { return "/proc/" + std::to_string(pid) + "/fd"; }
+
+// "socket:[12345]" -> 12345.
+std::optional<uint64_t> socket_inode_of_link(std::string_view target) {
+  constexpr std::string_view prefix = "socket:[";
+  if (target.substr(0, prefix.size()) != prefix || target.back() != ']') return std::nullopt;
+  uint64_t inode = 0;
+  if (!parse_number(target.substr(prefix.size(), target.size() - prefix.size() - 1), inode)) return std::nullopt;
+  return inode;
+}
+
+// Calls `visit(inode)` for every socket in /proc/PID/fd until it returns true.
+template <typename Visit>
+bool for_each_socket(pid_t pid, Visit visit) {
+  const std::string dir_path = fd_dir(pid);
+  const DirPtr dir = open_dir(dir_path);
+  if (!dir) return false;
+  std::array<char, 64> target{};
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string link = dir_path + "/" + entry->d_name;
+    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+    if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) continue;  // closed meanwhile, or not a socket
+    if (const auto inode = socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)))) {
+      if (visit(*inode)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ProcInfo> read_proc(pid_t pid) {
+  const auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return std::nullopt;
+  const auto line = split_stat(*text);
+  if (!line || line->rest.empty() || line->rest[0].empty()) return std::nullopt;
+  ProcInfo info;
+  info.pid = pid;
+  info.comm = std::string(line->comm);
+  info.state = line->rest[0][0];
+  const bool ok = stat_field(*line, 4, info.ppid) && stat_field(*line, 5, info.pgid) &&
+                  stat_field(*line, 6, info.session) && stat_field(*line, 14, info.utime_ticks) &&
+                  stat_field(*line, 15, info.stime_ticks) && stat_field(*line, 16, info.cutime_ticks) &&
+                  stat_field(*line, 17, info.cstime_ticks) && stat_field(*line, 20, info.threads) &&
+                  stat_field(*line, 22, info.start_ticks);
+  if (!ok) return std::nullopt;
+  add_context_switches(pid, info);
+  return info;
+}
+
+std::vector<ParentLink> scan_parents() {
+  std::vector<ParentLink> links;
+  const DirPtr proc = open_dir("/proc");
+  if (!proc) return links;
+  while (const dirent* entry = ::readdir(proc.get())) {
+    const auto pid = parse_pid(entry->d_name);
+    if (!pid) continue;
+    const auto text = read_file(std::string("/proc/") + entry->d_name + "/stat");
+    if (!text) continue;  // exited during the scan
+    const auto line = split_stat(*text);
+    pid_t ppid = 0;
+    if (line && stat_field(*line, 4, ppid)) links.push_back({*pid, ppid});
+  }
+  return links;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& link : scan_parents()) {
+    if (link.ppid == parent) children.push_back(link.pid);
+  }
+  std::sort(children.begin(), children.end());
+  return children;
+}
+
+std::vector<pid_t> descendants(pid_t root) {
+  std::unordered_multimap<pid_t, pid_t> children;
+  for (const auto& link : scan_parents()) children.emplace(link.ppid, link.pid);
+  std::vector<pid_t> found;
+  std::unordered_set<pid_t> seen{root};
+  std::deque<pid_t> queue{root};
+  while (!queue.empty()) {
+    const pid_t parent = queue.front();
+    queue.pop_front();
+    auto [first, last] = children.equal_range(parent);
+    std::vector<pid_t> level;
+    for (auto it = first; it != last; ++it) level.push_back(it->second);
+    std::sort(level.begin(), level.end());  // a stable order makes messages reproducible
+    for (const pid_t child : level) {
+      // ppid links cannot form a cycle, but a scan is not atomic: a pid that
+      // exited and was reused mid-scan could appear twice.
+      if (!seen.insert(child).second) continue;
+      found.push_back(child);
+      queue.push_back(child);
+    }
+  }
+  return found;
+}
+
+std::vector<pid_t> process_tree(pid_t root) {
+  if (::access(("/proc/" + std::to_string(root)).c_str(), F_OK) != 0) return {};
+  std::vector<pid_t> tree{root};
+  const auto below = descendants(root);
+  tree.insert(tree.end(), below.begin(), below.end());
+  return tree;
+}
+
+bool is_descendant(pid_t pid, pid_t ancestor) {
+  // Bounded walk: ppid links end at 0 (init's parent) and cannot loop, but a
+  // bound keeps a racing reparenting from surprising us.
+  for (int depth = 0; depth < 4096 && pid > 1; ++depth) {
+    const auto info = read_proc(pid);
+    if (!info) return false;
+    if (info->ppid == ancestor) return true;
+    pid = info->ppid;
+  }
+  return false;
+}
+
+int open_fd_count(pid_t pid) {
+  const DirPtr dir = open_dir(fd_dir(pid));
+  if (!dir) return -1;
+  int count = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  return count;
+}
+
+std::vector<pid_t> thread_ids(pid_t pid) {
+  std::vector<pid_t> tids;
+  const DirPtr dir = open_dir("/proc/" + std::to_string(pid) + "/task");
+  if (!dir) return tids;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (const auto tid = parse_pid(entry->d_name)) tids.push_back(*tid);
+  }
+  std::sort(tids.begin(), tids.end());
+  return tids;
+}
+
+std::vector<uint64_t> socket_inodes(pid_t pid) {
+  std::vector<uint64_t> inodes;
+  for_each_socket(pid, [&](uint64_t inode) {
+    inodes.push_back(inode);
+    return false;
+  });
+  std::sort(inodes.begin(), inodes.end());
+  inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
+  return inodes;
+}
+
+bool holds_socket(pid_t pid, uint64_t inode) {
+  return for_each_socket(pid, [inode](uint64_t held) { return held == inode; });
+}
+
+std::string describe(pid_t pid) {
+  const auto info = read_proc(pid);
+  if (!info) return std::to_string(pid) + " (gone)";
+  return std::to_string(pid) + " (" + info->comm + ") " + info->state;
+}
+
+}  // namespace csd::harness

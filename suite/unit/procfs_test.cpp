@@ -1,0 +1,213 @@
+#include "procfs.hpp"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "fd.hpp"
+#include "helpers/test_support.hpp"
+#include "wait.hpp"
+
+namespace csd::harness {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using unit::ChildProcess;
+using unit::helper_server;
+
+pid_t pid_from_line(const std::optional<std::string>& line) {
+  if (!line) return -1;
+  return static_cast<pid_t>(std::stol(line->substr(line->find(' ') + 1)));
+}
+
+TEST(ReadProc, DescribesThisProcess) {
+  const auto info = read_proc(::getpid());
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->pid, ::getpid());
+  EXPECT_EQ(info->ppid, ::getppid());
+  EXPECT_EQ(info->pgid, ::getpgrp());
+  EXPECT_EQ(info->session, ::getsid(0));
+  EXPECT_EQ(info->state, 'R');  // it is us, reading
+  EXPECT_EQ(info->comm, "csd-unit");
+  EXPECT_GE(info->threads, 1);
+  EXPECT_GT(info->start_ticks, 0u);
+}
+
+TEST(ReadProc, GoneProcessIsNullopt) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  EXPECT_FALSE(read_proc(child));
+  EXPECT_THAT(describe(child), HasSubstr("(gone)"));
+  EXPECT_EQ(open_fd_count(child), -1);
+  EXPECT_TRUE(thread_ids(child).empty());
+  EXPECT_TRUE(process_tree(child).empty());
+}
+
+// Counted as "one more while it runs" rather than absolutely: a sanitizer
+// runtime may have threads of its own, started with our first one.
+TEST(ReadProc, CountsThreads) {
+  std::promise<void> release;
+  std::thread extra([f = release.get_future()]() mutable { f.wait(); });
+  const auto during = read_proc(::getpid());
+  const auto tids = thread_ids(::getpid());
+  release.set_value();
+  extra.join();
+  ASSERT_TRUE(during);
+  EXPECT_GE(during->threads, 2);
+  EXPECT_THAT(tids, SizeIs(static_cast<std::size_t>(during->threads)));
+  EXPECT_THAT(tids, Contains(::getpid()));  // the main thread's tid is the pid
+  // join() returns when the thread has cleared its tid; the kernel drops the
+  // task from /proc a moment later.
+  EXPECT_TRUE(wait_until([&] { return read_proc(::getpid())->threads == during->threads - 1; }, 2s));
+}
+
+// The process-level status file counts the main thread only; read_proc sums
+// over /proc/PID/task/*, so a busy second thread shows up in the total.
+TEST(ReadProc, SumsContextSwitchesOverThreads) {
+  int to_thread[2];
+  int to_main[2];
+  ASSERT_EQ(::pipe2(to_thread, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(to_main, O_CLOEXEC), 0);
+  const Fd t_read(to_thread[0]), t_write(to_thread[1]), m_read(to_main[0]), m_write(to_main[1]);
+  constexpr int kRounds = 50;
+  std::promise<pid_t> tid_promise;
+  std::thread ping([&] {
+    tid_promise.set_value(::gettid());
+    char c = 0;
+    // Every round blocks in read(): a voluntary context switch of this thread.
+    for (int i = 0; i <= kRounds; ++i) {
+      if (::read(t_read.get(), &c, 1) != 1) return;
+      if (i < kRounds && ::write(m_write.get(), &c, 1) != 1) return;
+    }
+  });
+  const pid_t tid = tid_promise.get_future().get();
+  char c = 'x';
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_EQ(::write(t_write.get(), &c, 1), 1);
+    ASSERT_EQ(::read(m_read.get(), &c, 1), 1);
+  }
+  // Wait until the thread is blocked in its last read(): then it has switched
+  // out at least once, and its count stays put while we read it.
+  const auto blocked = [&] {
+    std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.size() > text.rfind(')') + 2 && text[text.rfind(')') + 2] == 'S';
+  };
+  ASSERT_TRUE(wait_until(blocked, 5s));
+  const auto thread_status = [&](pid_t task) {
+    std::ifstream in("/proc/self/task/" + std::to_string(task) + "/status");
+    std::string line;
+    uint64_t voluntary = 0;
+    while (std::getline(in, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) voluntary = std::stoull(line.substr(line.find(':') + 1));
+    }
+    return voluntary;
+  };
+  const uint64_t of_thread = thread_status(tid);
+  const uint64_t of_main = thread_status(::getpid());
+  const auto total = read_proc(::getpid());
+  ASSERT_EQ(::write(t_write.get(), &c, 1), 1);
+  ping.join();
+  ASSERT_TRUE(total);
+  EXPECT_GE(of_thread, 1u);
+  EXPECT_GE(total->voluntary_ctxt_switches, of_thread + of_main);
+}
+
+TEST(OpenFdCount, CountsDescriptors) {
+  const int before = open_fd_count(::getpid());
+  ASSERT_GT(before, 0);
+  {
+    const Fd a(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    const Fd b(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    const Fd c(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    EXPECT_EQ(open_fd_count(::getpid()), before + 3);
+  }
+  EXPECT_EQ(open_fd_count(::getpid()), before);
+}
+
+TEST(SocketInodes, FindsOurSocket) {
+  const Fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(sock);
+  struct stat st {};
+  ASSERT_EQ(::fstat(sock.get(), &st), 0);
+  EXPECT_THAT(socket_inodes(::getpid()), Contains(static_cast<uint64_t>(st.st_ino)));
+  EXPECT_TRUE(holds_socket(::getpid(), st.st_ino));
+  EXPECT_FALSE(holds_socket(::getpid(), 1));  // inode 1 is never a socket of ours
+}
+
+// comm is whatever a process calls itself: spaces and parentheses included.
+// /proc/PID/stat must be split at the last ')', or every later field shifts.
+TEST(ReadProc, HelperWithAwkwardNameThreadsAndDescriptors) {
+  ChildProcess helper({helper_server(), "--name", "a) (b c", "--threads", "3", "--fds", "5"});
+  ASSERT_TRUE(helper.read_line_starting("ready", 10s));
+  const auto info = read_proc(helper.pid());
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->comm, "a) (b c");
+  EXPECT_EQ(info->ppid, ::getpid());
+  EXPECT_EQ(info->pgid, helper.pid());
+  EXPECT_GE(info->threads, 4);  // main + 3, and a sanitizer's own if built with one
+  EXPECT_THAT(thread_ids(helper.pid()), SizeIs(static_cast<std::size_t>(info->threads)));
+  EXPECT_GE(open_fd_count(helper.pid()), 3 + 5);
+  EXPECT_EQ(describe(helper.pid()).substr(0, describe(helper.pid()).rfind(' ')),
+            std::to_string(helper.pid()) + " (a) (b c)");
+}
+
+TEST(ProcessTree, HelperWithWorkers) {
+  ChildProcess helper({helper_server(), "--workers", "3"});
+  ASSERT_TRUE(helper.read_line_starting("ready", 10s));
+  const auto tree = process_tree(helper.pid());
+  ASSERT_THAT(tree, SizeIs(4u));
+  EXPECT_EQ(tree.front(), helper.pid());
+  const auto workers = children_of(helper.pid());
+  ASSERT_THAT(workers, SizeIs(3u));
+  EXPECT_EQ(descendants(helper.pid()), workers);
+  for (const pid_t w : workers) {
+    EXPECT_TRUE(is_descendant(w, helper.pid()));
+    EXPECT_TRUE(is_descendant(w, ::getpid()));
+    EXPECT_FALSE(is_descendant(helper.pid(), w));
+  }
+  EXPECT_THAT(process_tree(::getpid()), Contains(workers.front()));
+}
+
+TEST(ProcessTree, FindsAZombie) {
+  pid_t zombie = -1;
+  Fd zombie_pidfd;
+  {
+    ChildProcess helper({helper_server(), "--zombie"});
+    zombie = pid_from_line(helper.read_line_starting("zombie ", 10s));
+    ASSERT_GT(zombie, 0);
+    zombie_pidfd = Fd(static_cast<int>(::syscall(SYS_pidfd_open, zombie, 0)));
+    ASSERT_TRUE(helper.read_line_starting("ready", 10s));
+    const bool is_zombie = wait_until(
+        [&] {
+          const auto info = read_proc(zombie);
+          return info && info->state == 'Z';
+        },
+        5s);
+    EXPECT_TRUE(is_zombie) << describe(zombie);
+    EXPECT_THAT(process_tree(helper.pid()), ElementsAre(helper.pid(), zombie));
+    EXPECT_THAT(describe(zombie), HasSubstr(" Z"));
+  }
+  // ChildProcess reaped it (it re-parented to us when the helper died).
+  EXPECT_TRUE(zombie_pidfd);
+  EXPECT_EQ(::waitid(P_PIDFD, static_cast<id_t>(zombie_pidfd.get()), nullptr, WEXITED | WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+}  // namespace
+}  // namespace csd::harness
