@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -56,5 +57,8 @@ std::vector<std::string> expand_command(const Manifest& m, std::string_view host
 
 // `name` made safe as a gtest parameter name: [A-Za-z0-9_] only.
 std::string parameter_name(std::string_view name);
+
+// How gtest prints a manifest parameter: its name, not its bytes.
+inline void PrintTo(const Manifest& m, std::ostream* os) { *os << m.name; }
 
 }  // namespace csd::harness
