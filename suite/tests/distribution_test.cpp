@@ -25,12 +25,14 @@ class Distribution : public ServerTest {
   // pool to be complete and fills `pool` with its workers, in pid order.
   void find_process_pool_workers(std::vector<pid_t>& pool) {
     if (is_thread_pool(model())) {
-      GTEST_SKIP() << "model " << model() << ": the workers are threads sharing one descriptor table, so "
-                   << "which one accepted cannot be seen from /proc/PID/fd";
+      CSD_SKIP(
+          fmt::format("model {}: the workers are threads sharing one descriptor table, so which one "
+                      "accepted cannot be seen from /proc/PID/fd",
+                      model()));
     }
-    if (!is_process_pool(model())) GTEST_SKIP() << "model " << model() << " is not a pool of worker processes";
+    if (!is_process_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
     const int workers = server().workers();
-    if (workers <= 0) GTEST_SKIP() << "the manifest gives no worker count";
+    if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
     const bool complete = server().wait_for_tree_size(static_cast<std::size_t>(workers) + 1, 5000ms);
     auto tree = server().tree();
     EXPECT_TRUE(complete) << "expected the parent and " << workers << " workers; the tree has " << tree.size()
@@ -105,7 +107,7 @@ TEST_P(Distribution, ReportedCountsMatchObserved) {
   auto observed = served_by(workers, static_cast<int>(workers.size()) * 2, 150);
   const auto report = stop_server(SIGTERM, 2000ms);
   auto reported = harness::parse_seed_table(report.output);
-  if (reported.empty()) GTEST_SKIP() << manifest().name << " prints no 'child N : K times' table when stopped";
+  if (reported.empty()) CSD_SKIP("prints no 'child N : K times' table when stopped");
   record(harness::summarize_distribution(observed));
   std::sort(observed.begin(), observed.end());
   std::sort(reported.begin(), reported.end());

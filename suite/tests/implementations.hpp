@@ -2,6 +2,8 @@
 // GoogleTest registers the parameterized tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 

@@ -10,8 +10,8 @@ namespace csd::suite {
 
 void ServerTest::SetUp() {
   if (protocol_ && manifest().protocol != *protocol_) {
-    GTEST_SKIP() << manifest().name << " speaks the " << harness::to_string(manifest().protocol)
-                 << " protocol; these checks are for " << harness::to_string(*protocol_);
+    CSD_SKIP(fmt::format("speaks {}; these checks are for the {} protocol", harness::to_string(manifest().protocol),
+                         harness::to_string(*protocol_)));
   }
   RecordProperty("implementation", manifest().name);
   RecordProperty("model", manifest().model);

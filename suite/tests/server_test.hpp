@@ -56,6 +56,15 @@ class ServerTest : public ::testing::TestWithParam<harness::Manifest> {
   std::optional<harness::StopReport> stopped_;
 };
 
+// Skips the current test with `reason`, and records the reason in the JSON
+// results (gtest's JSON has no field for it) so the summary can show it.
+#define CSD_SKIP(reason)                                                  \
+  do {                                                                    \
+    const std::string csd_skip_reason_ = (reason);                        \
+    ::testing::Test::RecordProperty("skipped_because", csd_skip_reason_); \
+    GTEST_SKIP() << csd_skip_reason_;                                     \
+  } while (false)
+
 // gtest assertions, named for what they assert.
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked);
 ::testing::AssertionResult EveryConnectionSucceeded(const client::LoadReport& report);

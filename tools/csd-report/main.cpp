@@ -1,8 +1,8 @@
 // csd-report: reads csd-suite's gtest JSON results and prints the conformance
 // summary: one line per implementation and check family with pass, fail and
 // skip counts, then each failure with its first message line.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +16,7 @@ namespace {
 
 struct Tally {
   int passed = 0, failed = 0, skipped = 0;
+  std::string skip_reason;  // the first one recorded
 };
 
 struct Failure {
@@ -64,6 +65,7 @@ void add_results(const nlohmann::json& report, Summary& summary) {
         summary.failures.push_back({impl, family + "." + test.value("name", ""), message});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
+        if (tally.skip_reason.empty()) tally.skip_reason = test.value("skipped_because", "");
       } else {
         ++tally.passed;
       }
@@ -74,7 +76,8 @@ void add_results(const nlohmann::json& report, Summary& summary) {
 // The assertion text gtest stores starts with "file:line"; the reason is after it.
 std::string reason(const std::string& message) {
   std::string text = message;
-  if (const auto nl = text.find('\n'); nl != std::string::npos && text.substr(0, nl).find(".cpp:") != std::string::npos) {
+  if (const auto nl = text.find('\n');
+      nl != std::string::npos && text.substr(0, nl).find(".cpp:") != std::string::npos) {
     text = text.substr(nl + 1);
   }
   return first_line(text);
@@ -86,13 +89,17 @@ void print_summary(const Summary& summary, std::ostream& out) {
   out << fmt::format("{:<{}}  {:<13} {:>5} {:>5} {:>5}\n", "implementation", width, "family", "pass", "fail", "skip");
   for (const auto& [impl, families] : summary.by_impl_family) {
     for (const auto& [family, t] : families) {
+      // A family that does not apply at all says why, instead of a row of skips.
+      const bool none_applied = t.passed == 0 && t.failed == 0 && !t.skip_reason.empty();
       out << fmt::format("{:<{}}  {:<13} {:>5} {:>5} {:>5}{}\n", impl, width, family, t.passed, t.failed, t.skipped,
-                         t.failed > 0 ? "  FAIL" : "");
+                         t.failed > 0   ? "  FAIL"
+                         : none_applied ? "  (" + t.skip_reason + ")"
+                                        : "");
     }
   }
   const Tally t = summary.total();
-  out << fmt::format("\n{} passed, {} failed, {} skipped across {} implementation(s)\n", t.passed, t.failed,
-                     t.skipped, summary.by_impl_family.size());
+  out << fmt::format("\n{} passed, {} failed, {} skipped across {} implementation(s)\n", t.passed, t.failed, t.skipped,
+                     summary.by_impl_family.size());
   if (!summary.failures.empty()) {
     out << "\nFailures:\n";
     for (const auto& f : summary.failures) {

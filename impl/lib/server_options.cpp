@@ -1,0 +1,74 @@
+#include "server_options.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace csd::impl {
+
+namespace {
+
+// "numeric IPv4 or IPv6 address" as a CLI11 validator: names are not looked
+// up, so a typo fails here rather than binding somewhere unexpected.
+const CLI::Validator kNumericAddress(
+    [](const std::string& host) -> std::string {
+      unsigned char buf[sizeof(in6_addr)];
+      if (::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1)
+        return {};
+      return "not a numeric IPv4 or IPv6 address: " + host;
+    },
+    "ADDRESS");
+
+// Unsigned integer options: strtoull() would quietly turn "-5" into 2^64-5.
+const CLI::Validator kDigitsOnly(
+    [](const std::string& text) -> std::string {
+      if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) return {};
+      return "not a non-negative integer: " + text;
+    },
+    "");
+
+}  // namespace
+
+Options parse_options(const ProgramInfo& program, int argc, char** argv) {
+  Options opts;
+  CLI::App app{std::string(program.description), std::string(program.name)};
+  app.add_option("-i,--host", opts.host, "Numeric IPv4 or IPv6 address to listen on")
+      ->capture_default_str()
+      ->check(kNumericAddress);
+  app.add_option("-p,--port", opts.port, "Port; 0 picks an ephemeral one (see the listening line)")
+      ->capture_default_str()
+      ->check(kDigitsOnly);
+  if (program.has_workers) {
+    app.add_option("-n,--workers", opts.workers, "Number of worker processes")
+        ->capture_default_str()
+        ->check(kDigitsOnly)
+        ->check(CLI::Range(1U, 1024U));
+  }
+  std::string protocol{to_string(opts.protocol)};
+  app.add_option("--protocol", protocol, "size: reply with the N bytes asked for; echo: RFC 862 until half-close")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"size", "echo"}));
+  app.add_option("--max-bytes", opts.max_bytes, "Largest size request served; bigger ones are refused")
+      ->capture_default_str()
+      ->check(kDigitsOnly)
+      ->check(CLI::Range(uint64_t{0}, uint64_t{std::numeric_limits<int64_t>::max()}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::exit(app.exit(e));
+  } catch (const CLI::CallForAllHelp& e) {
+    std::exit(app.exit(e));
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and "Run with --help for more information."
+    std::exit(2);
+  }
+  opts.protocol = protocol == "echo" ? Protocol::echo : Protocol::size;
+  return opts;
+}
+
+}  // namespace csd::impl

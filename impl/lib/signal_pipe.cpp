@@ -1,0 +1,91 @@
+#include "signal_pipe.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <stdexcept>
+
+#include "syserr.hpp"
+
+namespace csd::impl {
+
+namespace {
+
+constexpr int kMaxSignal = NSIG - 1;
+
+// Shared with the handler: lock-free atomics and a plain int are all it touches.
+std::array<std::atomic<bool>, kMaxSignal + 1> g_arrived{};
+std::atomic<int> g_write_fd{-1};
+SignalPipe* g_instance = nullptr;
+
+extern "C" void on_signal(int sig) {
+  const int saved_errno = errno;  // the interrupted code may be about to read errno
+  g_arrived[static_cast<std::size_t>(sig)].store(true);
+  const char byte = static_cast<char>(sig);
+  // Non-blocking: if the pipe is full, a wake-up is already pending anyway.
+  [[maybe_unused]] const ssize_t n = ::write(g_write_fd.load(), &byte, 1);
+  errno = saved_errno;
+}
+
+void set_disposition(int sig, void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // the loop wakes through the pipe; spare other calls EINTR
+  if (::sigaction(sig, &sa, nullptr) < 0) throw syscall_error("sigaction");
+}
+
+}  // namespace
+
+void ignore_sigpipe() { set_disposition(SIGPIPE, SIG_IGN); }
+
+SignalPipe::SignalPipe(std::initializer_list<int> signals) {
+  if (g_instance != nullptr) throw std::logic_error("SignalPipe: one per process");
+  int fds[2];
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) throw syscall_error("pipe2");
+  read_.reset(fds[0]);
+  write_.reset(fds[1]);
+  g_write_fd.store(write_.get());
+  g_instance = this;
+  for (const int sig : signals) {
+    set_disposition(sig, on_signal);
+    installed_.add(sig);
+  }
+}
+
+SignalPipe::~SignalPipe() {
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (installed_.has(sig)) ::signal(sig, SIG_DFL);
+  }
+  g_write_fd.store(-1);
+  g_instance = nullptr;
+}
+
+SignalSet SignalPipe::drain() {
+  std::array<char, 256> buf{};
+  while (::read(read_.get(), buf.data(), buf.size()) > 0) {
+  }
+  SignalSet arrived;
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (g_arrived[static_cast<std::size_t>(sig)].exchange(false)) arrived.add(sig);
+  }
+  return arrived;
+}
+
+void SignalPipe::release_in_child() {
+  if (g_instance == nullptr) return;
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (g_instance->installed_.has(sig)) ::signal(sig, SIG_DFL);
+    g_arrived[static_cast<std::size_t>(sig)].store(false);
+  }
+  g_instance->installed_ = {};
+  g_write_fd.store(-1);
+  g_instance->read_.reset();
+  g_instance->write_.reset();
+  g_instance = nullptr;
+}
+
+}  // namespace csd::impl

@@ -1,0 +1,60 @@
+// Signals, the event-loop way (the "self-pipe trick"): the handler only
+// records the signal and writes a byte to a pipe, and the loop waits for that
+// pipe with the same poll()/select() that waits for sockets. Nothing risky
+// runs in a handler, and no signal can slip in between "check the flag" and
+// "block in accept()/select()" (the classic race), because the byte stays in
+// the pipe until the loop reads it.
+#pragma once
+
+#include <bitset>
+#include <csignal>
+#include <initializer_list>
+
+#include "fd.hpp"
+
+namespace csd::impl {
+
+// A client that resets mid-reply must cost an EPIPE error, not the process.
+void ignore_sigpipe();
+
+// Which signals arrived since the last drain().
+class SignalSet {
+ public:
+  void add(int sig) { bits_.set(static_cast<std::size_t>(sig)); }
+  [[nodiscard]] bool has(int sig) const { return bits_.test(static_cast<std::size_t>(sig)); }
+  [[nodiscard]] bool empty() const { return bits_.none(); }
+  // SIGINT or SIGTERM: time to stop.
+  [[nodiscard]] bool stop() const { return has(SIGINT) || has(SIGTERM); }
+
+ private:
+  std::bitset<NSIG> bits_;
+};
+
+// One per process. Installs handlers (SA_RESTART) for `signals`; the
+// destructor puts the default dispositions back.
+class SignalPipe {
+ public:
+  explicit SignalPipe(std::initializer_list<int> signals);
+  ~SignalPipe();
+  SignalPipe(const SignalPipe&) = delete;
+  SignalPipe& operator=(const SignalPipe&) = delete;
+
+  // Readable when a signal arrived: put it in the poll()/select() set.
+  [[nodiscard]] int fd() const { return read_.get(); }
+
+  // Empties the pipe and returns the signals that arrived. Each handler also
+  // sets a flag, so even a signal whose byte found the pipe full is seen.
+  SignalSet drain();
+
+  // In a freshly forked child: default dispositions back, pipe closed, so the
+  // child's signals neither run the parent's handlers nor wake its loop.
+  // fork_worker() (workers.hpp) calls it; a no-op without a SignalPipe.
+  static void release_in_child();
+
+ private:
+  Fd read_;
+  Fd write_;
+  SignalSet installed_;
+};
+
+}  // namespace csd::impl

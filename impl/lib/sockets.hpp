@@ -1,0 +1,53 @@
+// The socket chores every design repeats: listen on a numeric address, accept
+// without tripping over transient errors, write everything, go non-blocking.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "fd.hpp"
+
+namespace csd::impl {
+
+inline constexpr int kListenBacklog = 1024;
+
+struct Listener {
+  Fd fd;
+  std::string endpoint;  // "127.0.0.1:PORT" or "[::1]:PORT", as actually bound
+  uint16_t port = 0;     // the bound port (the kernel's choice when asked for 0)
+};
+
+// socket + SO_REUSEADDR + bind + listen on a numeric IPv4 or IPv6 host
+// ("127.0.0.1", "::1", "0.0.0.0", "::"). Port 0 binds an ephemeral port.
+// Throws std::system_error ("bind [::1]:80: Permission denied") on failure.
+Listener listen_tcp(std::string_view host, uint16_t port, int backlog = kListenBacklog);
+
+// Prints "listening on ENDPOINT" to stdout and flushes: the readiness signal
+// the suite and scripts wait for. Call it once the server can serve.
+void announce_listening(const Listener& listener);
+
+// One accept(). Returns the connection (close-on-exec, blocking), or an
+// invalid Fd when there is nothing to serve right now, so the caller just
+// goes round its loop again:
+//  - EINTR is retried here;
+//  - EAGAIN (non-blocking listener drained), ECONNABORTED and the network
+//    errors accept(2) says to treat like EAGAIN: nothing to report;
+//  - EMFILE/ENFILE: reported once per burst, then the pending connection is
+//    accepted on a spare descriptor and closed at once (the "spare fd"
+//    trick), so a full descriptor table never turns into a busy loop of
+//    failing accepts; without a spare, it backs off 100 ms.
+// Other errors are reported and also give an invalid Fd.
+Fd accept_connection(int listen_fd);
+
+// Writes all of `data`, retrying EINTR and short writes. On a blocking
+// socket a reply is handed to the kernel in one write() call unless a signal
+// interrupts it. Returns false with errno set (EPIPE, ECONNRESET, ...).
+bool write_all(int fd, std::span<const std::byte> data);
+
+// O_NONBLOCK on. Throws std::system_error("fcntl: ...") on failure.
+void set_nonblocking(int fd);
+
+}  // namespace csd::impl

@@ -1,0 +1,110 @@
+#include "workers.hpp"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include <fmt/core.h>
+
+#include "syserr.hpp"
+
+namespace csd::impl {
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared counters must not hide a lock");
+
+pid_t fork_worker() {
+  const pid_t parent = ::getpid();
+  sigset_t all;
+  sigset_t saved;
+  sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, &saved);
+  const pid_t pid = ::fork();
+  const int fork_errno = errno;
+  if (pid == 0) {
+    SignalPipe::release_in_child();
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) log_errno("prctl PR_SET_PDEATHSIG");
+    if (::getppid() != parent) ::_exit(0);  // the parent died before prctl(): nobody to work for
+  }
+  ::sigprocmask(SIG_SETMASK, &saved, nullptr);
+  errno = fork_errno;
+  return pid;
+}
+
+std::vector<ChildExit> reap_children() {
+  std::vector<ChildExit> exits;
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;  // 0: children left but none finished; -1/ECHILD: none left
+    exits.push_back({pid, status});
+  }
+  return exits;
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+  return fmt::format("changed state (wait status {:#x})", status);
+}
+
+void stop_children(SignalPipe& signals, std::span<const pid_t> pids, std::chrono::milliseconds grace) {
+  std::vector<pid_t> alive(pids.begin(), pids.end());
+  for (const pid_t pid : alive) ::kill(pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    std::erase_if(alive, [](pid_t pid) {
+      int status = 0;
+      const pid_t got = ::waitpid(pid, &status, WNOHANG);
+      return got == pid || (got < 0 && errno == ECHILD);
+    });
+    if (alive.empty()) return;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{signals.fd(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));  // SIGCHLD wakes us
+    signals.drain();
+  }
+  for (const pid_t pid : alive) {
+    log_message(fmt::format("child {} ignored SIGTERM for {} ms; killing it", pid, grace.count()));
+    ::kill(pid, SIGKILL);
+  }
+  for (const pid_t pid : alive) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+SharedCounters::SharedCounters(std::size_t count) {
+  void* mem = ::mmap(nullptr, count * sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw syscall_error("mmap");
+  auto* first = static_cast<std::atomic<uint64_t>*>(mem);
+  for (std::size_t i = 0; i < count; ++i) new (first + i) std::atomic<uint64_t>(0);  // placement, not allocation
+  slots_ = {first, count};
+}
+
+SharedCounters::~SharedCounters() { ::munmap(slots_.data(), slots_.size_bytes()); }
+
+std::vector<uint64_t> SharedCounters::snapshot() const {
+  std::vector<uint64_t> values;
+  values.reserve(slots_.size());
+  for (const auto& slot : slots_) values.push_back(slot.load());
+  return values;
+}
+
+void print_counts(std::span<const uint64_t> counts) {
+  for (std::size_t i = 0; i < counts.size(); ++i) fmt::print("child {} : {} times\n", i, counts[i]);
+  std::fflush(stdout);
+}
+
+}  // namespace csd::impl
