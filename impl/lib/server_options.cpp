@@ -18,8 +18,7 @@ namespace {
 const CLI::Validator kNumericAddress(
     [](const std::string& host) -> std::string {
       unsigned char buf[sizeof(in6_addr)];
-      if (::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1)
-        return {};
+      if (::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1) return {};
       return "not a numeric IPv4 or IPv6 address: " + host;
     },
     "ADDRESS");

@@ -25,8 +25,7 @@ namespace {
 std::string endpoint_of(const sockaddr* addr, socklen_t len, uint16_t* port) {
   char host[NI_MAXHOST];
   char serv[NI_MAXSERV];
-  if (const int rc = ::getnameinfo(addr, len, host, sizeof host, serv, sizeof serv,
-                                   NI_NUMERICHOST | NI_NUMERICSERV);
+  if (const int rc = ::getnameinfo(addr, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
       rc != 0) {
     throw std::runtime_error(fmt::format("getnameinfo: {}", ::gai_strerror(rc)));
   }
@@ -50,8 +49,16 @@ bool is_transient_accept_error(int err) {
   switch (err) {
     // accept(2): "Linux accept() passes already-pending network errors on the
     // new socket as an error code from accept()... treat them like EAGAIN".
-    case EAGAIN: case ECONNABORTED: case EPROTO: case ENETDOWN: case ENOPROTOOPT:
-    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+    case EAGAIN:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
     case EPERM:  // a firewall rule refused it
       return true;
     default:
@@ -97,12 +104,11 @@ Listener listen_tcp(std::string_view host, uint16_t port, int backlog) {
   const std::string host_str(host);
   const std::string port_str = std::to_string(port);
   if (const int rc = ::getaddrinfo(host_str.c_str(), port_str.c_str(), &hints, &found); rc != 0) {
-    throw std::runtime_error(
-        fmt::format("{}: not a numeric IPv4 or IPv6 address ({})", host, ::gai_strerror(rc)));
+    throw std::runtime_error(fmt::format("{}: not a numeric IPv4 or IPv6 address ({})", host, ::gai_strerror(rc)));
   }
   const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, &::freeaddrinfo);
-  const std::string where = found->ai_family == AF_INET6 ? fmt::format("[{}]:{}", host, port)
-                                                         : fmt::format("{}:{}", host, port);
+  const std::string where =
+      found->ai_family == AF_INET6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 
   Fd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw syscall_error("socket");
@@ -115,8 +121,7 @@ Listener listen_tcp(std::string_view host, uint16_t port, int backlog) {
 
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) < 0)
-    throw syscall_error("getsockname");
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) < 0) throw syscall_error("getsockname");
   Listener listener;
   listener.endpoint = endpoint_of(reinterpret_cast<const sockaddr*>(&bound), len, &listener.port);
   listener.fd = std::move(fd);

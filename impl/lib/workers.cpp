@@ -85,8 +85,8 @@ void stop_children(SignalPipe& signals, std::span<const pid_t> pids, std::chrono
 }
 
 SharedCounters::SharedCounters(std::size_t count) {
-  void* mem = ::mmap(nullptr, count * sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* mem =
+      ::mmap(nullptr, count * sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw syscall_error("mmap");
   auto* first = static_cast<std::atomic<uint64_t>*>(mem);
   for (std::size_t i = 0; i < count; ++i) new (first + i) std::atomic<uint64_t>(0);  // placement, not allocation

@@ -64,8 +64,8 @@ void reap(Children& children) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opts = parse_options(
-      {"csd-fork", "fork: the parent accepts, one child process serves each connection"}, argc, argv);
+  const Options opts =
+      parse_options({"csd-fork", "fork: the parent accepts, one child process serves each connection"}, argc, argv);
   try {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port);

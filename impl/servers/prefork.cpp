@@ -54,8 +54,7 @@ pid_t spawn_child(std::size_t slot, int listen_fd, SharedCounters& counts, const
 
 // A child died without being asked to (crashed, or someone killed it): start
 // a new one in its slot, so the pool keeps its size. Its count carries on.
-void replace_dead_children(std::vector<pid_t>& children, int listen_fd, SharedCounters& counts,
-                           const Options& opts) {
+void replace_dead_children(std::vector<pid_t>& children, int listen_fd, SharedCounters& counts, const Options& opts) {
   for (const auto& [pid, status] : reap_children()) {
     const auto it = std::find(children.begin(), children.end(), pid);
     if (it == children.end()) continue;

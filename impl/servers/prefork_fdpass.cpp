@@ -149,8 +149,7 @@ void replace_dead_children(std::vector<Child>& pool, const Options& opts) {
     const auto it = std::find_if(pool.begin(), pool.end(), [&](const Child& c) { return c.pid == dead.pid; });
     if (it == pool.end()) continue;
     const auto slot = static_cast<std::size_t>(it - pool.begin());
-    log_message(
-        fmt::format("child {} (pid {}) {}; starting a new one", slot, dead.pid, describe_exit(dead.status)));
+    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, dead.pid, describe_exit(dead.status)));
     it->channel.reset();
     spawn_child(pool, slot, opts);
   }
@@ -160,8 +159,7 @@ void replace_dead_children(std::vector<Child>& pool, const Options& opts) {
 
 int main(int argc, char** argv) {
   const Options opts = parse_options(
-      {"csd-prefork-fdpass", "prefork-fdpass: the parent accepts and passes each connection to a free child",
-       true},
+      {"csd-prefork-fdpass", "prefork-fdpass: the parent accepts and passes each connection to a free child", true},
       argc, argv);
   try {
     ignore_sigpipe();

@@ -158,13 +158,17 @@ void read_echo(Connection& c) {
 }
 
 void on_readable(Connection& c, Clock::time_point now) {
-  if (c.phase == Connection::Phase::request) read_request(c, now);
-  else read_echo(c);
+  if (c.phase == Connection::Phase::request)
+    read_request(c, now);
+  else
+    read_echo(c);
 }
 
 void on_writable(Connection& c) {
-  if (c.phase == Connection::Phase::reply) write_reply(c);
-  else write_echo(c);
+  if (c.phase == Connection::Phase::reply)
+    write_reply(c);
+  else
+    write_echo(c);
 }
 
 // ---- The loop's helpers.
@@ -179,8 +183,8 @@ void accept_new(int listen_fd, Connections& conns, const Options& opts) {
     if (!conn) return;
     if (conn.get() >= FD_SETSIZE) {
       // FD_SET() beyond FD_SETSIZE would write past the fd_set: refuse instead.
-      log_message(fmt::format("select: refusing a connection: descriptor {} is not below FD_SETSIZE ({})",
-                              conn.get(), FD_SETSIZE));
+      log_message(fmt::format("select: refusing a connection: descriptor {} is not below FD_SETSIZE ({})", conn.get(),
+                              FD_SETSIZE));
       continue;  // conn closes
     }
     set_nonblocking(conn.get());
@@ -204,8 +208,8 @@ std::optional<timeval> next_timeout(const Connections& conns, Clock::time_point 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opts = parse_options(
-      {"csd-select", "select: one process multiplexes every connection with select()"}, argc, argv);
+  const Options opts =
+      parse_options({"csd-select", "select: one process multiplexes every connection with select()"}, argc, argv);
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
