@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -360,6 +361,24 @@ TEST(ClientLibEcho, PartialEchoIsShortReply) {
   auto r = cl::fetch(server.target(), echo_options(1000));
   EXPECT_EQ(r.outcome, cl::Outcome::short_reply) << r.detail;
   EXPECT_EQ(r.received, 500u);
+}
+
+// RFC 862 ends the exchange with the client's half-close: a server that echoes
+// everything but never closes has not finished, unlike a size-protocol server.
+TEST(ClientLibEcho, ServerThatStaysOpenAfterHalfCloseIsTimeout) {
+  std::promise<void> client_done;
+  auto until_client_done = client_done.get_future().share();
+  TestServer server([echo = echo_handler(nullptr), until_client_done](Fd& c, const sockaddr_in& peer) {
+    echo(c, peer);
+    until_client_done.wait();  // keeps the connection open past the client's wait
+  });
+  auto options = echo_options(1000);
+  options.echo_close_wait = 200ms;
+  auto r = cl::fetch(server.target(), options);
+  client_done.set_value();
+  EXPECT_EQ(r.outcome, cl::Outcome::timeout) << r.detail;
+  EXPECT_EQ(r.received, 1000u);
+  EXPECT_THAT(r.detail, HasSubstr("did not close"));
 }
 
 TEST(ClientLibEcho, PatternIsPeriodic) {

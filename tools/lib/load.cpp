@@ -259,8 +259,19 @@ void settle_ending(Connection& c, const FetchOptions& options, Reply& reply, Fet
   }
   // The reply is complete; anything but silence, FIN or RST is too much.
   std::size_t more = 0;
-  r.ending = c.await_ending(options.after_reply_wait, &more);
+  const bool echo = options.protocol == Protocol::echo;
+  r.ending = c.await_ending(echo ? options.echo_close_wait : options.after_reply_wait, &more);
   std::size_t extra = reply.extra + more;
+  if (extra == 0 && echo && r.ending == Ending::still_open) {
+    // The size protocol tolerates a server that keeps the connection open
+    // (the seed's server02); echo does not: the half-close ends the exchange.
+    r.outcome = Outcome::timeout;
+    r.detail = fmt::format(
+        "echo: all {} bytes came back, but the server did not close within {} ms of the "
+        "client's half-close [from {}]",
+        options.bytes, options.echo_close_wait.count(), c.local_address().to_string());
+    return;
+  }
   if (extra == 0) return;
   r.ending = Ending::extra_bytes;
   r.received += extra;

@@ -30,6 +30,9 @@ struct FetchOptions {
   bool bare = false;                                // size: send the digits without "\n", as client.py does
   std::chrono::milliseconds timeout{10000};         // whole connection
   std::chrono::milliseconds after_reply_wait{100};  // how long to watch for extra bytes
+  // Echo: after the client's half-close the server must close (RFC 862 ends
+  // the exchange there); this long, at most, for its FIN once all bytes are back.
+  std::chrono::milliseconds echo_close_wait{3000};
 };
 
 struct FetchResult {
