@@ -21,7 +21,7 @@ std::string_view to_string(Protocol p);
 // Replies up to this size go out in one write() call, so a client that reads
 // its reply with a single recv() (the seed's client.py) gets it whole; bigger
 // ones go in pieces of this size from one reused buffer (N is never allocated).
-inline constexpr std::size_t kReplyChunk = 64 * 1024;
+inline constexpr std::size_t kReplyChunk = std::size_t{64} * 1024;
 
 // The next piece of a reply with `remaining` bytes to go: min(remaining,
 // kReplyChunk) bytes of a shared, pre-filled buffer.

@@ -43,7 +43,7 @@ using Clock = std::chrono::steady_clock;
 
 // Echo stops reading from a client that does not read its echo back once
 // this much is waiting to be written: memory per connection stays bounded.
-constexpr std::size_t kEchoBacklog = 64 * 1024;
+constexpr std::size_t kEchoBacklog = std::size_t{64} * 1024;
 
 // ---- One connection's state machine.
 

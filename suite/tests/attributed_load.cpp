@@ -68,6 +68,7 @@ AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std
   std::vector<ClientTally> tallies(static_cast<std::size_t>(clients));
   {
     std::vector<std::jthread> threads;
+    threads.reserve(tallies.size());
     for (auto& tally : tallies) {
       threads.emplace_back([&, conns] {
         for (int i = 0; i < conns; ++i) one_attributed_connection(target, root, exclude, bytes, tally);

@@ -50,6 +50,7 @@ class Distribution : public ServerTest {
     EXPECT_EQ(load.unattributed, 0) << load.unattributed << " of " << load.connections
                                     << " connections could not be attributed to one worker:" << problems;
     std::vector<int64_t> counts;
+    counts.reserve(workers.size());
     for (const pid_t pid : workers) counts.push_back(load.per_process.contains(pid) ? load.per_process.at(pid) : 0);
     for (const auto& [pid, count] : load.per_process) {
       EXPECT_NE(std::find(workers.begin(), workers.end(), pid), workers.end())

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <limits>
@@ -140,7 +141,7 @@ int main(int argc, char** argv) {
   options.fetch.protocol = a.protocol;
   options.fetch.bytes = static_cast<uint64_t>(a.bytes);
   options.fetch.bare = a.bare;
-  options.fetch.timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000.0 + 0.5));
+  options.fetch.timeout = std::chrono::milliseconds(std::llround(a.timeout_s * 1000.0));
   options.fetch.after_reply_wait = std::chrono::milliseconds(a.after_reply_ms);
   options.source_addresses = a.sources;
   if (a.sources > 1 && !host->starts_with("127.")) {

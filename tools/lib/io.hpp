@@ -13,7 +13,7 @@ namespace csd::client::detail {
 
 // The calling thread's receive buffer. One per thread, reused for every
 // connection, so the hot path never allocates for the bytes it discards.
-inline constexpr std::size_t kScratchSize = 64 * 1024;
+inline constexpr std::size_t kScratchSize = std::size_t{64} * 1024;
 std::span<std::byte> scratch();
 
 // Waits until `fd` reports one of `events` or `deadline` passes. Returns the
