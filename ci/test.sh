@@ -11,10 +11,15 @@ set +e
 ctest --test-dir "$BUILD_DIR" -j"$jobs" --output-on-failure --timeout 600 "$@"
 status=$?
 set -e
-# Nothing of ours may outlive the run.
-if pgrep -f '(^|/)csd-[a-z]' >/dev/null; then
+# Nothing of ours may outlive the run: no process whose executable is in this build.
+left=""
+for pid in $(pgrep '^csd-' || true); do
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+  case $exe in "$BUILD_DIR"/*) left="$left $pid" ;; esac
+done
+if [ -n "$left" ]; then
   echo "test.sh: processes left running after the tests:" >&2
-  pgrep -af '(^|/)csd-[a-z]' >&2
+  for pid in $left; do echo "  $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2; done
   status=1
 fi
 exit $status

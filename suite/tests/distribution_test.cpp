@@ -88,6 +88,7 @@ TEST_P(Distribution, EveryWorkerAccepts) {
   const auto counts = served_by(workers, clients, 40);
   const auto summary = harness::summarize_distribution(counts);
   record(summary);
+  EXPECT_EQ(summary.total, int64_t{clients} * 40) << "the per-worker counts must add up to the connections made";
   for (std::size_t i = 0; i < counts.size(); ++i) {
     EXPECT_GT(counts[i], 0) << "worker " << i << " " << harness::describe(workers[i]) << " served nothing of "
                             << summary.total << " connections from " << clients << " concurrent clients";
