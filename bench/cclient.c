@@ -21,12 +21,12 @@
 
 static char buffer[64 * 1024];
 
-static void usage(const char *prog) {
+static void usage(const char* prog) {
   fprintf(stderr, "usage: %s -i HOST -p PORT [-c CLIENTS (5)] [-t CONNS (500)] [-b BYTES (3000)]\n", prog);
 }
 
-static int parse_long(const char *text, long min, long max, long *out) {
-  char *end = NULL;
+static int parse_long(const char* text, long min, long max, long* out) {
+  char* end = NULL;
   errno = 0;
   long v = strtol(text, &end, 10);
   if (errno != 0 || end == text || *end != '\0' || v < min || v > max) return -1;
@@ -42,7 +42,7 @@ static double now_s(void) {
 
 /* One connection. Returns 0 if it got exactly `bytes` bytes and then EOF;
  * otherwise prints why (the call and errno text) and returns -1. */
-static int fetch(const struct addrinfo *ai, const char *request, size_t request_len, long bytes) {
+static int fetch(const struct addrinfo* ai, const char* request, size_t request_len, long bytes) {
   int fd = socket(ai->ai_family, SOCK_STREAM, 0);
   if (fd < 0) {
     perror("socket");
@@ -88,7 +88,7 @@ static int fetch(const struct addrinfo *ai, const char *request, size_t request_
 }
 
 /* A client process: `conns` sequential connections. Exit 1 if any failed. */
-static void run_client(const struct addrinfo *ai, long conns, long bytes) {
+static void run_client(const struct addrinfo* ai, long conns, long bytes) {
   char request[32];
   int len = snprintf(request, sizeof request, "%ld\n", bytes);
   long failures = 0;
@@ -99,15 +99,19 @@ static void run_client(const struct addrinfo *ai, long conns, long bytes) {
   _exit(failures > 0 ? 1 : 0);
 }
 
-int main(int argc, char **argv) {
-  const char *host = NULL;
-  const char *port = NULL;
+int main(int argc, char** argv) {
+  const char* host = NULL;
+  const char* port = NULL;
   long clients = 5, conns = 500, bytes = 3000, port_num = 0;
   int opt;
   while ((opt = getopt(argc, argv, "i:p:c:t:b:h")) != -1) {
     switch (opt) {
-      case 'i': host = optarg; break;
-      case 'p': port = optarg; break;
+      case 'i':
+        host = optarg;
+        break;
+      case 'p':
+        port = optarg;
+        break;
       case 'c':
         if (parse_long(optarg, 1, 100000, &clients) < 0) goto bad;
         break;
@@ -117,8 +121,11 @@ int main(int argc, char **argv) {
       case 'b':
         if (parse_long(optarg, 0, LONG_MAX, &bytes) < 0) goto bad;
         break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
+      case 'h':
+        usage(argv[0]);
+        return 0;
+      default:
+        goto bad;
     }
   }
   if (host == NULL || port == NULL || optind != argc || parse_long(port, 1, 65535, &port_num) < 0) goto bad;
