@@ -15,6 +15,7 @@ for tool in csd-prefork csd-client csd-cclient; do
 done
 
 coproc server { exec "$bin/csd-prefork" -n 4 -p 0; }
+# shellcheck disable=SC2154  # server_PID is set by coproc
 trap 'kill "$server_PID" 2>/dev/null; wait "$server_PID" 2>/dev/null' EXIT
 read -r -t 10 line <&"${server[0]}" || { echo "compare-clients: the server printed no listening line in 10 s" >&2; exit 1; }
 port=${line##*:}

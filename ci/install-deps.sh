@@ -33,7 +33,7 @@ missing() {
 mapfile -t need < <(missing "${base[@]}")
 if ! dpkg-query -W -f='${Status}' libboost1.81-dev 2>/dev/null | grep -q 'install ok installed'; then
   # Only consult apt for the Boost choice when 1.81 is not already there.
-  [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial)" ] || "${sudo_cmd[@]}" apt-get update -qq
+  compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null || "${sudo_cmd[@]}" apt-get update -qq
   bp=$(boost_pkg)
   mapfile -t -O "${#need[@]}" need < <(missing "$bp")
 fi
