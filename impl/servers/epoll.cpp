@@ -1,0 +1,393 @@
+// csd-epoll: one process, one epoll loop, every socket non-blocking (the
+// Linux answer to select()/poll()'s O(connections) cost per wake-up).
+//
+// The design is csd-select's and csd-poll's: one process, a small state
+// machine per connection (read the request, write the reply / echo what came
+// in), replies written as the socket's write space allows, so one slow reader
+// never stalls the others. What changes is how interest is kept: the kernel
+// holds the interest list (epoll_ctl once per change, not the whole set on
+// every call), and epoll_wait() returns only the descriptors that are ready.
+// A round costs O(ready), not O(open). The bare-number grace deadlines are
+// kept in an ordered set for the same reason: the nearest one is the
+// epoll_wait() timeout, found without scanning every connection.
+//
+// Two ways to be told about readiness:
+//
+//   level-triggered (default): "this descriptor is readable/writable now",
+//     reported on every epoll_wait() for as long as it is true. The interest
+//     must follow the state machine (EPOLL_CTL_MOD), like the sets select()
+//     rebuilds, or a socket with nothing to write would report EPOLLOUT
+//     forever: a busy loop.
+//
+//   edge-triggered (--edge, EPOLLET): "this descriptor *became* ready",
+//     reported once per change. Each connection is registered once for
+//     both directions and never modified, but then every handler must drain:
+//     accept until EAGAIN, read until EAGAIN, write until EAGAIN. Stop early
+//     and the data still waiting produces no new edge: the connection hangs
+//     forever with its bytes in the kernel. That is the classic ET bug; the
+//     places where it matters are marked "ET:".
+//
+// The handlers below drain in both modes (harmless when level-triggered), so
+// the two differ only in how descriptors are registered.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <exception>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/core.h>
+
+#include "protocols.hpp"
+#include "request_reader.hpp"
+#include "server_options.hpp"
+#include "signal_pipe.hpp"
+#include "sockets.hpp"
+#include "syserr.hpp"
+
+namespace {
+
+using namespace csd::impl;
+using Clock = std::chrono::steady_clock;
+
+// Echo stops reading from a client that does not read its echo back once
+// this much is waiting to be written: memory per connection stays bounded.
+constexpr std::size_t kEchoBacklog = std::size_t{64} * 1024;
+
+// New clients accepted per round at most, to stay fair to the connections
+// already open.
+constexpr int kAcceptBatch = 64;
+
+// ---- One connection's state machine.
+
+struct Connection {
+  enum class Phase { request, reply, echo };
+
+  csd::Fd fd;
+  Phase phase;
+  SizeRequestParser request;
+  std::optional<Clock::time_point> grace_deadline;  // set while bare digits wait for "\n"
+  uint64_t reply_left = 0;
+  std::string echo_pending;                          // read but not yet written back
+  bool peer_closed = false;                          // echo: the client half-closed
+  bool done = false;                                 // close it now
+  uint32_t registered = 0;                           // level-triggered: the events epoll watches for it
+  std::optional<Clock::time_point> queued_deadline;  // its entry in the server's deadline set
+
+  Connection(csd::Fd f, const Options& opts)
+      : fd(std::move(f)),
+        phase(opts.protocol == Protocol::echo ? Phase::echo : Phase::request),
+        request(opts.max_bytes) {}
+
+  [[nodiscard]] bool wants_read() const {
+    if (phase == Phase::request) return true;
+    return phase == Phase::echo && !peer_closed && echo_pending.size() < kEchoBacklog;
+  }
+  [[nodiscard]] bool wants_write() const {
+    return (phase == Phase::reply && reply_left > 0) || (phase == Phase::echo && !echo_pending.empty());
+  }
+};
+
+// The read/write failed for real (not EAGAIN): report it and drop the client.
+void fail(Connection& c, std::string_view call) {
+  log_errno(call);
+  c.done = true;
+}
+
+// ET: write until the reply is done or the socket says EAGAIN; only then
+// will a new EPOLLOUT edge come. Called right after the request too: a fresh
+// socket nearly always has room, so a reply of up to 64 KiB leaves in this
+// one write() call, as the protocol wants.
+void write_reply(Connection& c) {
+  while (c.reply_left > 0) {
+    const auto chunk = reply_chunk(c.reply_left);
+    const ssize_t n = ::write(c.fd.get(), chunk.data(), chunk.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) fail(c, "write");
+      return;  // EPOLLOUT tells us when there is room again
+    }
+    c.reply_left -= static_cast<uint64_t>(n);
+  }
+  c.done = true;  // all sent: the server closes
+}
+
+// The parser reached a verdict: reply, or drop the client.
+void on_request_settled(Connection& c) {
+  c.grace_deadline.reset();
+  if (c.request.status() == SizeRequestParser::Status::complete) {
+    c.phase = Connection::Phase::reply;
+    c.reply_left = c.request.size();
+    write_reply(c);
+  } else {
+    if (!c.request.received_nothing()) log_message(fmt::format("bad request: {}", c.request.error()));
+    c.done = true;
+  }
+}
+
+// ET: read until EAGAIN (or until the request is settled: bytes after it are
+// ignored anyway). One read() per event would strand the rest of a request
+// that arrived in two segments before we looked.
+void read_request(Connection& c, Clock::time_point now) {
+  std::array<char, 512> buf{};
+  while (c.request.status() == SizeRequestParser::Status::incomplete) {
+    const ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) {
+        fail(c, "read");
+        return;
+      }
+      if (c.request.awaiting_newline()) c.grace_deadline = now + kBareNumberGrace;  // restarts with every read
+      return;  // drained: the next edge comes with the next byte
+    }
+    if (n == 0) {
+      c.request.end_of_input();  // EOF: bare digits still count
+    } else {
+      c.request.feed({buf.data(), static_cast<std::size_t>(n)});
+    }
+  }
+  on_request_settled(c);
+}
+
+// Echo, both directions, until neither can make progress. ET: the backlog
+// bound means a read may stop before EAGAIN with bytes still in the socket;
+// no edge will announce them again, so after writing makes room we must go
+// back and read ourselves. Hence the loop rather than "read once, write once".
+void pump_echo(Connection& c) {
+  static std::array<char, kEchoBacklog> buf;  // one process, one loop: one buffer will do
+  for (;;) {
+    bool read_drained = c.peer_closed;
+    while (!read_drained && c.echo_pending.size() < kEchoBacklog) {
+      const ssize_t n = ::read(c.fd.get(), buf.data(), kEchoBacklog - c.echo_pending.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return fail(c, "read");
+        read_drained = true;
+      } else if (n == 0) {
+        c.peer_closed = read_drained = true;
+      } else {
+        c.echo_pending.append(buf.data(), static_cast<std::size_t>(n));
+      }
+    }
+    while (!c.echo_pending.empty()) {
+      const ssize_t n = ::write(c.fd.get(), c.echo_pending.data(), c.echo_pending.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return fail(c, "write");
+        return;  // socket full: EPOLLOUT resumes both directions
+      }
+      c.echo_pending.erase(0, static_cast<std::size_t>(n));
+    }
+    if (c.peer_closed) {
+      c.done = true;  // everything echoed after the half-close
+      return;
+    }
+    if (read_drained) return;  // EAGAIN on both sides: wait for the next edge
+  }
+}
+
+// ---- The loop.
+
+class EpollServer {
+ public:
+  EpollServer(const Options& opts, bool edge_triggered)
+      : opts_(opts), edge_(edge_triggered), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (!epoll_) throw syscall_error("epoll_create1");
+  }
+
+  // The listener follows the mode. The signal pipe is always level-triggered:
+  // drain() empties it, and there is no edge to lose.
+  void watch_listener(int fd) { control(EPOLL_CTL_ADD, fd, edge_ ? EPOLLIN | EPOLLET : EPOLLIN); }
+  void watch_signals(int fd) { control(EPOLL_CTL_ADD, fd, EPOLLIN); }
+
+  // Serves until SIGINT/SIGTERM.
+  void run(int listen_fd, SignalPipe& signals) {
+    std::array<epoll_event, 256> events{};
+    for (;;) {
+      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), next_timeout_ms());
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        throw syscall_error("epoll_wait");
+      }
+      const auto now = Clock::now();
+      for (const epoll_event& ev : std::span(events).first(static_cast<std::size_t>(ready))) {
+        if (ev.data.fd == signals.fd()) {
+          if (signals.drain().stop()) return;
+        } else if (ev.data.fd == listen_fd) {
+          accept_pending_ = true;  // accepted after the connections, like the other designs
+        } else if (auto it = conns_.find(ev.data.fd); it != conns_.end()) {
+          on_event(it->second, ev.events, now);
+          settle(it);
+        }
+      }
+      expire_deadlines(now);
+      if (accept_pending_) {
+        const bool drained = accept_new(listen_fd);
+        // ET: the listener's edge is spent. If the batch ran out before
+        // EAGAIN, no new edge will announce the connections still queued, so
+        // remember them ourselves and come back next round (timeout 0).
+        // Level-triggered, epoll reports them again anyway.
+        accept_pending_ = edge_ && !drained;
+      }
+    }
+  }
+
+ private:
+  using Connections = std::unordered_map<int, Connection>;  // by descriptor
+
+  void control(int op, int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_.get(), op, fd, &ev) < 0) throw syscall_error("epoll_ctl");
+  }
+
+  // What the state machine wants watched now (level-triggered only).
+  static uint32_t interest(const Connection& c) {
+    return (c.wants_read() ? uint32_t{EPOLLIN} : 0U) | (c.wants_write() ? uint32_t{EPOLLOUT} : 0U);
+  }
+
+  // New clients, at most a batch per round to stay fair to the connections
+  // already open. Returns true once accept() said EAGAIN: the queue is empty.
+  bool accept_new(int listen_fd) {
+    for (int i = 0; i < kAcceptBatch; ++i) {
+      errno = 0;
+      csd::Fd conn = accept_connection(listen_fd);
+      if (!conn) {
+        if (errno == EAGAIN) return true;                      // ET: this, and only this, ends the drain
+        if (errno == EMFILE || errno == ENFILE) return false;  // out of descriptors: retry next round
+        continue;  // a client that gave up before we got to it (ECONNABORTED...): the next one
+      }
+      set_nonblocking(conn.get());
+      const int fd = conn.get();
+      Connection& c = conns_.try_emplace(fd, std::move(conn), opts_).first->second;
+      if (edge_) {
+        // ET: both directions once, for good. EPOLLRDHUP: a half-close is an edge too.
+        control(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+      } else {
+        c.registered = interest(c);
+        control(EPOLL_CTL_ADD, fd, c.registered);
+      }
+      // A request already waiting is reported at once: EPOLL_CTL_ADD checks
+      // readiness, in both modes, so no edge is lost between accept and here.
+    }
+    return false;  // batch used up: there may be more
+  }
+
+  // EPOLLHUP/EPOLLERR (always reported) count as both: the read or write says what happened.
+  void on_event(Connection& c, uint32_t events, Clock::time_point now) {
+    const bool readable = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    const bool writable = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+    switch (c.phase) {
+      case Connection::Phase::request:
+        if (readable) read_request(c, now);
+        break;
+      case Connection::Phase::reply:
+        if (writable) write_reply(c);
+        break;
+      case Connection::Phase::echo:
+        if (readable || writable) pump_echo(c);
+        break;
+    }
+  }
+
+  // After a connection made progress: close it, or keep its deadline and
+  // (level-triggered) its interest up to date.
+  void settle(Connections::iterator it) {
+    Connection& c = it->second;
+    const int fd = it->first;
+    const auto wanted = c.done ? std::nullopt : c.grace_deadline;
+    if (wanted != c.queued_deadline) {
+      if (c.queued_deadline) deadlines_.erase({*c.queued_deadline, fd});
+      if (wanted) deadlines_.emplace(*wanted, fd);
+      c.queued_deadline = wanted;
+    }
+    if (c.done) {
+      conns_.erase(it);  // closing the descriptor also removes it from the epoll set
+      return;
+    }
+    if (!edge_) {
+      if (const uint32_t want = interest(c); want != c.registered) {
+        control(EPOLL_CTL_MOD, fd, want);
+        c.registered = want;
+      }
+    }
+  }
+
+  // Bare digits and nothing more for 50 ms: the digits are the request.
+  void expire_deadlines(Clock::time_point now) {
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      const int fd = deadlines_.begin()->second;
+      deadlines_.erase(deadlines_.begin());
+      auto it = conns_.find(fd);
+      if (it == conns_.end()) continue;
+      it->second.queued_deadline.reset();
+      it->second.request.end_of_input();
+      on_request_settled(it->second);
+      settle(it);
+    }
+  }
+
+  // epoll_wait()'s timeout: none while clients wait to be accepted (ET), else until the nearest deadline (rounded up,
+  // so we never wake a little early and spin), or -1 for none.
+  [[nodiscard]] int next_timeout_ms() const {
+    if (accept_pending_) return 0;
+    if (deadlines_.empty()) return -1;
+    const auto wait = std::max(Clock::duration::zero(), deadlines_.begin()->first - Clock::now());
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+  }
+
+  const Options& opts_;
+  const bool edge_;
+  csd::Fd epoll_;
+  Connections conns_;
+  bool accept_pending_ = false;  // the listener reported ready and we have not seen EAGAIN since
+  std::set<std::pair<Clock::time_point, int>> deadlines_;  // (grace deadline, descriptor), nearest first
+};
+
+// Removes `flag` from argv (the common parser knows nothing of it) and says
+// whether it was there.
+bool take_flag(int& argc, char** argv, std::string_view flag) {
+  char** const end = argv + argc;
+  char** const kept = std::remove_if(argv + 1, end, [flag](const char* arg) { return arg == flag; });
+  const bool found = kept != end;
+  argc = static_cast<int>(kept - argv);
+  *kept = nullptr;  // argv stays null-terminated
+  return found;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool edge = take_flag(argc, argv, "--edge");
+  const Options opts = parse_options({"csd-epoll",
+                                      "epoll: one process multiplexes every connection with epoll "
+                                      "(level-triggered; --edge: edge-triggered)"},
+                                     argc, argv);
+  try {
+    ignore_sigpipe();
+    const Listener listener = listen_tcp(opts.host, opts.port);
+    set_nonblocking(listener.fd.get());
+    SignalPipe signals{SIGINT, SIGTERM};
+    EpollServer server(opts, edge);
+    server.watch_listener(listener.fd.get());
+    server.watch_signals(signals.fd());
+    announce_listening(listener);
+    server.run(listener.fd.get(), signals);
+    return 0;  // open connections close as the server goes
+  } catch (const std::exception& e) {
+    log_message(fmt::format("csd-epoll: {}", e.what()));
+    return 1;
+  }
+}
