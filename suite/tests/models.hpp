@@ -6,9 +6,10 @@
 
 namespace csd::suite {
 
-// Pools of worker processes forked up front.
+// Pools of worker processes forked up front (reuseport: each with its own
+// listening socket, the kernel hashing connections across them).
 inline bool is_process_pool(std::string_view model) {
-  return model == "prefork" || model == "prefork-lock" || model == "prefork-fdpass";
+  return model == "prefork" || model == "prefork-lock" || model == "prefork-fdpass" || model == "reuseport";
 }
 
 // Pools of worker threads created up front.
