@@ -1,0 +1,198 @@
+// csd-prethreaded-main: the main thread accepts and hands each connection to
+// a pool of -n threads through a bounded queue (UNP 30.12).
+//
+// The threads never touch the listener: each waits on a condition variable
+// until the queue has a descriptor for it, takes it, and serves it. The main
+// thread does nothing but accept and push. It is csd-prefork-fdpass with
+// threads: passing a descriptor is just putting an int in a queue, since the
+// threads share one descriptor table, and whichever thread is waiting takes
+// it (no "first free child" bookkeeping).
+//
+// Back-pressure: while the queue is full the main thread stops watching the
+// listener, so new clients wait in the listen queue. A thread that takes a
+// descriptor from a full queue writes a byte to the "room" pipe, which the
+// main thread polls along with the listener and the signal pipe, so it
+// cannot miss the moment there is room again.
+//
+// Stopping: the main thread closes the queue (threads waiting on the
+// condition variable wake and return), shuts down the connections being
+// served (LiveConnections), joins the threads and prints the counts.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "protocols.hpp"
+#include "server_options.hpp"
+#include "signal_pipe.hpp"
+#include "sockets.hpp"
+#include "syserr.hpp"
+#include "threads.hpp"
+
+namespace {
+
+using namespace csd::impl;
+
+// UNP's MAXNCLI: accepted connections waiting for a thread.
+constexpr std::size_t kQueueCapacity = 32;
+
+// The hand-off: a bounded FIFO of accepted connections.
+class ConnectionQueue {
+ public:
+  ConnectionQueue() {
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_NONBLOCK | O_CLOEXEC) < 0) throw syscall_error("pipe2");
+    room_read_.reset(fds[0]);
+    room_write_.reset(fds[1]);
+  }
+
+  // Readable when a thread made room in a full queue; see drain_room().
+  [[nodiscard]] int room_fd() const { return room_read_.get(); }
+  void drain_room() {
+    std::array<char, 64> buf{};
+    while (::read(room_read_.get(), buf.data(), buf.size()) > 0) {
+    }
+  }
+
+  [[nodiscard]] bool full() const {
+    const std::scoped_lock lock(mutex_);
+    return queue_.size() >= kQueueCapacity;
+  }
+
+  // Main thread: call only when !full() (it is the only producer).
+  void push(csd::Fd conn) {
+    {
+      const std::scoped_lock lock(mutex_);
+      queue_.push_back(std::move(conn));
+    }
+    ready_.notify_one();
+  }
+
+  // Pool threads: waits for a connection. An invalid Fd means stop.
+  csd::Fd pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+    if (closed_) return {};
+    const bool was_full = queue_.size() >= kQueueCapacity;
+    csd::Fd conn = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    if (was_full) {
+      const char byte = 0;
+      // Non-blocking: if the pipe is full, a wake-up is pending anyway.
+      [[maybe_unused]] const ssize_t n = ::write(room_write_.get(), &byte, 1);
+    }
+    return conn;
+  }
+
+  // Stopping: every pop() returns an invalid Fd from now on. Connections
+  // still queued were never served; they are closed.
+  void close() {
+    {
+      const std::scoped_lock lock(mutex_);
+      closed_ = true;
+      queue_.clear();
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<csd::Fd> queue_;
+  bool closed_ = false;
+  csd::Fd room_read_;
+  csd::Fd room_write_;
+};
+
+// Everything the threads share.
+struct Pool {
+  explicit Pool(const Options& o) : opts(o), counts(o.workers) {}
+  // Also on the way out of an error: the threads are told to stop here, and
+  // joined just after, when `threads` (the last member) is destroyed first.
+  ~Pool() { stop(); }
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  void stop() {
+    queue.close();        // wakes every thread waiting for a connection
+    live.shutdown_all();  // and every thread serving one
+  }
+
+  const Options& opts;
+  ConnectionQueue queue;
+  std::vector<std::atomic<uint64_t>> counts;
+  LiveConnections live;
+  std::vector<std::jthread> threads;
+};
+
+// Thread `slot`: take a connection from the queue, count, serve, until stopped.
+void worker(Pool& pool, std::size_t slot) {
+  for (;;) {
+    csd::Fd conn = pool.queue.pop();
+    if (!conn) return;
+    pool.counts[slot].fetch_add(1, std::memory_order_relaxed);
+    if (pool.live.add(conn.get()))
+      serve_registered(pool.live, std::move(conn), pool.opts.protocol, pool.opts.max_bytes);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opts =
+      parse_options({"csd-prethreaded-main",
+                     "prethreaded-main: the main thread accepts, N threads take connections from a queue", true},
+                    argc, argv);
+  try {
+    ignore_sigpipe();
+    const Listener listener = listen_tcp(opts.host, opts.port);
+    // Non-blocking: poll() said readable, but the client may be gone by the
+    // time we accept(), and the main thread must not block there.
+    set_nonblocking(listener.fd.get());
+    SignalPipe signals{SIGINT, SIGTERM};
+    Pool pool(opts);
+    {
+      const StopSignalsBlocked blocked;  // the threads inherit the mask: signals go to main only
+      for (std::size_t slot = 0; slot < opts.workers; ++slot) pool.threads.emplace_back(worker, std::ref(pool), slot);
+    }
+    announce_listening(listener);
+
+    for (;;) {
+      // A full queue: leave new clients in the listen queue (fd -1 is ignored by poll).
+      const int listen_fd = pool.queue.full() ? -1 : listener.fd.get();
+      std::array<pollfd, 3> fds{{{signals.fd(), POLLIN, 0}, {pool.queue.room_fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}}};
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        throw syscall_error("poll");
+      }
+      if (fds[0].revents != 0 && signals.drain().stop()) break;
+      if (fds[1].revents != 0) pool.queue.drain_room();
+      if (fds[2].revents != 0) {
+        if (csd::Fd conn = accept_connection(listener.fd.get())) pool.queue.push(std::move(conn));
+      }
+    }
+
+    pool.stop();
+    pool.threads.clear();  // joins them
+    print_thread_counts(pool.counts);
+    return 0;
+  } catch (const std::exception& e) {
+    log_message(fmt::format("csd-prethreaded-main: {}", e.what()));
+    return 1;
+  }
+}
