@@ -21,6 +21,6 @@ grep -v -E '^[0-9]+ warnings? generated\.$|^Suppressed [0-9]+ warnings|^Use -hea
 [ "$status" = 0 ] || { echo "lint: clang-tidy found problems" >&2; exit 1; }
 if command -v shellcheck >/dev/null; then
   echo "lint: shellcheck"
-  shellcheck ci/*.sh .ci/run bench/*.sh
+  shellcheck ci/*.sh .ci/run
 fi
 echo "lint: clean"
