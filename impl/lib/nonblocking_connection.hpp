@@ -1,0 +1,62 @@
+// One client connection of a single-process, non-blocking event loop
+// (csd-select, csd-poll): the state machine such designs repeat. The loop
+// (select or poll) is the design; this is what it drives. A connection reads
+// its request (feeding the incremental parser, with the bare-number grace as
+// a deadline), then writes its reply as the socket takes it; or, for echo,
+// writes back what it read, reading no further while 64 KiB wait.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "fd.hpp"
+#include "request_reader.hpp"
+#include "server_options.hpp"
+
+namespace csd::impl {
+
+using Clock = std::chrono::steady_clock;
+
+// Echo stops reading from a client that does not read its echo back once
+// this much is waiting to be written: memory per connection stays bounded.
+constexpr std::size_t kEchoBacklog = std::size_t{64} * 1024;
+
+// ---- One connection's state machine.
+
+struct Connection {
+  enum class Phase { request, reply, echo };
+
+  csd::Fd fd;
+  Phase phase;
+  SizeRequestParser request;
+  std::optional<Clock::time_point> grace_deadline;  // set while bare digits wait for "\n"
+  uint64_t reply_left = 0;
+  std::string echo_pending;  // read but not yet written back
+  bool peer_closed = false;  // echo: the client half-closed
+  bool done = false;         // close it at the end of this round
+
+  Connection(csd::Fd f, const Options& opts)
+      : fd(std::move(f)),
+        phase(opts.protocol == Protocol::echo ? Phase::echo : Phase::request),
+        request(opts.max_bytes) {}
+
+  [[nodiscard]] bool wants_read() const {
+    if (phase == Phase::request) return true;
+    return phase == Phase::echo && !peer_closed && echo_pending.size() < kEchoBacklog;
+  }
+  [[nodiscard]] bool wants_write() const {
+    return (phase == Phase::reply && reply_left > 0) || (phase == Phase::echo && !echo_pending.empty());
+  }
+};
+
+// The socket is readable / writable: do as much as it allows now.
+void on_readable(Connection& c, Clock::time_point now);
+void on_writable(Connection& c);
+
+// Nothing more arrived within the grace: the bare digits are the request.
+void on_grace_expired(Connection& c);
+
+}  // namespace csd::impl
