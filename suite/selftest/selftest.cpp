@@ -41,6 +41,10 @@ const Case kCases[] = {
     {"echo-no-halfclose", "*Echo.SmallRoundTripThenCloseOnHalfClose/*"},
     {"echo-truncates", "*Echo.LargePayloadComesBackWhole/*"},
     {"select-blocking-write", "*Concurrency.SlowReaderDoesNotStallOthers/*"},
+    {"no-reap", "*ResourceShape.PerClientWorkersGoAwayAfterClientsLeave/*"},
+    {"thread-leak", "*ResourceShape.PerClientWorkersGoAwayAfterClientsLeave/*"},
+    {"extra-worker", "*ResourceShape.PoolKeepsExactlyItsWorkers/*"},
+    {"no-respawn", "*ResourceShape.ProcessPoolReplacesAKilledWorker/*"},
     // A correct server that prints nothing: the harness must still launch it
     // (ready by its listening port), and the checks must pass.
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
@@ -101,8 +105,13 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
   }
 }
 
+// "no_reap__Lifecycle_NoZombiesAfter200Connections": the fixture, then the check.
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
-  std::string name = info.param.fixture;
+  std::string check;
+  for (const char ch : info.param.check) {
+    if (ch != '*' && ch != '/') check += ch;
+  }
+  std::string name = info.param.fixture + "__" + check;
   for (char& ch : name) {
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   }
