@@ -50,6 +50,16 @@ std::vector<ChildExit> reap_children() {
   return exits;
 }
 
+void replace_dead_children(std::vector<pid_t>& children, const std::function<pid_t(std::size_t)>& respawn) {
+  for (const auto& [pid, status] : reap_children()) {
+    const auto it = std::find(children.begin(), children.end(), pid);
+    if (it == children.end()) continue;
+    const auto slot = static_cast<std::size_t>(it - children.begin());
+    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, pid, describe_exit(status)));
+    *it = respawn(slot);
+  }
+}
+
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status))

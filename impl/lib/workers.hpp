@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +34,11 @@ struct ChildExit {
 // waitpid(-1, WNOHANG) until nothing is left to collect: call it when
 // SIGCHLD arrives, so no child stays a zombie.
 std::vector<ChildExit> reap_children();
+
+// For a pool of worker processes, on SIGCHLD: reaps every child that exited;
+// each that is one of `children` is logged and replaced in its slot by
+// `respawn(slot)`, so the pool keeps its size.
+void replace_dead_children(std::vector<pid_t>& children, const std::function<pid_t(std::size_t)>& respawn);
 
 // "exited with status 1" / "killed by signal 9 (Killed)".
 std::string describe_exit(int status);

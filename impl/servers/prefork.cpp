@@ -52,18 +52,6 @@ pid_t spawn_child(std::size_t slot, int listen_fd, SharedCounters& counts, const
   return pid;
 }
 
-// A child died without being asked to (crashed, or someone killed it): start
-// a new one in its slot, so the pool keeps its size. Its count carries on.
-void replace_dead_children(std::vector<pid_t>& children, int listen_fd, SharedCounters& counts, const Options& opts) {
-  for (const auto& [pid, status] : reap_children()) {
-    const auto it = std::find(children.begin(), children.end(), pid);
-    if (it == children.end()) continue;
-    const auto slot = static_cast<std::size_t>(it - children.begin());
-    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, pid, describe_exit(status)));
-    *it = spawn_child(slot, listen_fd, counts, opts);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,7 +77,10 @@ int main(int argc, char** argv) {
       }
       const SignalSet got = signals.drain();
       if (got.stop()) break;
-      if (got.has(SIGCHLD)) replace_dead_children(children, listener.fd.get(), counts, opts);
+      // A child that died unasked (a crash, a kill -9) is replaced in its slot; its count carries on.
+      if (got.has(SIGCHLD))
+        replace_dead_children(children,
+                              [&](std::size_t slot) { return spawn_child(slot, listener.fd.get(), counts, opts); });
     }
 
     stop_children(signals, children);

@@ -108,19 +108,6 @@ pid_t spawn_child(std::size_t slot, std::vector<Listener>& listeners, SharedCoun
   return pid;
 }
 
-// A child died without being asked to: start a new one in its slot, on the
-// same socket, so its queued connections are served. Its count carries on.
-void replace_dead_children(std::vector<pid_t>& children, std::vector<Listener>& listeners, SharedCounters& counts,
-                           const Options& opts) {
-  for (const auto& [pid, status] : reap_children()) {
-    const auto it = std::find(children.begin(), children.end(), pid);
-    if (it == children.end()) continue;
-    const auto slot = static_cast<std::size_t>(it - children.begin());
-    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, pid, describe_exit(status)));
-    *it = spawn_child(slot, listeners, counts, opts);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,7 +137,9 @@ int main(int argc, char** argv) {
       }
       const SignalSet got = signals.drain();
       if (got.stop()) break;
-      if (got.has(SIGCHLD)) replace_dead_children(children, listeners, counts, opts);
+      // A child that died unasked (a crash, a kill -9) is replaced in its slot; its count carries on.
+      if (got.has(SIGCHLD))
+        replace_dead_children(children, [&](std::size_t slot) { return spawn_child(slot, listeners, counts, opts); });
     }
 
     stop_children(signals, children);
