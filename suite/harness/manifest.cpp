@@ -22,7 +22,7 @@ namespace {
 
 constexpr std::string_view kFileField = "(file)";
 const std::vector<std::string> kPlaceholders{"host", "port", "workers"};
-const std::vector<std::string> kFields{"name", "command", "protocol", "model", "workers", "ready"};
+const std::vector<std::string> kFields{"name", "command", "protocol", "model", "workers", "ready", "accept_wakeup"};
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
@@ -128,6 +128,18 @@ class Reader {
          fmt::format("must be \"line\" (prints 'listening on') or \"port\" (prints nothing), not {}", v.dump()));
   }
 
+  AcceptWakeup accept_wakeup(const json& doc) const {
+    if (!doc.contains("accept_wakeup")) return AcceptWakeup::unspecified;
+    const auto& v = doc.at("accept_wakeup");
+    if (v == "fifo") return AcceptWakeup::fifo;
+    if (v == "lifo") return AcceptWakeup::lifo;
+    if (v == "all") return AcceptWakeup::all;
+    fail("accept_wakeup",
+         fmt::format("must be \"fifo\" (one waiter, longest idle), \"lifo\" (one waiter, most recently idle) "
+                     "or \"all\" (every idle worker), not {}",
+                     v.dump()));
+  }
+
   fs::path resolve_program(const std::string& program, const std::vector<fs::path>& search_dirs) const {
     if (program.find('/') != std::string::npos) return resolve_path(program);
     std::vector<std::string> looked;
@@ -208,6 +220,16 @@ ManifestError::ManifestError(fs::path path, std::string field, const std::string
 
 std::string_view to_string(WireProtocol p) { return p == WireProtocol::echo ? "echo" : "size"; }
 
+std::string_view to_string(AcceptWakeup w) {
+  switch (w) {
+    case AcceptWakeup::fifo: return "fifo";
+    case AcceptWakeup::lifo: return "lifo";
+    case AcceptWakeup::all: return "all";
+    case AcceptWakeup::unspecified: break;
+  }
+  return "unspecified";
+}
+
 const std::vector<std::string>& known_models() {
   static const std::vector<std::string> models{
       "iterative", "fork",        "select",           "poll",      "epoll", "prefork", "prefork-lock", "prefork-fdpass",
@@ -227,6 +249,7 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   m.model = reader.model(doc);
   m.workers = reader.workers(doc, uses_workers(m.command));
   m.prints_ready_line = reader.prints_ready_line(doc);
+  m.accept_wakeup = reader.accept_wakeup(doc);
   m.command[0] = reader.resolve_program(m.command[0], search_dirs).string();
   return m;
 }

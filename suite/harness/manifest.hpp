@@ -1,6 +1,7 @@
 // Implementation manifests: one JSON file describes one server under test.
 // Format (../shared/design.md): name, command (with {host} {port} {workers}),
-// protocol (size|echo), model, workers. Optional: "ready" ("line"|"port").
+// protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
+// "accept_wakeup" ("fifo"|"lifo"|"all"): whom the kernel wakes per connection.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,14 @@ class ManifestError : public std::runtime_error {
 enum class WireProtocol { size, echo };
 std::string_view to_string(WireProtocol p);
 
+// Whom a pool's idle workers' wait lets the kernel wake for one new
+// connection. `fifo`: one waiter, the longest waiting (blocking accept, a
+// futex-based lock). `lifo`: one waiter, the most recently idle
+// (EPOLLEXCLUSIVE). `all`: every idle worker (select/poll/epoll on a shared
+// listener: the thundering herd). `unspecified`: the manifest does not say.
+enum class AcceptWakeup { unspecified, fifo, lifo, all };
+std::string_view to_string(AcceptWakeup w);
+
 struct Manifest {
   std::filesystem::path path;        // the file it came from
   std::string name;                  // also the gtest parameter name (sanitized)
@@ -37,6 +46,7 @@ struct Manifest {
   std::string model;              // one of known_models()
   int workers = 0;                // 0 when the manifest gives none
   bool prints_ready_line = true;  // false: readiness is a listening port only
+  AcceptWakeup accept_wakeup = AcceptWakeup::unspecified;
 };
 
 // iterative, fork, select, poll, epoll, prefork, prefork-lock, prefork-fdpass,

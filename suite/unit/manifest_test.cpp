@@ -61,7 +61,7 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
     "name": "python-server03",
     "command": ["sh", "server03.py", "-i", "{host}", "-p", "{port}", "-n", "{workers}"],
     "protocol": "echo", "model": "prefork", "workers": 4, "ready": "port",
-    "description": "free text", "x-notes": {"anything": [1, 2]}
+    "accept_wakeup": "lifo", "description": "free text", "x-notes": {"anything": [1, 2]}
   })");
   const Manifest m = load_manifest(p);
   EXPECT_EQ(m.path, p);
@@ -74,6 +74,7 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
   EXPECT_EQ(m.model, "prefork");
   EXPECT_EQ(m.workers, 4);
   EXPECT_FALSE(m.prints_ready_line);
+  EXPECT_EQ(m.accept_wakeup, AcceptWakeup::lifo);
 }
 
 TEST_F(ManifestTest, Defaults) {
@@ -82,6 +83,7 @@ TEST_F(ManifestTest, Defaults) {
   EXPECT_EQ(m.model, "other");
   EXPECT_EQ(m.workers, 0);
   EXPECT_TRUE(m.prints_ready_line);
+  EXPECT_EQ(m.accept_wakeup, AcceptWakeup::unspecified);
 }
 
 struct BadCase {
@@ -125,6 +127,7 @@ const BadCase kBadCases[] = {
     {"BoolWorkers", R"({"name": "n", "command": ["sh"], "workers": true})", "workers", "positive integer"},
     {"WorkersNeeded", R"({"name": "n", "command": ["sh", "-n", "{workers}"]})", "workers", "uses {workers}"},
     {"BadReady", R"({"name": "n", "command": ["sh"], "ready": "soon"})", "ready", "\"line\""},
+    {"BadAcceptWakeup", R"({"name": "n", "command": ["sh"], "accept_wakeup": "one"})", "accept_wakeup", "\"lifo\""},
     {"TypoField", R"({"name": "n", "comand": ["sh"]})", "comand", "unknown field"},
     {"TypoWorkers", R"({"name": "n", "command": ["sh"], "worker": 4})", "worker", "unknown field"},
 };
