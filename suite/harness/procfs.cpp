@@ -100,31 +100,29 @@ bool stat_field(const StatLine& line, std::size_t n, T& out) {
   return n >= 3 && n - 3 < line.rest.size() && parse_number(line.rest[n - 3], out);
 }
 
-// Adds the "voluntary_ctxt_switches:" and "nonvoluntary_ctxt_switches:" of
-// every thread: the process-level status file counts only the main thread.
-void add_context_switches(pid_t pid, ProcInfo& info) {
-  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
-  const DirPtr dir = open_dir(task_dir);
-  if (!dir) return;
-  while (const dirent* entry = ::readdir(dir.get())) {
-    if (!parse_pid(entry->d_name)) continue;
-    const auto status = read_file(task_dir + "/" + entry->d_name + "/status");
-    if (!status) continue;  // the thread exited
-    std::string_view text = *status;
-    while (!text.empty()) {
-      const auto eol = text.find('\n');
-      const std::string_view line = text.substr(0, eol);
-      text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-      const auto colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      const auto key = line.substr(0, colon);
-      auto value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      uint64_t n = 0;
-      if (key == "voluntary_ctxt_switches" && parse_number(value, n)) info.voluntary_ctxt_switches += n;
-      if (key == "nonvoluntary_ctxt_switches" && parse_number(value, n)) info.nonvoluntary_ctxt_switches += n;
-    }
+// The fields of /proc/PID/task/TID/status that say whether a task runs and
+// how often it has been switched out.
+std::optional<TaskInfo> read_task_status(pid_t pid, pid_t tid, const std::string& path) {
+  const auto status = read_file(path);
+  if (!status) return std::nullopt;  // the thread exited
+  TaskInfo task;
+  task.pid = pid;
+  task.tid = tid;
+  std::string_view text = *status;
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    const std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const auto key = line.substr(0, colon);
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    if (key == "State" && !value.empty()) task.state = value.front();
+    if (key == "voluntary_ctxt_switches") parse_number(value, task.voluntary_ctxt_switches);
+    if (key == "nonvoluntary_ctxt_switches") parse_number(value, task.nonvoluntary_ctxt_switches);
   }
+  return task;
 }
 
 std::string fd_dir(pid_t pid) { return "/proc/" + std::to_string(pid) + "/fd"; }
@@ -174,7 +172,11 @@ std::optional<ProcInfo> read_proc(pid_t pid) {
                   stat_field(*line, 17, info.cstime_ticks) && stat_field(*line, 20, info.threads) &&
                   stat_field(*line, 22, info.start_ticks);
   if (!ok) return std::nullopt;
-  add_context_switches(pid, info);
+  // The process-level status file counts only the main thread: add them all.
+  for (const auto& task : read_tasks(pid)) {
+    info.voluntary_ctxt_switches += task.voluntary_ctxt_switches;
+    info.nonvoluntary_ctxt_switches += task.nonvoluntary_ctxt_switches;
+  }
   return info;
 }
 
@@ -266,6 +268,20 @@ std::vector<pid_t> thread_ids(pid_t pid) {
   }
   std::sort(tids.begin(), tids.end());
   return tids;
+}
+
+std::vector<TaskInfo> read_tasks(pid_t pid) {
+  std::vector<TaskInfo> tasks;
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  const DirPtr dir = open_dir(task_dir);
+  if (!dir) return tasks;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const auto tid = parse_pid(entry->d_name);
+    if (!tid) continue;
+    if (auto task = read_task_status(pid, *tid, task_dir + "/" + entry->d_name + "/status")) tasks.push_back(*task);
+  }
+  std::sort(tasks.begin(), tasks.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.tid < b.tid; });
+  return tasks;
 }
 
 std::vector<uint64_t> socket_inodes(pid_t pid) {

@@ -41,6 +41,19 @@ std::vector<pid_t> descendants(pid_t root);
 // Number of entries in /proc/PID/fd, or -1 if unreadable.
 int open_fd_count(pid_t pid);
 
+// One thread (task) of a process, from /proc/PID/task/TID/status.
+struct TaskInfo {
+  pid_t pid = 0;
+  pid_t tid = 0;
+  char state = '?';  // R S D ...: 'R' also while woken but not yet run
+  uint64_t voluntary_ctxt_switches = 0;
+  uint64_t nonvoluntary_ctxt_switches = 0;
+  [[nodiscard]] uint64_t switches() const { return voluntary_ctxt_switches + nonvoluntary_ctxt_switches; }
+};
+
+// Every thread of `pid`, by tid; empty if the process is gone.
+std::vector<TaskInfo> read_tasks(pid_t pid);
+
 // Thread ids in /proc/PID/task.
 std::vector<pid_t> thread_ids(pid_t pid);
 

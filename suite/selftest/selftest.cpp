@@ -45,6 +45,12 @@ const Case kCases[] = {
     {"thread-leak", "*ResourceShape.PerClientWorkersGoAwayAfterClientsLeave/*"},
     {"extra-worker", "*ResourceShape.PoolKeepsExactlyItsWorkers/*"},
     {"no-respawn", "*ResourceShape.ProcessPoolReplacesAKilledWorker/*"},
+    {"herd-pool", "*WakeUps.PerAcceptMatchesTheDeclaredWakeup/*"},
+    {"herd-claimed", "*WakeUps.PerAcceptMatchesTheDeclaredWakeup/*"},
+    {"fifo-claimed", "*Distribution.OneClientAtATimeFollowsTheDeclaredWakeup/*"},
+    {"lifo-claimed", "*Distribution.OneClientAtATimeFollowsTheDeclaredWakeup/*"},
+    {"lazy-thread-pool", "*Distribution.EveryPoolThreadServes/*"},
+    {"concurrent-iterative", "*Concurrency.SilentClientDoesNotBlockOthers/*"},
     // A correct server that prints nothing: the harness must still launch it
     // (ready by its listening port), and the checks must pass.
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},

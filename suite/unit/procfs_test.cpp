@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -121,11 +122,18 @@ TEST(ReadProc, SumsContextSwitchesOverThreads) {
   const uint64_t of_thread = thread_status(tid);
   const uint64_t of_main = thread_status(::getpid());
   const auto total = read_proc(::getpid());
+  const auto tasks = read_tasks(::getpid());
   ASSERT_EQ(::write(t_write.get(), &c, 1), 1);
   ping.join();
   ASSERT_TRUE(total);
   EXPECT_GE(of_thread, 1u);
   EXPECT_GE(total->voluntary_ctxt_switches, of_thread + of_main);
+  // Per task: the blocked thread is asleep, with its own count.
+  const auto task = std::find_if(tasks.begin(), tasks.end(), [&](const TaskInfo& t) { return t.tid == tid; });
+  ASSERT_NE(task, tasks.end()) << "read_tasks did not list thread " << tid;
+  EXPECT_EQ(task->pid, ::getpid());
+  EXPECT_EQ(task->state, 'S');
+  EXPECT_EQ(task->voluntary_ctxt_switches, of_thread);
 }
 
 TEST(OpenFdCount, CountsDescriptors) {
