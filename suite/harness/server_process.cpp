@@ -182,4 +182,18 @@ StopReport ServerProcess::stop(int sig, std::chrono::milliseconds grace) {
   return r;
 }
 
+std::optional<std::string> find_sanitizer_report(std::string_view output) {
+  // The markers each runtime starts its report with; UBSan's "runtime error:"
+  // follows a source location on the same line.
+  static constexpr std::string_view kMarkers[] = {
+      "WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:", "ERROR: LeakSanitizer:", "runtime error:"};
+  std::size_t first = std::string_view::npos;
+  for (const auto marker : kMarkers) first = std::min(first, output.find(marker));
+  if (first == std::string_view::npos) return std::nullopt;
+  const auto begin = output.rfind('\n', first);
+  const auto start = begin == std::string_view::npos ? 0 : begin + 1;
+  const auto end = output.find('\n', first);
+  return std::string(output.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+}
+
 }  // namespace csd::harness

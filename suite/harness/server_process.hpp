@@ -26,6 +26,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "manifest.hpp"
@@ -105,5 +106,11 @@ class ServerProcess {
   explicit ServerProcess(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The first line of a sanitizer report (ThreadSanitizer, AddressSanitizer,
+// LeakSanitizer, UndefinedBehaviorSanitizer) in a server's output, if any: a
+// sanitized build that keeps running after a report (TSan's default) must
+// still fail the test that provoked it.
+std::optional<std::string> find_sanitizer_report(std::string_view output);
 
 }  // namespace csd::harness

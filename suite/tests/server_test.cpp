@@ -25,6 +25,9 @@ void ServerTest::SetUp() {
 void ServerTest::TearDown() {
   if (!server_) return;
   const harness::StopReport report = stopped_ ? *stopped_ : server_->stop(SIGTERM, 2000ms);
+  if (const auto line = harness::find_sanitizer_report(report.output)) {
+    ADD_FAILURE() << "the server's output holds a sanitizer report: " << *line;
+  }
   if (!HasFailure()) return;
   std::string killed;
   for (const auto& k : report.killed) killed += " " + k;

@@ -381,3 +381,27 @@ TEST_F(ServerProcessTest, RunToCompletionOfAMissingProgram) {
 
 }  // namespace
 }  // namespace csd::harness
+
+namespace csd::harness {
+namespace {
+
+TEST(FindSanitizerReport, FindsTheFirstReportLineOfEachRuntime) {
+  EXPECT_EQ(find_sanitizer_report("listening on 127.0.0.1:1\n==================\nWARNING: ThreadSanitizer: data race "
+                                  "(pid=42)\n  Write of size 8\n"),
+            "WARNING: ThreadSanitizer: data race (pid=42)");
+  EXPECT_EQ(find_sanitizer_report("==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1"),
+            "==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1");
+  EXPECT_EQ(find_sanitizer_report("x\n==7==ERROR: LeakSanitizer: detected memory leaks\n"),
+            "==7==ERROR: LeakSanitizer: detected memory leaks");
+  EXPECT_EQ(find_sanitizer_report("a.cpp:3:5: runtime error: signed integer overflow\nWARNING: ThreadSanitizer: x"),
+            "a.cpp:3:5: runtime error: signed integer overflow");
+}
+
+TEST(FindSanitizerReport, IgnoresOrdinaryOutput) {
+  EXPECT_EQ(find_sanitizer_report(""), std::nullopt);
+  EXPECT_EQ(find_sanitizer_report("listening on 127.0.0.1:1\nchild 0 : 3 times\naccept: Too many open files\n"),
+            std::nullopt);
+}
+
+}  // namespace
+}  // namespace csd::harness
