@@ -33,7 +33,7 @@ const CLI::Validator kDigitsOnly(
 
 }  // namespace
 
-Options parse_options(const ProgramInfo& program, int argc, char** argv) {
+Options parse_options(const ProgramInfo& program, int argc, char** argv, const DesignOptions& design_options) {
   Options opts;
   CLI::App app{std::string(program.description), std::string(program.name)};
   app.add_option("-i,--host", opts.host, "Numeric IPv4 or IPv6 address to listen on")
@@ -56,6 +56,7 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv) {
       ->capture_default_str()
       ->check(kDigitsOnly)
       ->check(CLI::Range(uint64_t{0}, uint64_t{std::numeric_limits<int64_t>::max()}));
+  if (design_options) design_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,15 +5,22 @@
 //   --protocol size|echo                                             (size)
 //   --max-bytes N       largest size request served                  (1 GiB)
 //   --help
+// plus any flags of the design's own (say csd-epoll's --edge), added through
+// the same parser so they appear in --help and are checked the same way.
 // Bad input prints a clear message and exits with status 2.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "protocols.hpp"
 #include "request_reader.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace csd::impl {
 
@@ -31,7 +38,12 @@ struct ProgramInfo {
   bool has_workers = false;      // offer -n/--workers
 };
 
+// Adds a design's own options to the parser (app.add_option / add_flag,
+// bound to the design's variables, with their checks), after the common ones.
+using DesignOptions = std::function<void(CLI::App&)>;
+
 // Parses argv; on --help prints usage and exits 0, on bad input exits 2.
-Options parse_options(const ProgramInfo& program, int argc, char** argv);
+// `design_options`, if given, adds the design's own flags to the same parser.
+Options parse_options(const ProgramInfo& program, int argc, char** argv, const DesignOptions& design_options = {});
 
 }  // namespace csd::impl

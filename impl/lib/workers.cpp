@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <new>
 
 #include <fmt/core.h>
@@ -92,6 +93,46 @@ void stop_children(SignalPipe& signals, std::span<const pid_t> pids, std::chrono
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
+}
+
+namespace {
+
+pid_t spawn_worker(std::size_t slot, const std::function<void(std::size_t)>& child_main) {
+  const pid_t pid = fork_worker();
+  if (pid < 0) throw syscall_error("fork");
+  if (pid > 0) return pid;
+  // The child: never return into the caller's code (its main() belongs to the parent).
+  try {
+    child_main(slot);
+  } catch (const std::exception& e) {
+    log_message(fmt::format("child {} (pid {}): {}", slot, ::getpid(), e.what()));
+    ::_exit(1);
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+void run_worker_pool(std::size_t size, const std::function<void(std::size_t)>& child_main,
+                     const std::function<void()>& ready) {
+  // Before the first fork, so that no child can die unnoticed.
+  SignalPipe signals{SIGINT, SIGTERM, SIGCHLD};
+  std::vector<pid_t> children;
+  for (std::size_t slot = 0; slot < size; ++slot) children.push_back(spawn_worker(slot, child_main));
+  ready();
+
+  for (;;) {
+    pollfd p{signals.fd(), POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw syscall_error("poll");
+    }
+    const SignalSet got = signals.drain();
+    if (got.stop()) break;
+    if (got.has(SIGCHLD))
+      replace_dead_children(children, [&](std::size_t slot) { return spawn_worker(slot, child_main); });
+  }
+  stop_children(signals, children);
 }
 
 SharedCounters::SharedCounters(std::size_t count) {

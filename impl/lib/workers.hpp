@@ -49,6 +49,18 @@ std::string describe_exit(int status);
 void stop_children(SignalPipe& signals, std::span<const pid_t> pids,
                    std::chrono::milliseconds grace = std::chrono::milliseconds{500});
 
+// The life of a pool of worker processes forked up front around a shared
+// listener (csd-prefork, csd-prefork-lock) or each with its own
+// (csd-reuseport). Forks `size` children, child
+// `slot` running `child_main(slot)`, which should never return (an exception
+// there is logged and ends that child with status 1); calls `ready()` once
+// they all exist (the place to announce listening). From then on the parent
+// only looks after the pool: a child that dies unasked (a crash, a kill -9)
+// is logged and replaced in its slot. On SIGINT/SIGTERM it stops and reaps
+// the children, and returns. Throws std::system_error if fork() fails.
+void run_worker_pool(std::size_t size, const std::function<void(std::size_t slot)>& child_main,
+                     const std::function<void()>& ready);
+
 // N counters in a MAP_SHARED|MAP_ANONYMOUS mapping made before fork():
 // children increment theirs, the parent reads them all, no locks needed.
 class SharedCounters {

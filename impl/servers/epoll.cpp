@@ -47,6 +47,7 @@
 #include <utility>
 
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "protocols.hpp"
 #include "request_reader.hpp"
@@ -356,25 +357,18 @@ class EpollServer {
   std::set<std::pair<Clock::time_point, int>> deadlines_;  // (grace deadline, descriptor), nearest first
 };
 
-// Removes `flag` from argv (the common parser knows nothing of it) and says
-// whether it was there.
-bool take_flag(int& argc, char** argv, std::string_view flag) {
-  char** const end = argv + argc;
-  char** const kept = std::remove_if(argv + 1, end, [flag](const char* arg) { return arg == flag; });
-  const bool found = kept != end;
-  argc = static_cast<int>(kept - argv);
-  *kept = nullptr;  // argv stays null-terminated
-  return found;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool edge = take_flag(argc, argv, "--edge");
+  bool edge = false;
   const Options opts = parse_options({"csd-epoll",
                                       "epoll: one process multiplexes every connection with epoll "
                                       "(level-triggered; --edge: edge-triggered)"},
-                                     argc, argv);
+                                     argc, argv, [&](CLI::App& app) {
+                                       app.add_flag("--edge", edge,
+                                                    "Edge-triggered (EPOLLET): every handler drains until EAGAIN")
+                                           ->disable_flag_override();  // a switch: no --edge=VALUE
+                                     });
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);

@@ -17,14 +17,11 @@
 // resets the connections in its queue). Each child closes the other
 // children's sockets.
 #include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -35,7 +32,6 @@
 
 #include "protocols.hpp"
 #include "server_options.hpp"
-#include "signal_pipe.hpp"
 #include "sockets.hpp"
 #include "syserr.hpp"
 #include "workers.hpp"
@@ -101,13 +97,6 @@ Listener listen_reuseport(const std::string& host, uint16_t port) {
   }
 }
 
-pid_t spawn_child(std::size_t slot, std::vector<Listener>& listeners, SharedCounters& counts, const Options& opts) {
-  const pid_t pid = fork_worker();
-  if (pid < 0) throw syscall_error("fork");
-  if (pid == 0) child_main(slot, listeners, counts, opts);
-  return pid;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,28 +110,11 @@ int main(int argc, char** argv) {
     listeners.push_back(listen_reuseport(opts.host, opts.port));
     while (listeners.size() < opts.workers) listeners.push_back(listen_reuseport(opts.host, listeners.front().port));
     SharedCounters counts(opts.workers);
-    SignalPipe signals{SIGINT, SIGTERM, SIGCHLD};
 
-    std::vector<pid_t> children;
-    for (std::size_t slot = 0; slot < opts.workers; ++slot)
-      children.push_back(spawn_child(slot, listeners, counts, opts));
-    announce_listening(listeners.front());
+    run_worker_pool(
+        opts.workers, [&](std::size_t slot) { child_main(slot, listeners, counts, opts); },
+        [&] { announce_listening(listeners.front()); });
 
-    // The parent's only job now: wait for signals.
-    for (;;) {
-      pollfd p{signals.fd(), POLLIN, 0};
-      if (::poll(&p, 1, -1) < 0) {
-        if (errno == EINTR) continue;
-        throw syscall_error("poll");
-      }
-      const SignalSet got = signals.drain();
-      if (got.stop()) break;
-      // A child that died unasked (a crash, a kill -9) is replaced in its slot; its count carries on.
-      if (got.has(SIGCHLD))
-        replace_dead_children(children, [&](std::size_t slot) { return spawn_child(slot, listeners, counts, opts); });
-    }
-
-    stop_children(signals, children);
     print_counts(counts.snapshot());
     return 0;
   } catch (const std::exception& e) {

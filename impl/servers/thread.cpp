@@ -24,15 +24,14 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <thread>
 
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
@@ -49,37 +48,20 @@ using Clock = std::chrono::steady_clock;
 constexpr unsigned kDefaultMaxThreads = 256;
 constexpr unsigned kMaxMaxThreads = 100000;
 
-// --max-threads N (or --max-threads=N) is this design's own flag: it is taken
-// out of argv here, and the rest goes to the common parse_options(). Bad
-// input exits with status 2, like every other flag.
-unsigned take_max_threads(int& argc, char** argv) {
-  constexpr std::string_view kFlag = "--max-threads";
-  std::string value;
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == kFlag && i + 1 < argc) {
-      value = argv[++i];
-    } else if (arg.starts_with(kFlag) && arg.size() > kFlag.size() && arg[kFlag.size()] == '=') {
-      value = arg.substr(kFlag.size() + 1);
-    } else if (arg == kFlag) {
-      fmt::print(stderr, "--max-threads: expected a value\nRun with --help for more information.\n");
-      std::exit(2);
-    } else {
-      argv[out++] = argv[i];
-      continue;
-    }
-    const bool digits = !value.empty() && value.size() <= 6 && value.find_first_not_of("0123456789") == value.npos;
-    const unsigned long n = digits ? std::stoul(value) : 0;
-    if (n < 1 || n > kMaxMaxThreads) {
-      fmt::print(stderr, "--max-threads: not an integer from 1 to {}: {}\nRun with --help for more information.\n",
-                 kMaxMaxThreads, value);
-      std::exit(2);
-    }
-  }
-  argv[out] = nullptr;
-  argc = out;
-  return value.empty() ? kDefaultMaxThreads : static_cast<unsigned>(std::stoul(value));
+// --max-threads N, this design's own flag, checked like the common ones: bad
+// input exits with status 2 ("--max-threads: not an integer from 1 to 100000: 0").
+void add_max_threads(CLI::App& app, unsigned& max_threads) {
+  const CLI::Validator one_to_max(
+      [](const std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 6 && text.find_first_not_of("0123456789") == text.npos;
+        const unsigned long n = digits ? std::stoul(text) : 0;
+        if (n >= 1 && n <= kMaxMaxThreads) return {};
+        return fmt::format("not an integer from 1 to {}: {}", kMaxMaxThreads, text);
+      },
+      "");
+  app.add_option("--max-threads", max_threads, "Most connections served at once; beyond it new ones are closed")
+      ->capture_default_str()
+      ->check(one_to_max);
 }
 
 // "refusing connection: 256 threads busy", at most once a second, so a
@@ -133,11 +115,11 @@ bool accept_and_spawn(int listen_fd, LiveConnections& live, unsigned max_threads
 }  // namespace
 
 int main(int argc, char** argv) {
-  const unsigned max_threads = take_max_threads(argc, argv);
+  unsigned max_threads = kDefaultMaxThreads;
   const Options opts = parse_options({"csd-thread",
                                       "thread: the main thread accepts, one thread serves each connection; "
                                       "--max-threads N (256) bounds them, beyond it new connections are closed"},
-                                     argc, argv);
+                                     argc, argv, [&](CLI::App& app) { add_max_threads(app, max_threads); });
   try {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port);

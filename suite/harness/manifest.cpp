@@ -134,9 +134,10 @@ class Reader {
     if (v == "fifo") return AcceptWakeup::fifo;
     if (v == "lifo") return AcceptWakeup::lifo;
     if (v == "all") return AcceptWakeup::all;
+    if (v == "some") return AcceptWakeup::some;
     fail("accept_wakeup",
-         fmt::format("must be \"fifo\" (one waiter, longest idle), \"lifo\" (one waiter, most recently idle) "
-                     "or \"all\" (every idle worker), not {}",
+         fmt::format("must be \"fifo\" (one waiter, longest idle), \"lifo\" (one waiter, the same again), "
+                     "\"all\" (every idle worker) or \"some\" (more than one, varying), not {}",
                      v.dump()));
   }
 
@@ -222,10 +223,16 @@ std::string_view to_string(WireProtocol p) { return p == WireProtocol::echo ? "e
 
 std::string_view to_string(AcceptWakeup w) {
   switch (w) {
-    case AcceptWakeup::fifo: return "fifo";
-    case AcceptWakeup::lifo: return "lifo";
-    case AcceptWakeup::all: return "all";
-    case AcceptWakeup::unspecified: break;
+    case AcceptWakeup::fifo:
+      return "fifo";
+    case AcceptWakeup::lifo:
+      return "lifo";
+    case AcceptWakeup::all:
+      return "all";
+    case AcceptWakeup::some:
+      return "some";
+    case AcceptWakeup::unspecified:
+      break;
   }
   return "unspecified";
 }

@@ -1,7 +1,8 @@
 // Implementation manifests: one JSON file describes one server under test.
 // Format (../shared/design.md): name, command (with {host} {port} {workers}),
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
-// "accept_wakeup" ("fifo"|"lifo"|"all"): whom the kernel wakes per connection.
+// "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
+// connection.
 #pragma once
 
 #include <cstdint>
@@ -34,8 +35,11 @@ std::string_view to_string(WireProtocol p);
 // connection. `fifo`: one waiter, the longest waiting (blocking accept, a
 // futex-based lock). `lifo`: one waiter, the most recently idle
 // (EPOLLEXCLUSIVE). `all`: every idle worker (select/poll/epoll on a shared
-// listener: the thundering herd). `unspecified`: the manifest does not say.
-enum class AcceptWakeup { unspecified, fifo, lifo, all };
+// listener: the thundering herd). `some`: more than one, not necessarily
+// all, varying from one connection to the next (an fcntl lock: each unlock
+// wakes the waiters queued behind the holder). `unspecified`: the manifest
+// does not say.
+enum class AcceptWakeup { unspecified, fifo, lifo, all, some };
 std::string_view to_string(AcceptWakeup w);
 
 struct Manifest {

@@ -50,7 +50,7 @@ class Concurrency : public ServerTest {
       }
     }
     RecordProperty("other_clients_served", served);
-    if (is_iterative(model())) {
+    if (harness::is_iterative(model())) {
       EXPECT_EQ(served, 0) << "model iterative serves one client at a time, yet " << served << " of " << kOthers
                            << " other clients were served while " << stuck;
     } else if (model() == "reuseport") {

@@ -25,13 +25,14 @@ class Distribution : public ServerTest {
   // Skips unless the model is a pool of worker processes; then waits for the
   // pool to be complete and fills `pool` with its workers, in pid order.
   void find_process_pool_workers(std::vector<pid_t>& pool) {
-    if (is_thread_pool(model())) {
+    if (harness::is_thread_pool(model())) {
       CSD_SKIP(
           fmt::format("model {}: the workers are threads sharing one descriptor table, so which one "
                       "accepted cannot be seen from /proc/PID/fd",
                       model()));
     }
-    if (!is_process_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
+    if (!harness::is_process_pool(model()))
+      CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
     const int workers = server().workers();
     if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
     const bool complete = server().wait_for_tree_size(static_cast<std::size_t>(workers) + 1, 5000ms);
@@ -97,7 +98,7 @@ TEST_P(Distribution, EveryWorkerAccepts) {
     EXPECT_GT(counts[i], 0) << "worker " << i << " " << harness::describe(workers[i]) << " served nothing of "
                             << summary.total << " connections from " << clients << " concurrent clients";
   }
-  if (!parent_accepts(model()) && summary.min > 0) {
+  if (!harness::parent_accepts(model()) && summary.min > 0) {
     EXPECT_LE(summary.max_over_min, 10.0) << "the kernel's accept hand-off should spread connections";
   }
 }
@@ -160,7 +161,7 @@ TEST_P(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup) {
 // server's own "thread N : K times" table, if it prints one: N rows, every
 // count above zero, the sum equal to the connections made.
 TEST_P(Distribution, EveryPoolThreadServes) {
-  if (!is_thread_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker threads", model()));
+  if (!harness::is_thread_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker threads", model()));
   const int workers = server().workers();
   if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
   ASSERT_TRUE(harness::wait_until(

@@ -32,7 +32,7 @@ class ResourceShape : public ServerTest {
 };
 
 TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
-  if (!is_per_client(model())) CSD_SKIP(fmt::format("model {} does not create a worker per client", model()));
+  if (!harness::is_per_client(model())) CSD_SKIP(fmt::format("model {} does not create a worker per client", model()));
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
   if (model() == "fork") {
     std::size_t size = 0;
@@ -50,13 +50,13 @@ TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
 }
 
 TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
-  if (!is_process_pool(model()) && !is_thread_pool(model())) {
+  if (!harness::is_process_pool(model()) && !harness::is_thread_pool(model())) {
     CSD_SKIP(fmt::format("model {} is not a pool", model()));
   }
   const int workers = server().workers();
   if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
-  if (is_process_pool(model())) {
+  if (harness::is_process_pool(model())) {
     const auto expected = static_cast<std::size_t>(workers) + 1;
     std::size_t size = 0;
     const bool exact = harness::wait_until([&] { return (size = live_tree().size()) == expected; }, 3000ms);
@@ -75,8 +75,8 @@ TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
 }
 
 TEST_P(ResourceShape, ProcessPoolReplacesAKilledWorker) {
-  if (is_thread_pool(model())) CSD_SKIP("a thread cannot be killed on its own: nothing to replace");
-  if (!is_process_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
+  if (harness::is_thread_pool(model())) CSD_SKIP("a thread cannot be killed on its own: nothing to replace");
+  if (!harness::is_process_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
   const int workers = server().workers();
   if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
   const auto expected = static_cast<std::size_t>(workers) + 1;

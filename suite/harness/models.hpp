@@ -1,10 +1,11 @@
-// What the manifest's `model` says about a design. Design-specific
+// What the manifest's `model` says about a design: the groups of models that
+// the checks and the benchmark treat alike. Design-specific
 // expectations live in the checks that need them; this only names groups.
 #pragma once
 
 #include <string_view>
 
-namespace csd::suite {
+namespace csd::harness {
 
 // Pools of worker processes forked up front (reuseport: each with its own
 // listening socket, the kernel hashing connections across them).
@@ -24,4 +25,4 @@ inline bool is_iterative(std::string_view model) { return model == "iterative"; 
 // The parent hands accepted descriptors to a worker (so it holds each one briefly).
 inline bool parent_accepts(std::string_view model) { return model == "prefork-fdpass" || model == "fork"; }
 
-}  // namespace csd::suite
+}  // namespace csd::harness
