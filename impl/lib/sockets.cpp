@@ -134,9 +134,10 @@ void announce_listening(const Listener& listener) {
   std::fflush(stdout);
 }
 
-Fd accept_connection(int listen_fd) {
+Fd accept_connection(int listen_fd, ConnectionMode mode) {
+  const int flags = SOCK_CLOEXEC | (mode == ConnectionMode::nonblocking ? SOCK_NONBLOCK : 0);
   for (;;) {
-    Fd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    Fd conn(::accept4(listen_fd, nullptr, nullptr, flags));
     if (conn) {
       if (out_of_descriptors) log_message("accept: descriptors available again");
       out_of_descriptors = false;

@@ -29,9 +29,14 @@ Listener listen_tcp(std::string_view host, uint16_t port, int backlog = kListenB
 // the suite and scripts wait for. Call it once the server can serve.
 void announce_listening(const Listener& listener);
 
-// One accept(). Returns the connection (close-on-exec, blocking), or an
-// invalid Fd when there is nothing to serve right now, so the caller just
-// goes round its loop again:
+// Whether an accepted connection blocks. Event loops want non-blocking ones;
+// asking accept4() for it saves the two fcntl() calls per connection that
+// set_nonblocking() would cost.
+enum class ConnectionMode { blocking, nonblocking };
+
+// One accept(). Returns the connection (close-on-exec, blocking unless
+// `mode` says otherwise), or an invalid Fd when there is nothing to serve
+// right now, so the caller just goes round its loop again:
 //  - EINTR is retried here;
 //  - EAGAIN (non-blocking listener drained), ECONNABORTED and the network
 //    errors accept(2) says to treat like EAGAIN: nothing to report;
@@ -40,7 +45,7 @@ void announce_listening(const Listener& listener);
 //    trick), so a full descriptor table never turns into a busy loop of
 //    failing accepts; without a spare, it backs off 100 ms.
 // Other errors are reported and also give an invalid Fd.
-Fd accept_connection(int listen_fd);
+Fd accept_connection(int listen_fd, ConnectionMode mode = ConnectionMode::blocking);
 
 // Writes all of `data`, retrying EINTR and short writes. On a blocking
 // socket a reply is handed to the kernel in one write() call unless a signal

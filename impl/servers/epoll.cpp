@@ -264,24 +264,31 @@ class EpollServer {
   bool accept_new(int listen_fd) {
     for (int i = 0; i < kAcceptBatch; ++i) {
       errno = 0;
-      csd::Fd conn = accept_connection(listen_fd);
+      csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
       if (!conn) {
         if (errno == EAGAIN) return true;                      // ET: this, and only this, ends the drain
         if (errno == EMFILE || errno == ENFILE) return false;  // out of descriptors: retry next round
         continue;  // a client that gave up before we got to it (ECONNABORTED...): the next one
       }
-      set_nonblocking(conn.get());
       const int fd = conn.get();
-      Connection& c = conns_.try_emplace(fd, std::move(conn), opts_).first->second;
-      if (edge_) {
-        // ET: both directions once, for good. EPOLLRDHUP: a half-close is an edge too.
-        control(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
-      } else {
-        c.registered = interest(c);
-        control(EPOLL_CTL_ADD, fd, c.registered);
+      const auto it = conns_.try_emplace(fd, std::move(conn), opts_).first;
+      Connection& c = it->second;
+      // Served at once as far as it can be: the request has usually arrived
+      // with the handshake, and a short reply then leaves before the
+      // descriptor ever enters the epoll set. ET: this reads until EAGAIN.
+      on_event(c, EPOLLIN | EPOLLOUT, Clock::now());
+      if (!c.done) {
+        if (edge_) {
+          // ET: both directions once, for good. EPOLLRDHUP: a half-close is an edge too.
+          control(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+        } else {
+          c.registered = interest(c);
+          control(EPOLL_CTL_ADD, fd, c.registered);
+        }
+        // Whatever arrived since the read above is reported at once:
+        // EPOLL_CTL_ADD checks readiness, in both modes, so no edge is lost.
       }
-      // A request already waiting is reported at once: EPOLL_CTL_ADD checks
-      // readiness, in both modes, so no edge is lost between accept and here.
+      settle(it);
     }
     return false;  // batch used up: there may be more
   }

@@ -86,17 +86,19 @@ void serve_size(int fd, uint64_t max_bytes, SignalPipe& signals) {
   SizeRequestParser request(max_bytes);
   std::array<char, 512> buf{};
   while (request.status() == SizeRequestParser::Status::incomplete) {
-    // Digits without a newline yet: wait for more only as long as the grace.
-    const int timeout_ms = request.awaiting_newline() ? static_cast<int>(kBareNumberGrace.count()) : -1;
-    if (wait_for(fd, POLLIN, signals, timeout_ms) == Wait::timed_out) {
-      request.end_of_input();
-      break;
-    }
+    // Read first, wait only when there is nothing yet: the request has
+    // usually arrived by the time the connection is accepted.
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      log_errno("read");
-      return;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) {
+        log_errno("read");
+        return;
+      }
+      // Digits without a newline yet: wait for more only as long as the grace.
+      const int timeout_ms = request.awaiting_newline() ? static_cast<int>(kBareNumberGrace.count()) : -1;
+      if (wait_for(fd, POLLIN, signals, timeout_ms) == Wait::timed_out) request.end_of_input();
+      continue;
     }
     if (n == 0) {
       request.end_of_input();  // EOF: bare digits are still a request
@@ -149,12 +151,14 @@ int main(int argc, char** argv) {
     announce_listening(listener);
 
     for (;;) {
-      // 1. Wait for the next client (or a stop signal).
-      wait_for(listener.fd.get(), POLLIN, signals);
-      csd::Fd conn = accept_connection(listener.fd.get());
-      if (!conn) continue;
+      // 1. Take the next client; wait (for it, or a stop signal) only when none is queued.
+      errno = 0;
+      csd::Fd conn = accept_connection(listener.fd.get(), ConnectionMode::nonblocking);
+      if (!conn) {
+        if (errno == EAGAIN) wait_for(listener.fd.get(), POLLIN, signals);
+        continue;
+      }
       // 2. Serve it completely. Nobody else is served meanwhile: that is the design.
-      set_nonblocking(conn.get());
       if (opts.protocol == Protocol::echo) {
         serve_echo(conn.get(), signals);
       } else {

@@ -49,13 +49,17 @@ using Connections = std::map<int, Connection>;  // by descriptor
 
 // New clients, as many as are waiting (up to a bound, to stay fair to the
 // connections already open). Unlike select(), any descriptor number will do.
+// Each is served at once as far as it can be: the request has usually
+// arrived with the handshake, and a short reply then leaves before poll()
+// ever hears of the descriptor.
 void accept_new(int listen_fd, Connections& conns, const Options& opts) {
   for (int i = 0; i < 64; ++i) {
-    csd::Fd conn = accept_connection(listen_fd);
+    csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
     if (!conn) return;
-    set_nonblocking(conn.get());
     const int fd = conn.get();
-    conns.try_emplace(fd, std::move(conn), opts);
+    const auto entry = conns.try_emplace(fd, std::move(conn), opts).first;
+    on_readable(entry->second, Clock::now());
+    if (entry->second.done) conns.erase(entry);
   }
 }
 
