@@ -66,7 +66,8 @@ SignalPipe::~SignalPipe() {
 
 SignalSet SignalPipe::drain() {
   std::array<char, 256> buf{};
-  while (::read(read_.get(), buf.data(), buf.size()) > 0) {
+  // A short read means the pipe is empty: no second read() just to see EAGAIN.
+  while (::read(read_.get(), buf.data(), buf.size()) == static_cast<ssize_t>(buf.size())) {
   }
   SignalSet arrived;
   for (int sig = 1; sig <= kMaxSignal; ++sig) {

@@ -68,18 +68,19 @@ class ConnectionQueue {
     }
   }
 
-  [[nodiscard]] bool full() const {
-    const std::scoped_lock lock(mutex_);
-    return queue_.size() >= kQueueCapacity;
-  }
-
-  // Main thread: call only when !full() (it is the only producer).
-  void push(csd::Fd conn) {
+  // Main thread (the only producer): call only while the last push() did
+  // not return true, or after the room pipe said a thread made room. Returns
+  // whether the queue is now full: the main thread learns it here, under the
+  // lock it takes anyway, instead of locking again to ask before every poll().
+  [[nodiscard]] bool push(csd::Fd conn) {
+    bool now_full = false;
     {
       const std::scoped_lock lock(mutex_);
       queue_.push_back(std::move(conn));
+      now_full = queue_.size() >= kQueueCapacity;
     }
-    ready_.notify_one();
+    ready_.notify_one();  // no system call unless a thread is waiting
+    return now_full;
   }
 
   // Pool threads: waits for a connection. An invalid Fd means stop.
@@ -172,18 +173,22 @@ int main(int argc, char** argv) {
     }
     announce_listening(listener);
 
+    bool full = false;  // as the last push() or the room pipe said
     for (;;) {
       // A full queue: leave new clients in the listen queue (fd -1 is ignored by poll).
-      const int listen_fd = pool.queue.full() ? -1 : listener.fd.get();
+      const int listen_fd = full ? -1 : listener.fd.get();
       std::array<pollfd, 3> fds{{{signals.fd(), POLLIN, 0}, {pool.queue.room_fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}}};
       if (::poll(fds.data(), fds.size(), -1) < 0) {
         if (errno == EINTR) continue;
         throw syscall_error("poll");
       }
       if (fds[0].revents != 0 && signals.drain().stop()) break;
-      if (fds[1].revents != 0) pool.queue.drain_room();
+      if (fds[1].revents != 0) {
+        pool.queue.drain_room();
+        full = false;  // a thread took one from the full queue
+      }
       if (fds[2].revents != 0) {
-        if (csd::Fd conn = accept_connection(listener.fd.get())) pool.queue.push(std::move(conn));
+        if (csd::Fd conn = accept_connection(listener.fd.get())) full = pool.queue.push(std::move(conn));
       }
     }
 
