@@ -30,7 +30,7 @@ void write_reply(Connection& c) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) fail(c, "write");
-      return;  // the event loop says when there is room again
+      return;  // the event loop says when there is room again (ET: only after EAGAIN)
     }
     c.reply_left -= static_cast<uint64_t>(n);
   }
@@ -50,68 +50,79 @@ void on_request_settled(Connection& c) {
   }
 }
 
+// Read until the request is settled or the socket says EAGAIN (bytes after
+// a settled request are ignored anyway). ET: reading once per event would
+// strand the rest of a request that arrived in two segments before we looked.
 void read_request(Connection& c, Clock::time_point now) {
   std::array<char, 512> buf{};
-  const ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) fail(c, "read");
-    return;
-  }
-  if (n == 0) {
-    c.request.end_of_input();  // EOF: bare digits still count
-  } else {
-    c.request.feed({buf.data(), static_cast<std::size_t>(n)});
-  }
-  if (c.request.status() != SizeRequestParser::Status::incomplete) {
-    on_request_settled(c);
-  } else if (c.request.awaiting_newline()) {
-    c.grace_deadline = now + kBareNumberGrace;  // restarts with every byte that arrives
-  }
-}
-
-void write_echo(Connection& c) {
-  while (!c.echo_pending.empty()) {
-    const ssize_t n = ::write(c.fd.get(), c.echo_pending.data(), c.echo_pending.size());
+  while (c.request.status() == SizeRequestParser::Status::incomplete) {
+    const ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) fail(c, "write");
-      return;
+      if (errno != EAGAIN) return fail(c, "read");
+      if (c.request.awaiting_newline()) c.grace_deadline = now + kBareNumberGrace;  // restarts with every read
+      return;  // drained: the next readiness comes with the next byte
     }
-    c.echo_pending.erase(0, static_cast<std::size_t>(n));
+    if (n == 0) {
+      c.request.end_of_input();  // EOF: bare digits still count
+    } else {
+      c.request.feed({buf.data(), static_cast<std::size_t>(n)});
+    }
   }
-  if (c.peer_closed) c.done = true;  // everything echoed after the half-close
+  on_request_settled(c);
 }
 
-void read_echo(Connection& c) {
+// Echo, both directions, until neither can make progress. ET: the backlog
+// bound means a read may stop before EAGAIN with bytes still in the socket;
+// no edge will announce them again, so after writing makes room we must go
+// back and read ourselves. Hence the loop rather than "read once, write once".
+void pump_echo(Connection& c) {
   static std::array<char, kEchoBacklog> buf;  // one process, one loop: one buffer will do
-  const std::size_t room = kEchoBacklog - c.echo_pending.size();
-  const ssize_t n = ::read(c.fd.get(), buf.data(), room);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) fail(c, "read");
-    return;
+  for (;;) {
+    bool read_drained = c.peer_closed;
+    while (!read_drained && c.echo_pending.size() < kEchoBacklog) {
+      const ssize_t n = ::read(c.fd.get(), buf.data(), kEchoBacklog - c.echo_pending.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return fail(c, "read");
+        read_drained = true;
+      } else if (n == 0) {
+        c.peer_closed = read_drained = true;
+      } else {
+        c.echo_pending.append(buf.data(), static_cast<std::size_t>(n));
+      }
+    }
+    while (!c.echo_pending.empty()) {
+      const ssize_t n = ::write(c.fd.get(), c.echo_pending.data(), c.echo_pending.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return fail(c, "write");
+        return;  // socket full: writability resumes both directions
+      }
+      c.echo_pending.erase(0, static_cast<std::size_t>(n));
+    }
+    if (c.peer_closed) {
+      c.done = true;  // everything echoed after the half-close
+      return;
+    }
+    if (read_drained) return;  // EAGAIN on both sides: wait for the next readiness
   }
-  if (n == 0) {
-    c.peer_closed = true;
-  } else {
-    c.echo_pending.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  write_echo(c);  // try at once; whatever does not fit waits until the socket is writable again
 }
 
 }  // namespace
 
-void on_readable(Connection& c, Clock::time_point now) {
-  if (c.phase == Connection::Phase::request)
-    read_request(c, now);
-  else
-    read_echo(c);
-}
-
-void on_writable(Connection& c) {
-  if (c.phase == Connection::Phase::reply)
-    write_reply(c);
-  else
-    write_echo(c);
+void on_ready(Connection& c, bool readable, bool writable, Clock::time_point now) {
+  switch (c.phase) {
+    case Connection::Phase::request:
+      if (readable) read_request(c, now);
+      break;
+    case Connection::Phase::reply:
+      if (writable) write_reply(c);
+      break;
+    case Connection::Phase::echo:
+      if (readable || writable) pump_echo(c);
+      break;
+  }
 }
 
 void on_grace_expired(Connection& c) {

@@ -1,6 +1,6 @@
 // One client connection of a single-process, non-blocking event loop
-// (csd-select, csd-poll): the state machine such designs repeat. The loop
-// (select or poll) is the design; this is what it drives. A connection reads
+// (csd-select, csd-poll, csd-epoll): the state machine such designs repeat.
+// The loop (select, poll or epoll) is the design; this is what it drives. A connection reads
 // its request (feeding the incremental parser, with the bare-number grace as
 // a deadline), then writes its reply as the socket takes it; or, for echo,
 // writes back what it read, reading no further while 64 KiB wait.
@@ -52,9 +52,11 @@ struct Connection {
   }
 };
 
-// The socket is readable / writable: do as much as it allows now.
-void on_readable(Connection& c, Clock::time_point now);
-void on_writable(Connection& c);
+// The socket is readable and/or writable (error and hang-up count as both:
+// the read or write says what happened): do as much as the state allows.
+// Every handler goes on until the socket says EAGAIN or the state is
+// settled, so the same machine serves level- and edge-triggered loops.
+void on_ready(Connection& c, bool readable, bool writable, Clock::time_point now);
 
 // Nothing more arrived within the grace: the bare digits are the request.
 void on_grace_expired(Connection& c);

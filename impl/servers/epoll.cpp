@@ -27,10 +27,10 @@
 //     forever with its bytes in the kernel. That is the classic ET bug; the
 //     places where it matters are marked "ET:".
 //
-// The handlers below drain in both modes (harmless when level-triggered), so
-// the two differ only in how descriptors are registered.
+// The connection handlers (lib/nonblocking_connection) drain in both modes
+// (harmless when level-triggered), so the two differ only in how descriptors
+// are registered.
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -41,16 +41,13 @@
 #include <optional>
 #include <set>
 #include <span>
-#include <string>
-#include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include "protocols.hpp"
-#include "request_reader.hpp"
+#include "nonblocking_connection.hpp"
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
@@ -59,144 +56,21 @@
 namespace {
 
 using namespace csd::impl;
-using Clock = std::chrono::steady_clock;
-
-// Echo stops reading from a client that does not read its echo back once
-// this much is waiting to be written: memory per connection stays bounded.
-constexpr std::size_t kEchoBacklog = std::size_t{64} * 1024;
 
 // New clients accepted per round at most, to stay fair to the connections
 // already open.
 constexpr int kAcceptBatch = 64;
 
-// ---- One connection's state machine.
+// A connection (lib/nonblocking_connection.hpp: the state machine every
+// event-loop design shares; its handlers drain until EAGAIN, as ET needs)
+// and what this loop keeps about it.
+struct Watched {
+  Watched(csd::Fd fd, const Options& opts) : c(std::move(fd), opts) {}
 
-struct Connection {
-  enum class Phase { request, reply, echo };
-
-  csd::Fd fd;
-  Phase phase;
-  SizeRequestParser request;
-  std::optional<Clock::time_point> grace_deadline;  // set while bare digits wait for "\n"
-  uint64_t reply_left = 0;
-  std::string echo_pending;                          // read but not yet written back
-  bool peer_closed = false;                          // echo: the client half-closed
-  bool done = false;                                 // close it now
+  Connection c;
   uint32_t registered = 0;                           // level-triggered: the events epoll watches for it
   std::optional<Clock::time_point> queued_deadline;  // its entry in the server's deadline set
-
-  Connection(csd::Fd f, const Options& opts)
-      : fd(std::move(f)),
-        phase(opts.protocol == Protocol::echo ? Phase::echo : Phase::request),
-        request(opts.max_bytes) {}
-
-  [[nodiscard]] bool wants_read() const {
-    if (phase == Phase::request) return true;
-    return phase == Phase::echo && !peer_closed && echo_pending.size() < kEchoBacklog;
-  }
-  [[nodiscard]] bool wants_write() const {
-    return (phase == Phase::reply && reply_left > 0) || (phase == Phase::echo && !echo_pending.empty());
-  }
 };
-
-// The read/write failed for real (not EAGAIN): report it and drop the client.
-void fail(Connection& c, std::string_view call) {
-  log_errno(call);
-  c.done = true;
-}
-
-// ET: write until the reply is done or the socket says EAGAIN; only then
-// will a new EPOLLOUT edge come. Called right after the request too: a fresh
-// socket nearly always has room, so a reply of up to 64 KiB leaves in this
-// one write() call, as the protocol wants.
-void write_reply(Connection& c) {
-  while (c.reply_left > 0) {
-    const auto chunk = reply_chunk(c.reply_left);
-    const ssize_t n = ::write(c.fd.get(), chunk.data(), chunk.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) fail(c, "write");
-      return;  // EPOLLOUT tells us when there is room again
-    }
-    c.reply_left -= static_cast<uint64_t>(n);
-  }
-  c.done = true;  // all sent: the server closes
-}
-
-// The parser reached a verdict: reply, or drop the client.
-void on_request_settled(Connection& c) {
-  c.grace_deadline.reset();
-  if (c.request.status() == SizeRequestParser::Status::complete) {
-    c.phase = Connection::Phase::reply;
-    c.reply_left = c.request.size();
-    write_reply(c);
-  } else {
-    if (!c.request.received_nothing()) log_message(fmt::format("bad request: {}", c.request.error()));
-    c.done = true;
-  }
-}
-
-// ET: read until EAGAIN (or until the request is settled: bytes after it are
-// ignored anyway). One read() per event would strand the rest of a request
-// that arrived in two segments before we looked.
-void read_request(Connection& c, Clock::time_point now) {
-  std::array<char, 512> buf{};
-  while (c.request.status() == SizeRequestParser::Status::incomplete) {
-    const ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) {
-        fail(c, "read");
-        return;
-      }
-      if (c.request.awaiting_newline()) c.grace_deadline = now + kBareNumberGrace;  // restarts with every read
-      return;  // drained: the next edge comes with the next byte
-    }
-    if (n == 0) {
-      c.request.end_of_input();  // EOF: bare digits still count
-    } else {
-      c.request.feed({buf.data(), static_cast<std::size_t>(n)});
-    }
-  }
-  on_request_settled(c);
-}
-
-// Echo, both directions, until neither can make progress. ET: the backlog
-// bound means a read may stop before EAGAIN with bytes still in the socket;
-// no edge will announce them again, so after writing makes room we must go
-// back and read ourselves. Hence the loop rather than "read once, write once".
-void pump_echo(Connection& c) {
-  static std::array<char, kEchoBacklog> buf;  // one process, one loop: one buffer will do
-  for (;;) {
-    bool read_drained = c.peer_closed;
-    while (!read_drained && c.echo_pending.size() < kEchoBacklog) {
-      const ssize_t n = ::read(c.fd.get(), buf.data(), kEchoBacklog - c.echo_pending.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return fail(c, "read");
-        read_drained = true;
-      } else if (n == 0) {
-        c.peer_closed = read_drained = true;
-      } else {
-        c.echo_pending.append(buf.data(), static_cast<std::size_t>(n));
-      }
-    }
-    while (!c.echo_pending.empty()) {
-      const ssize_t n = ::write(c.fd.get(), c.echo_pending.data(), c.echo_pending.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return fail(c, "write");
-        return;  // socket full: EPOLLOUT resumes both directions
-      }
-      c.echo_pending.erase(0, static_cast<std::size_t>(n));
-    }
-    if (c.peer_closed) {
-      c.done = true;  // everything echoed after the half-close
-      return;
-    }
-    if (read_drained) return;  // EAGAIN on both sides: wait for the next edge
-  }
-}
 
 // ---- The loop.
 
@@ -228,7 +102,7 @@ class EpollServer {
         } else if (ev.data.fd == listen_fd) {
           accept_pending_ = true;  // accepted after the connections, like the other designs
         } else if (auto it = conns_.find(ev.data.fd); it != conns_.end()) {
-          on_event(it->second, ev.events, now);
+          on_event(it->second.c, ev.events, now);
           settle(it);
         }
       }
@@ -245,7 +119,7 @@ class EpollServer {
   }
 
  private:
-  using Connections = std::unordered_map<int, Connection>;  // by descriptor
+  using Connections = std::unordered_map<int, Watched>;  // by descriptor
 
   void control(int op, int fd, uint32_t events) {
     epoll_event ev{};
@@ -272,7 +146,7 @@ class EpollServer {
       }
       const int fd = conn.get();
       const auto it = conns_.try_emplace(fd, std::move(conn), opts_).first;
-      Connection& c = it->second;
+      Connection& c = it->second.c;
       // Served at once as far as it can be: the request has usually arrived
       // with the handshake, and a short reply then leaves before the
       // descriptor ever enters the epoll set. ET: this reads until EAGAIN.
@@ -282,8 +156,8 @@ class EpollServer {
           // ET: both directions once, for good. EPOLLRDHUP: a half-close is an edge too.
           control(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
         } else {
-          c.registered = interest(c);
-          control(EPOLL_CTL_ADD, fd, c.registered);
+          it->second.registered = interest(c);
+          control(EPOLL_CTL_ADD, fd, it->second.registered);
         }
         // Whatever arrived since the read above is reported at once:
         // EPOLL_CTL_ADD checks readiness, in both modes, so no edge is lost.
@@ -294,41 +168,31 @@ class EpollServer {
   }
 
   // EPOLLHUP/EPOLLERR (always reported) count as both: the read or write says what happened.
-  void on_event(Connection& c, uint32_t events, Clock::time_point now) {
-    const bool readable = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-    const bool writable = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
-    switch (c.phase) {
-      case Connection::Phase::request:
-        if (readable) read_request(c, now);
-        break;
-      case Connection::Phase::reply:
-        if (writable) write_reply(c);
-        break;
-      case Connection::Phase::echo:
-        if (readable || writable) pump_echo(c);
-        break;
-    }
+  static void on_event(Connection& c, uint32_t events, Clock::time_point now) {
+    on_ready(c, (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
+             (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0, now);
   }
 
   // After a connection made progress: close it, or keep its deadline and
   // (level-triggered) its interest up to date.
   void settle(Connections::iterator it) {
-    Connection& c = it->second;
+    Watched& w = it->second;
+    const Connection& c = w.c;
     const int fd = it->first;
     const auto wanted = c.done ? std::nullopt : c.grace_deadline;
-    if (wanted != c.queued_deadline) {
-      if (c.queued_deadline) deadlines_.erase({*c.queued_deadline, fd});
+    if (wanted != w.queued_deadline) {
+      if (w.queued_deadline) deadlines_.erase({*w.queued_deadline, fd});
       if (wanted) deadlines_.emplace(*wanted, fd);
-      c.queued_deadline = wanted;
+      w.queued_deadline = wanted;
     }
     if (c.done) {
       conns_.erase(it);  // closing the descriptor also removes it from the epoll set
       return;
     }
     if (!edge_) {
-      if (const uint32_t want = interest(c); want != c.registered) {
+      if (const uint32_t want = interest(c); want != w.registered) {
         control(EPOLL_CTL_MOD, fd, want);
-        c.registered = want;
+        w.registered = want;
       }
     }
   }
@@ -341,8 +205,7 @@ class EpollServer {
       auto it = conns_.find(fd);
       if (it == conns_.end()) continue;
       it->second.queued_deadline.reset();
-      it->second.request.end_of_input();
-      on_request_settled(it->second);
+      on_grace_expired(it->second.c);
       settle(it);
     }
   }

@@ -58,7 +58,7 @@ void accept_new(int listen_fd, Connections& conns, const Options& opts) {
     if (!conn) return;
     const int fd = conn.get();
     const auto entry = conns.try_emplace(fd, std::move(conn), opts).first;
-    on_readable(entry->second, Clock::now());
+    on_ready(entry->second, true, true, Clock::now());
     if (entry->second.done) conns.erase(entry);
   }
 }
@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
       for (auto& [fd, c] : conns) {
         // POLLHUP/POLLERR (always reported) count as both: the read or write says what happened.
         const short revents = (pfd++)->revents;
-        if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && c.wants_read()) on_readable(c, now);
-        if (!c.done && (revents & (POLLOUT | POLLHUP | POLLERR)) != 0 && c.wants_write()) on_writable(c);
+        on_ready(c, (revents & (POLLIN | POLLHUP | POLLERR)) != 0 && c.wants_read(),
+                 (revents & (POLLOUT | POLLHUP | POLLERR)) != 0 && c.wants_write(), now);
         if (!c.done && c.grace_deadline && *c.grace_deadline <= now) {
           on_grace_expired(c);  // nothing more for 50 ms: the bare digits are the request
         }

@@ -62,7 +62,7 @@ void accept_new(int listen_fd, Connections& conns, const Options& opts) {
     }
     const int fd = conn.get();
     const auto entry = conns.try_emplace(fd, std::move(conn), opts).first;
-    on_readable(entry->second, Clock::now());
+    on_ready(entry->second, true, true, Clock::now());
     if (entry->second.done) conns.erase(entry);
   }
 }
@@ -115,8 +115,7 @@ int main(int argc, char** argv) {
 
       const auto now = Clock::now();
       for (auto& [fd, c] : conns) {
-        if (FD_ISSET(fd, &readable)) on_readable(c, now);
-        if (!c.done && FD_ISSET(fd, &writable)) on_writable(c);
+        on_ready(c, FD_ISSET(fd, &readable), FD_ISSET(fd, &writable), now);
         if (!c.done && c.grace_deadline && *c.grace_deadline <= now) {
           on_grace_expired(c);  // nothing more for 50 ms: the bare digits are the request
         }
