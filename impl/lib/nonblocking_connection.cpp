@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <string_view>
@@ -128,6 +129,22 @@ void on_ready(Connection& c, bool readable, bool writable, Clock::time_point now
 void on_grace_expired(Connection& c) {
   c.request.end_of_input();
   on_request_settled(c);
+}
+
+void add_connection(Connections& conns, csd::Fd fd, const Options& opts) {
+  const int key = fd.get();
+  const auto entry = conns.try_emplace(key, std::move(fd), opts).first;
+  on_ready(entry->second, true, true, Clock::now());
+  if (entry->second.done) conns.erase(entry);
+}
+
+std::optional<Clock::duration> until_nearest_grace(const Connections& conns, Clock::time_point now) {
+  std::optional<Clock::time_point> nearest;
+  for (const auto& [fd, c] : conns) {
+    if (c.grace_deadline && (!nearest || *c.grace_deadline < *nearest)) nearest = c.grace_deadline;
+  }
+  if (!nearest) return std::nullopt;
+  return std::max(Clock::duration::zero(), *nearest - now);
 }
 
 }  // namespace csd::impl

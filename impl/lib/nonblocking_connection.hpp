@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -57,6 +58,19 @@ struct Connection {
 // Every handler goes on until the socket says EAGAIN or the state is
 // settled, so the same machine serves level- and edge-triggered loops.
 void on_ready(Connection& c, bool readable, bool writable, Clock::time_point now);
+
+// ---- What a select()/poll() loop keeps of its connections.
+
+using Connections = std::map<int, Connection>;  // by descriptor
+
+// A connection just accepted (non-blocking) joins `conns`, served at once as
+// far as it can be: the request has usually arrived with the handshake, and
+// a short reply then leaves before the loop ever waits on the descriptor.
+void add_connection(Connections& conns, csd::Fd fd, const Options& opts);
+
+// How long until the nearest bare-number deadline among `conns` (zero if one
+// has passed), or nullopt when none is pending: the loop's wait timeout.
+std::optional<Clock::duration> until_nearest_grace(const Connections& conns, Clock::time_point now);
 
 // Nothing more arrived within the grace: the bare digits are the request.
 void on_grace_expired(Connection& c);

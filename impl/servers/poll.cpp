@@ -45,34 +45,21 @@ using namespace csd::impl;
 // ---- The loop's helpers. (Each connection's state machine, the part every
 // event-loop design repeats, is lib/nonblocking_connection.hpp.)
 
-using Connections = std::map<int, Connection>;  // by descriptor
-
 // New clients, as many as are waiting (up to a bound, to stay fair to the
 // connections already open). Unlike select(), any descriptor number will do.
-// Each is served at once as far as it can be: the request has usually
-// arrived with the handshake, and a short reply then leaves before poll()
-// ever hears of the descriptor.
 void accept_new(int listen_fd, Connections& conns, const Options& opts) {
   for (int i = 0; i < 64; ++i) {
     csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
     if (!conn) return;
-    const int fd = conn.get();
-    const auto entry = conns.try_emplace(fd, std::move(conn), opts).first;
-    on_ready(entry->second, true, true, Clock::now());
-    if (entry->second.done) conns.erase(entry);
+    add_connection(conns, std::move(conn), opts);
   }
 }
 
 // poll()'s timeout in milliseconds: until the nearest bare-number deadline
 // (rounded up, so we never wake a little early and spin), or -1 for none.
 int next_timeout_ms(const Connections& conns, Clock::time_point now) {
-  std::optional<Clock::time_point> nearest;
-  for (const auto& [fd, c] : conns) {
-    if (c.grace_deadline && (!nearest || *c.grace_deadline < *nearest)) nearest = c.grace_deadline;
-  }
-  if (!nearest) return -1;
-  const auto wait = std::max(Clock::duration::zero(), *nearest - now);
-  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+  const auto wait = until_nearest_grace(conns, now);
+  return wait ? static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*wait).count()) : -1;
 }
 
 // The events a connection waits for right now.

@@ -44,12 +44,8 @@ using namespace csd::impl;
 // ---- The loop's helpers. (Each connection's state machine, the part every
 // event-loop design repeats, is lib/nonblocking_connection.hpp.)
 
-using Connections = std::map<int, Connection>;  // by descriptor
-
 // New clients, as many as are waiting (up to a bound, to stay fair to the
-// connections already open). Each is served at once as far as it can be:
-// the request has usually arrived with the handshake, and a short reply then
-// leaves before select() ever hears of the descriptor.
+// connections already open).
 void accept_new(int listen_fd, Connections& conns, const Options& opts) {
   for (int i = 0; i < 64; ++i) {
     csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
@@ -60,22 +56,15 @@ void accept_new(int listen_fd, Connections& conns, const Options& opts) {
                               FD_SETSIZE));
       continue;  // conn closes
     }
-    const int fd = conn.get();
-    const auto entry = conns.try_emplace(fd, std::move(conn), opts).first;
-    on_ready(entry->second, true, true, Clock::now());
-    if (entry->second.done) conns.erase(entry);
+    add_connection(conns, std::move(conn), opts);
   }
 }
 
 // select()'s timeout: until the nearest bare-number deadline, or none.
 std::optional<timeval> next_timeout(const Connections& conns, Clock::time_point now) {
-  std::optional<Clock::time_point> nearest;
-  for (const auto& [fd, c] : conns) {
-    if (c.grace_deadline && (!nearest || *c.grace_deadline < *nearest)) nearest = c.grace_deadline;
-  }
-  if (!nearest) return std::nullopt;
-  const auto wait = std::max(Clock::duration::zero(), *nearest - now);
-  const auto us = std::chrono::ceil<std::chrono::microseconds>(wait).count();
+  const auto wait = until_nearest_grace(conns, now);
+  if (!wait) return std::nullopt;
+  const auto us = std::chrono::ceil<std::chrono::microseconds>(*wait).count();
   return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
 }
 
