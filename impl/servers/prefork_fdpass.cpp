@@ -44,42 +44,46 @@ using namespace csd::impl;
 
 // ---- Passing a descriptor: one byte of data carrying an SCM_RIGHTS message.
 
-bool send_fd(int channel, int fd) {
+// One byte of data and room for one descriptor: the message both ways.
+// It points into itself, so it is neither copied nor moved.
+struct FdMessage {
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+
   char byte = 0;
   iovec iov{&byte, 1};
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+};
+
+bool send_fd(int channel, int fd) {
+  FdMessage m;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
   for (;;) {
-    if (::sendmsg(channel, &msg, MSG_NOSIGNAL) == 1) return true;
+    if (::sendmsg(channel, &m.msg, MSG_NOSIGNAL) == 1) return true;
     if (errno != EINTR) return false;
   }
 }
 
 // The descriptor, an invalid Fd at EOF (the parent is gone). Exits on errors.
 csd::Fd receive_fd(int channel) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
+  FdMessage m;
   ssize_t n = 0;
-  while ((n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  while ((n = ::recvmsg(channel, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
   if (n < 0) log_errno("recvmsg");
   if (n <= 0) return {};
-  const cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  const cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
   if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
     log_message("recvmsg: a message without a descriptor");
     return {};
