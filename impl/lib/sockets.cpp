@@ -95,7 +95,7 @@ void shed_connection(int listen_fd, int err) {
 
 }  // namespace
 
-Listener listen_tcp(std::string_view host, uint16_t port, int backlog) {
+Listener listen_tcp(std::string_view host, uint16_t port, PortSharing sharing) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -116,8 +116,10 @@ Listener listen_tcp(std::string_view host, uint16_t port, int backlog) {
   const int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
     throw syscall_error("setsockopt SO_REUSEADDR");
+  if (sharing == PortSharing::reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0)
+    throw syscall_error("setsockopt SO_REUSEPORT");
   if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) < 0) throw syscall_error("bind " + where);
-  if (::listen(fd.get(), backlog) < 0) throw syscall_error("listen " + where);
+  if (::listen(fd.get(), kListenBacklog) < 0) throw syscall_error("listen " + where);
 
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;

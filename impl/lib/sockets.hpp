@@ -20,10 +20,16 @@ struct Listener {
   uint16_t port = 0;     // the bound port (the kernel's choice when asked for 0)
 };
 
-// socket + SO_REUSEADDR + bind + listen on a numeric IPv4 or IPv6 host
-// ("127.0.0.1", "::1", "0.0.0.0", "::"). Port 0 binds an ephemeral port.
-// Throws std::system_error ("bind [::1]:80: Permission denied") on failure.
-Listener listen_tcp(std::string_view host, uint16_t port, int backlog = kListenBacklog);
+// Whether other sockets may listen on the same port: `reuseport` sets
+// SO_REUSEPORT, which every socket of such a group needs before bind(), and
+// the kernel then hashes incoming connections across the group.
+enum class PortSharing { exclusive, reuseport };
+
+// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen on a numeric IPv4
+// or IPv6 host ("127.0.0.1", "::1", "0.0.0.0", "::"). Port 0 binds an
+// ephemeral port. Throws std::system_error ("bind [::1]:80: Permission
+// denied") on failure.
+Listener listen_tcp(std::string_view host, uint16_t port, PortSharing sharing = PortSharing::exclusive);
 
 // Prints "listening on ENDPOINT" to stdout and flushes: the readiness signal
 // the suite and scripts wait for. Call it once the server can serve.
