@@ -15,7 +15,9 @@
 // time it looks, several children have usually finished, so one poll()
 // collects them all. So under light load the parent goes round the children
 // in turn rather than piling the work on the low-numbered ones as UNP's
-// "first free" does; the counts printed at the end show the spread.
+// "first free" does; the counts printed at the end show the spread. And when
+// poll() says the listener is readable, the parent hands out every client
+// waiting there (while a child is free), not just one per poll().
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -136,15 +138,17 @@ Child* first_free(std::vector<Child>& pool) {
   return it == pool.end() ? nullptr : &*it;
 }
 
-void dispatch_one(int listen_fd, Child& child) {
+// Returns false when there was nothing to accept (the listen queue is empty).
+bool dispatch_one(int listen_fd, Child& child) {
   csd::Fd conn = accept_connection(listen_fd);
-  if (!conn) return;
+  if (!conn) return false;
   if (!send_fd(child.channel.get(), conn.get())) {
     log_errno("sendmsg");  // the child is probably dying; SIGCHLD will tell
-    return;
+    return true;
   }
   child.busy = true;
   ++child.served;
+  return true;
 }  // the parent's copy closes; the child now holds the connection
 
 // A child's "done" byte (or EOF if it died).
@@ -208,8 +212,12 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < pool.size(); ++i) {
         if (fds[2 + i].revents != 0) read_done(pool[i]);
       }
+      // Under load several clients wait in the listen queue: hand them out
+      // until it is empty or every child is busy, not one per poll().
       if (fds[1].revents != 0) {
-        if (Child* child = first_free(pool)) dispatch_one(listener.fd.get(), *child);
+        while (Child* child = first_free(pool)) {
+          if (!dispatch_one(listener.fd.get(), *child)) break;
+        }
       }
     }
 

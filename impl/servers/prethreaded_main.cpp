@@ -187,8 +187,14 @@ int main(int argc, char** argv) {
         pool.queue.drain_room();
         full = false;  // a thread took one from the full queue
       }
+      // Under load several clients wait in the listen queue: take them all
+      // (until it is empty or the queue is full), not one per poll().
       if (fds[2].revents != 0) {
-        if (csd::Fd conn = accept_connection(listener.fd.get())) full = pool.queue.push(std::move(conn));
+        while (!full) {
+          csd::Fd conn = accept_connection(listener.fd.get());
+          if (!conn) break;
+          full = pool.queue.push(std::move(conn));
+        }
       }
     }
 

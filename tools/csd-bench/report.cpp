@@ -30,6 +30,14 @@ std::string spread_text(const Summary& s) {
   return fmt::format("±{:.1f}%", 100.0 * half_range / *s.conns_per_s.value);
 }
 
+// "0.98 (0.91–1.05)": the median of the per-repetition ratios and their range.
+std::string per_rep_text(const Summary& s) {
+  if (!s.conns_per_s_per_rep) return kNone;
+  const PairedRatio& r = *s.conns_per_s_per_rep;
+  if (r.reps == 1) return fmt::format("{:.2f}", r.median);
+  return fmt::format("{:.2f} ({:.2f}–{:.2f})", r.median, r.min, r.max);
+}
+
 std::string counts_text(const Summary& s) {
   if (!s.distribution) return kNone;
   return fmt::format("{}", fmt::join(s.distribution->counts, " "));
@@ -58,6 +66,7 @@ std::string table_row(const Summary& s) {
       s.model,
       cell(s.conns_per_s, 0),
       spread_text(s),
+      per_rep_text(s),
       cell(s.p50_us, 0),
       cell(s.p99_us, 0),
       cell(s.p999_us, 0),
@@ -79,10 +88,10 @@ std::string table_row(const Summary& s) {
 }
 
 constexpr const char* kTableHeader =
-    "| design | model | conn/s | spread | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/conn | − baseline µs "
+    "| design | model | conn/s | spread | × per rep | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/conn | − baseline µs "
     "| system CPU µs/conn | wake-ups/conn | EAGAIN/conn | per-worker counts | max/min | χ² (p) | valid runs "
     "| failed conns | listen overflows | TIME_WAIT |\n"
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n";
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n";
 
 // The last of `count` loopback source addresses from 127.0.0.1 (as run_load counts them).
 std::string last_source(int count) {
@@ -135,6 +144,11 @@ json opt(const std::optional<T>& v) {
 }
 
 json figure_json(const Figure& f) { return {{"value", opt(f.value)}, {"ratio", opt(f.ratio)}}; }
+
+json per_rep_json(const std::optional<PairedRatio>& r) {
+  if (!r) return nullptr;
+  return {{"median", r->median}, {"min", r->min}, {"max", r->max}, {"reps", r->reps}};
+}
 
 json distribution_json(const harness::DistributionSummary& d) {
   return {{"counts", d.counts},
@@ -206,6 +220,7 @@ json summary_json(const Summary& s) {
           {"connections_per_s", figure_json(s.conns_per_s)},
           {"connections_per_s_min", opt(s.conns_per_s_min)},
           {"connections_per_s_max", opt(s.conns_per_s_max)},
+          {"connections_per_s_ratio_per_rep", per_rep_json(s.conns_per_s_per_rep)},
           {"latency_us",
            {{"p50", figure_json(s.p50_us)},
             {"p99", figure_json(s.p99_us)},

@@ -10,14 +10,19 @@ namespace {
 
 using Runs = std::vector<const RunRecord*>;
 
-std::optional<double> median_of(const Runs& runs, const std::function<double(const RunRecord&)>& figure) {
-  if (runs.empty()) return std::nullopt;
-  std::vector<double> values;
-  values.reserve(runs.size());
-  for (const auto* r : runs) values.push_back(figure(*r));
+// Sorts `values`.
+std::optional<double> median_of(std::vector<double>& values) {
+  if (values.empty()) return std::nullopt;
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+std::optional<double> median_of(const Runs& runs, const std::function<double(const RunRecord&)>& figure) {
+  std::vector<double> values;
+  values.reserve(runs.size());
+  for (const auto* r : runs) values.push_back(figure(*r));
+  return median_of(values);
 }
 
 // Latency percentiles over every valid run's connections together: more
@@ -115,6 +120,26 @@ void add_ratios(Summary& s, const Summary& base) {
   }
 }
 
+// The design's valid runs at `point` against the baseline's of the same repetition.
+std::optional<PairedRatio> paired_by_rep(const std::vector<RunRecord>& runs, std::size_t design, std::size_t baseline,
+                                         std::size_t point) {
+  auto valid_run = [&](std::size_t d, int rep) -> const RunRecord* {
+    const auto it = std::find_if(runs.begin(), runs.end(), [&](const RunRecord& r) {
+      return r.valid && r.spec.design == d && r.spec.point == point && r.spec.rep == rep;
+    });
+    return it == runs.end() ? nullptr : &*it;
+  };
+  std::vector<double> ratios;
+  for (const auto& r : runs) {
+    if (!r.valid || r.spec.design != design || r.spec.point != point) continue;
+    const RunRecord* base = valid_run(baseline, r.spec.rep);
+    if (base != nullptr && base->conns_per_second() > 0) ratios.push_back(r.conns_per_second() / base->conns_per_second());
+  }
+  const auto median = median_of(ratios);
+  if (!median) return std::nullopt;
+  return PairedRatio{*median, ratios.front(), ratios.back(), static_cast<int>(ratios.size())};
+}
+
 }  // namespace
 
 std::vector<Summary> summarize(const std::vector<RunRecord>& runs, const DesignList& designs,
@@ -134,7 +159,10 @@ std::vector<Summary> summarize(const std::vector<RunRecord>& runs, const DesignL
                                    [](const Summary& s) { return s.baseline; });
     if (base == out.end()) continue;
     const Summary baseline = *base;
-    for (auto it = out.begin() + static_cast<std::ptrdiff_t>(first); it != out.end(); ++it) add_ratios(*it, baseline);
+    for (auto it = out.begin() + static_cast<std::ptrdiff_t>(first); it != out.end(); ++it) {
+      add_ratios(*it, baseline);
+      it->conns_per_s_per_rep = paired_by_rep(runs, it->design, baseline.design, p);
+    }
   }
   return out;
 }

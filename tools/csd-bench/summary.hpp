@@ -22,6 +22,17 @@ struct Figure {
   std::optional<double> ratio;
 };
 
+// conn/s over the baseline's in the same repetition, over the repetitions in
+// which both runs are valid. A round of the interleaved runs sees one state
+// of the machine, so pairing by round cancels most of the drift between
+// rounds that widens the spread of either figure alone.
+struct PairedRatio {
+  double median = 0;
+  double min = 0;
+  double max = 0;
+  int reps = 0;
+};
+
 struct Summary {
   std::size_t design = 0;
   std::size_t point = 0;
@@ -37,6 +48,7 @@ struct Summary {
   Figure conns_per_s;  // median over valid runs
   std::optional<double> conns_per_s_min;
   std::optional<double> conns_per_s_max;
+  std::optional<PairedRatio> conns_per_s_per_rep;  // to the baseline, paired by repetition
   Figure p50_us, p99_us, p999_us, max_us;  // of every valid run's connections together
   Figure server_cpu_us;                    // per connection, median
   std::optional<double> server_cpu_minus_baseline_us;
