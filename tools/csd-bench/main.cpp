@@ -1,12 +1,15 @@
 // csd-bench: UNP Figure 30.1 on this machine. Every design under the same
-// load, interleaved round-robin over repetitions so that machine noise hits
+// load, interleaved over repetitions (shuffled in each) so that machine noise hits
 // all alike, each figure also as a ratio to a minimal C iterative server
 // (csd-citerative) measured in the same run. See docs/BENCHMARKS.md.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -57,16 +60,21 @@ std::vector<LoadPoint> load_points(const Options& o) {
   return points;
 }
 
-// Repetition by repetition, point by point, every design once: each
-// repetition starts one design further on, so no design always runs first
-// (right after the previous point's heaviest load) or last.
-std::vector<RunSpec> plan_runs(const DesignList& designs, const std::vector<LoadPoint>& points, int reps) {
+// Repetition by repetition, point by point, every design once, each time in
+// a freshly shuffled order: a run can leave work behind (a fork-per-client
+// server's thousands of exited children to free, TIME_WAIT sockets), and a
+// fixed order, even rotated, would hand it to the same successor every time.
+// Seeded, so a plan can be run again.
+std::vector<RunSpec> plan_runs(const DesignList& designs, const std::vector<LoadPoint>& points, int reps,
+                               uint32_t seed) {
   std::vector<RunSpec> plan;
-  const std::size_t n = designs.designs.size();
+  std::mt19937 shuffler(seed);
+  std::vector<std::size_t> order(designs.designs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
   for (int rep = 0; rep < reps; ++rep) {
     for (std::size_t p = 0; p < points.size(); ++p) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t d = (i + static_cast<std::size_t>(rep)) % n;
+      std::shuffle(order.begin(), order.end(), shuffler);
+      for (const std::size_t d : order) {
         const auto& point = points[p];
         const bool base = designs.designs[d].baseline;
         plan.push_back({.design = d,
@@ -172,7 +180,7 @@ int bench(const Options& options, MachineInfo machine) {
   result.options = &options;
   result.designs = &designs;
   result.points = load_points(options);
-  const auto plan = plan_runs(designs, result.points, options.reps);
+  const auto plan = plan_runs(designs, result.points, options.reps, options.seed);
   result.planned_runs = plan.size();
 
   install_stop_handlers();

@@ -51,7 +51,7 @@ struct Raw {
 std::string help_text(unsigned cores) {
   return fmt::format(
       "csd-bench: UNP Figure 30.1 on this machine. Runs every design under the same csd-client load,\n"
-      "interleaved round-robin over --reps repetitions, each run on a freshly started server, and prints\n"
+      "interleaved over --reps repetitions, each run on a freshly started server, and prints\n"
       "one table per load point: connections/s, latency, server and system CPU per connection, wake-ups\n"
       "and EAGAIN accepts per connection, per-worker distribution and run health, each also as a ratio\n"
       "to the minimal C iterative server csd-citerative measured in the same run.\n"
@@ -87,9 +87,13 @@ void add_options(CLI::App& app, Options& o, Raw& raw) {
   app.add_option("--conns", raw.conns, "Sequential connections per client (default: chosen per point, see above)")
       ->check(CLI::Range(1, kMaxConns))
       ->option_text("N");
-  app.add_option("--reps", o.reps, "Repetitions; designs run round-robin within each")
+  app.add_option("--reps", o.reps, "Repetitions; every design runs once in each, in a shuffled order")
       ->check(CLI::Range(1, kMaxReps))
       ->option_text("N (3)");
+  app.add_option("--seed", o.seed,
+                 "Seed of the shuffles: each repetition runs the designs in its own order, so no design always "
+                 "follows the same one (the order is in the JSON)")
+      ->option_text("N (1)");
   app.add_option("--impl", o.impls, "A manifest to run instead of the default directory's (repeatable)")
       ->check(CLI::ExistingFile)
       ->option_text("FILE ...");

@@ -113,7 +113,8 @@ std::string header(const BenchResult& r) {
   row("compiler", m.compiler);
   row("build type", m.build_type);
   row("command", fmt::format("`{}`", fmt::join(o.argv, " ")));
-  row("repetitions", fmt::format("{}, designs interleaved round-robin, a fresh server per run", o.reps));
+  row("repetitions", fmt::format("{}, every design once in each, in a shuffled order (--seed {}), a fresh server per run",
+                                 o.reps, o.seed));
   row("load client", fmt::format("csd_clientlib run_load, size protocol, connections bound across 127.0.0.1..{}",
                                  last_source(o.sources)));
   row("baseline", fmt::format("{}: every ×r is a ratio to its figure at the same load point", kBaselineName));
@@ -295,7 +296,7 @@ json json_report(const BenchResult& result) {
       {"tool", "csd-bench"},
       {"machine", result.machine},
       {"command", o.argv},
-      {"options", {{"reps", o.reps}, {"sources", o.sources}, {"preset", o.preset}, {"timeout_ms", o.timeout.count()}}},
+      {"options", {{"reps", o.reps}, {"seed", o.seed}, {"sources", o.sources}, {"preset", o.preset}, {"timeout_ms", o.timeout.count()}}},
       {"baseline", kBaselineName},
       {"designs", designs},
       {"skipped", result.designs->skipped},
