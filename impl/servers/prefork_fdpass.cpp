@@ -2,33 +2,37 @@
 // connection to a free child as a descriptor over a Unix socket (UNP 30.9).
 //
 // Unlike csd-prefork, the parent decides who serves whom: it knows which
-// children are busy (each child writes one byte back when it is done), hands
-// a connection to the first free one, and stops accepting while none is free
-// so clients wait in the listen queue rather than in a child's. The price is
-// the extra hop: every connection crosses a Unix socket (sendmsg with
-// SCM_RIGHTS) before it is served.
+// children are busy, hands a connection to a free one, and stops accepting
+// while none is free so clients wait in the listen queue rather than in a
+// child's. The price is the extra hop: every connection crosses a Unix
+// socket (sendmsg with SCM_RIGHTS) before it is served.
 //
-// One departure from UNP, for speed: UNP's parent select()s on every child's
-// channel all the time, so it wakes once for each "done" byte. Here the
-// parent reads them only when it needs a free child, that is once every child
-// it knows of is busy; until then the bytes wait in the channels, and by the
-// time it looks, several children have usually finished, so one poll()
-// collects them all. So under light load the parent goes round the children
-// in turn rather than piling the work on the low-numbered ones as UNP's
-// "first free" does; the counts printed at the end show the spread. And when
-// poll() says the listener is readable, the parent hands out every client
-// waiting there (while a child is free), not just one per poll().
+// One departure from UNP, for speed: UNP's child writes a byte on its
+// channel after every connection and the parent, which select()s on every
+// channel, reads it: two system calls and often a wake-up per connection, to
+// move one bit. Here that bit lives in memory the parent and its children
+// share (a "busy" flag per child). The channel still carries a byte, but
+// only when the parent is asleep waiting for a free child, as it says in a
+// shared "parent waiting" flag, so it cannot sleep through the moment one
+// frees up. When the listener is readable the parent hands out every client
+// waiting there while a child is free, each to the first free child as in
+// UNP (so under light load the low-numbered children do most of the work;
+// the counts printed at the end show it).
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include <fmt/core.h>
@@ -95,78 +99,114 @@ csd::Fd receive_fd(int channel) {
   return csd::Fd(fd);
 }
 
+// ---- Who is free: flags in memory shared with the children.
+
+// One flag per child ("busy") and one for the parent ("waiting for a free
+// child"), in an anonymous shared mapping that fork() hands down. The stores
+// and loads are sequentially consistent, which is what makes the hand-shake
+// safe: a child stores busy=false, then loads waiting; the parent stores
+// waiting=true, then loads every busy flag. At least one of them sees the
+// other's store, so either the parent finds the child free or the child
+// writes the byte that wakes the parent.
+class SharedFlags {
+ public:
+  explicit SharedFlags(std::size_t children) : count_(children + 1), bytes_(count_ * sizeof(std::atomic<bool>)) {
+    void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw syscall_error("mmap");
+    flags_ = static_cast<std::atomic<bool>*>(p);
+    for (std::size_t i = 0; i < count_; ++i) std::construct_at(flags_ + i, false);
+  }
+  ~SharedFlags() { ::munmap(flags_, bytes_); }
+  SharedFlags(const SharedFlags&) = delete;
+  SharedFlags& operator=(const SharedFlags&) = delete;
+
+  std::atomic<bool>& busy(std::size_t child) { return flags_[child]; }
+  std::atomic<bool>& parent_waiting() { return flags_[count_ - 1]; }
+
+ private:
+  std::size_t count_;
+  std::size_t bytes_;
+  std::atomic<bool>* flags_ = nullptr;  // count_ of them, in the mapping
+};
+static_assert(std::atomic<bool>::is_always_lock_free, "the flags are shared between processes");
+
 // ---- The pool, as the parent sees it.
 
 struct Child {
   pid_t pid = -1;
-  csd::Fd channel;  // the parent's end of the socketpair
-  bool busy = false;
+  csd::Fd channel;      // the parent's end of the socketpair
   uint64_t served = 0;  // connections handed to this child
 };
 
-// Child: wait for a descriptor, serve it, say "done" with one byte, forever.
-[[noreturn]] void child_main(int channel, const Options& opts) {
+// Child: wait for a descriptor, serve it, mark itself free, forever. The
+// byte on the channel is only for a parent that sleeps waiting for it.
+[[noreturn]] void child_main(int channel, std::atomic<bool>& busy, std::atomic<bool>& parent_waiting,
+                             const Options& opts) {
   for (;;) {
     csd::Fd conn = receive_fd(channel);
     if (!conn) ::_exit(0);  // the parent closed the channel: time to go
     serve_blocking(std::move(conn), opts.protocol, opts.max_bytes);
-    const char done = 1;
-    if (!write_all(channel, std::as_bytes(std::span(&done, 1)))) ::_exit(0);
+    busy.store(false);
+    if (parent_waiting.load()) {
+      const char done = 1;
+      if (!write_all(channel, std::as_bytes(std::span(&done, 1)))) ::_exit(0);
+    }
   }
 }
 
-void spawn_child(std::vector<Child>& pool, std::size_t slot, const Options& opts) {
+void spawn_child(std::vector<Child>& pool, SharedFlags& flags, std::size_t slot, const Options& opts) {
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) throw syscall_error("socketpair");
   csd::Fd parent_end(ends[0]);
   csd::Fd child_end(ends[1]);
+  flags.busy(slot).store(false);
   const pid_t pid = fork_worker();
   if (pid < 0) throw syscall_error("fork");
   if (pid == 0) {
     parent_end.reset();
     for (Child& other : pool) other.channel.reset();  // the other children's channels are not ours
-    child_main(child_end.get(), opts);
+    child_main(child_end.get(), flags.busy(slot), flags.parent_waiting(), opts);
   }
   pool[slot].pid = pid;
   pool[slot].channel = std::move(parent_end);
-  pool[slot].busy = false;
 }
 
-// UNP's policy: the first free child.
-Child* first_free(std::vector<Child>& pool) {
-  const auto it = std::find_if(pool.begin(), pool.end(), [](const Child& c) { return !c.busy && c.channel; });
-  return it == pool.end() ? nullptr : &*it;
+// UNP's policy: the first free child; nullopt if all are busy.
+std::optional<std::size_t> first_free(const std::vector<Child>& pool, SharedFlags& flags) {
+  for (std::size_t slot = 0; slot < pool.size(); ++slot) {
+    if (pool[slot].channel && !flags.busy(slot).load()) return slot;
+  }
+  return std::nullopt;
 }
 
 // Returns false when there was nothing to accept (the listen queue is empty).
-bool dispatch_one(int listen_fd, Child& child) {
+bool dispatch_one(int listen_fd, Child& child, std::atomic<bool>& busy) {
   csd::Fd conn = accept_connection(listen_fd);
   if (!conn) return false;
+  busy.store(true);  // before the child can see the descriptor, so its "free" comes after
   if (!send_fd(child.channel.get(), conn.get())) {
     log_errno("sendmsg");  // the child is probably dying; SIGCHLD will tell
     return true;
   }
-  child.busy = true;
   ++child.served;
   return true;
 }  // the parent's copy closes; the child now holds the connection
 
-// A child's "done" byte (or EOF if it died).
-void read_done(Child& child) {
+// Wake-up bytes (or EOF if the child died). What they say is in the flags.
+void drain_channel(Child& child) {
   std::array<char, 16> buf{};
   const ssize_t n = ::read(child.channel.get(), buf.data(), buf.size());
-  if (n > 0) child.busy = false;
   if (n == 0) child.channel.reset();  // it died: stop watching; SIGCHLD replaces it
 }
 
-void replace_dead_children(std::vector<Child>& pool, const Options& opts) {
+void replace_dead_children(std::vector<Child>& pool, SharedFlags& flags, const Options& opts) {
   for (const ChildExit& dead : reap_children()) {
     const auto it = std::find_if(pool.begin(), pool.end(), [&](const Child& c) { return c.pid == dead.pid; });
     if (it == pool.end()) continue;
     const auto slot = static_cast<std::size_t>(it - pool.begin());
     log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, dead.pid, describe_exit(dead.status)));
     it->channel.reset();
-    spawn_child(pool, slot, opts);
+    spawn_child(pool, flags, slot, opts);
   }
 }
 
@@ -182,22 +222,30 @@ int main(int argc, char** argv) {
     set_nonblocking(listener.fd.get());  // poll() said readable, but the client may be gone
     SignalPipe signals{SIGINT, SIGTERM, SIGCHLD};
     std::vector<Child> pool(opts.workers);
-    for (std::size_t slot = 0; slot < pool.size(); ++slot) spawn_child(pool, slot, opts);
+    SharedFlags flags(pool.size());
+    for (std::size_t slot = 0; slot < pool.size(); ++slot) spawn_child(pool, flags, slot, opts);
     announce_listening(listener);
 
     // Watched: [0] the signal pipe, [1] the listener, [2 + i] child i's
     // channel. poll() skips an entry whose fd is -1.
     std::vector<pollfd> fds(2 + pool.size());
     for (;;) {
-      // A free child known: watch the listener only, not the channels (see
-      // the top). None: watch the channels only, so clients wait in the
-      // listen queue until a "done" byte comes.
-      const bool have_free = first_free(pool) != nullptr;
+      // A free child: watch the listener, not the channels. None: say so,
+      // look once more (one may have finished before it could see the flag),
+      // then watch the channels only, so clients wait in the listen queue
+      // until a child's byte comes.
+      bool have_free = first_free(pool, flags).has_value();
+      if (!have_free) {
+        flags.parent_waiting().store(true);
+        have_free = first_free(pool, flags).has_value();
+      }
       fds[0] = {signals.fd(), POLLIN, 0};
       fds[1] = {have_free ? listener.fd.get() : -1, POLLIN, 0};
       for (std::size_t i = 0; i < pool.size(); ++i) fds[2 + i] = {have_free ? -1 : pool[i].channel.get(), POLLIN, 0};
 
-      if (::poll(fds.data(), fds.size(), -1) < 0) {
+      const int ready = ::poll(fds.data(), fds.size(), -1);
+      flags.parent_waiting().store(false);
+      if (ready < 0) {
         if (errno == EINTR) continue;
         throw syscall_error("poll");
       }
@@ -205,18 +253,18 @@ int main(int argc, char** argv) {
         const SignalSet got = signals.drain();
         if (got.stop()) break;
         if (got.has(SIGCHLD)) {
-          replace_dead_children(pool, opts);
+          replace_dead_children(pool, flags, opts);
           continue;  // the pool changed: rebuild the poll set
         }
       }
       for (std::size_t i = 0; i < pool.size(); ++i) {
-        if (fds[2 + i].revents != 0) read_done(pool[i]);
+        if (fds[2 + i].revents != 0) drain_channel(pool[i]);
       }
       // Under load several clients wait in the listen queue: hand them out
       // until it is empty or every child is busy, not one per poll().
       if (fds[1].revents != 0) {
-        while (Child* child = first_free(pool)) {
-          if (!dispatch_one(listener.fd.get(), *child)) break;
+        while (const auto slot = first_free(pool, flags)) {
+          if (!dispatch_one(listener.fd.get(), pool[*slot], flags.busy(*slot))) break;
         }
       }
     }
