@@ -22,7 +22,7 @@ struct Options {
   std::vector<uint64_t> bytes;  // reply size per load point
   std::optional<int> conns;     // sequential connections per client; nullopt: chosen per point (auto)
   int reps = 3;
-  uint32_t seed = 1;  // of the run order within each repetition
+  uint32_t seed = 1;               // of the run order within each repetition
   std::vector<std::string> impls;  // manifests given with --impl; empty: every size manifest of the default dir
   std::vector<std::string> only;   // design names to keep
   std::string preset;              // "" or "unp"

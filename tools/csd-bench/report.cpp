@@ -88,7 +88,8 @@ std::string table_row(const Summary& s) {
 }
 
 constexpr const char* kTableHeader =
-    "| design | model | conn/s | spread | × per rep | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/conn | − baseline µs "
+    "| design | model | conn/s | spread | × per rep | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/conn | − "
+    "baseline µs "
     "| system CPU µs/conn | wake-ups/conn | EAGAIN/conn | per-worker counts | max/min | χ² (p) | valid runs "
     "| failed conns | listen overflows | TIME_WAIT |\n"
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n";
@@ -113,8 +114,9 @@ std::string header(const BenchResult& r) {
   row("compiler", m.compiler);
   row("build type", m.build_type);
   row("command", fmt::format("`{}`", fmt::join(o.argv, " ")));
-  row("repetitions", fmt::format("{}, every design once in each, in a shuffled order (--seed {}), a fresh server per run",
-                                 o.reps, o.seed));
+  row("repetitions",
+      fmt::format("{}, every design once in each, in a shuffled order (--seed {}), a fresh server per run", o.reps,
+                  o.seed));
   row("load client", fmt::format("csd_clientlib run_load, size protocol, connections bound across 127.0.0.1..{}",
                                  last_source(o.sources)));
   row("baseline", fmt::format("{}: every ×r is a ratio to its figure at the same load point", kBaselineName));
@@ -292,19 +294,23 @@ json json_report(const BenchResult& result) {
   for (std::size_t i = 0; i < result.runs.size(); ++i) runs.push_back(run_json(result.runs[i], i));
   json summary = json::array();
   for (const auto& s : result.summary) summary.push_back(summary_json(s));
-  return {
-      {"tool", "csd-bench"},
-      {"machine", result.machine},
-      {"command", o.argv},
-      {"options", {{"reps", o.reps}, {"seed", o.seed}, {"sources", o.sources}, {"preset", o.preset}, {"timeout_ms", o.timeout.count()}}},
-      {"baseline", kBaselineName},
-      {"designs", designs},
-      {"skipped", result.designs->skipped},
-      {"points", points},
-      {"planned_runs", result.planned_runs},
-      {"interrupted", result.interrupted},
-      {"runs", runs},
-      {"summary", summary}};
+  return {{"tool", "csd-bench"},
+          {"machine", result.machine},
+          {"command", o.argv},
+          {"options",
+           {{"reps", o.reps},
+            {"seed", o.seed},
+            {"sources", o.sources},
+            {"preset", o.preset},
+            {"timeout_ms", o.timeout.count()}}},
+          {"baseline", kBaselineName},
+          {"designs", designs},
+          {"skipped", result.designs->skipped},
+          {"points", points},
+          {"planned_runs", result.planned_runs},
+          {"interrupted", result.interrupted},
+          {"runs", runs},
+          {"summary", summary}};
 }
 
 }  // namespace csd::bench

@@ -133,7 +133,8 @@ std::optional<PairedRatio> paired_by_rep(const std::vector<RunRecord>& runs, std
   for (const auto& r : runs) {
     if (!r.valid || r.spec.design != design || r.spec.point != point) continue;
     const RunRecord* base = valid_run(baseline, r.spec.rep);
-    if (base != nullptr && base->conns_per_second() > 0) ratios.push_back(r.conns_per_second() / base->conns_per_second());
+    if (base != nullptr && base->conns_per_second() > 0)
+      ratios.push_back(r.conns_per_second() / base->conns_per_second());
   }
   const auto median = median_of(ratios);
   if (!median) return std::nullopt;

@@ -49,8 +49,8 @@ struct Summary {
   std::optional<double> conns_per_s_min;
   std::optional<double> conns_per_s_max;
   std::optional<PairedRatio> conns_per_s_per_rep;  // to the baseline, paired by repetition
-  Figure p50_us, p99_us, p999_us, max_us;  // of every valid run's connections together
-  Figure server_cpu_us;                    // per connection, median
+  Figure p50_us, p99_us, p999_us, max_us;          // of every valid run's connections together
+  Figure server_cpu_us;                            // per connection, median
   std::optional<double> server_cpu_minus_baseline_us;
   Figure system_cpu_us;  // per connection, median
   Figure wakeups;        // per connection, median
