@@ -319,6 +319,11 @@ double RunRecord::server_cpu_us_per_conn() const {
   return static_cast<double>(server.cpu_ns) / 1e3 / static_cast<double>(connections());
 }
 
+double RunRecord::system_busy_share() const {
+  if (system.cpu_total_ticks == 0) return 0;
+  return static_cast<double>(system.cpu_busy_ticks) / static_cast<double>(system.cpu_total_ticks);
+}
+
 double RunRecord::system_cpu_us_per_conn() const {
   if (connections() == 0) return 0;
   return static_cast<double>(system.cpu_busy_ticks) / ticks_per_second() * 1e6 / static_cast<double>(connections());

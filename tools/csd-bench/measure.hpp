@@ -76,6 +76,7 @@ struct RunRecord {
   [[nodiscard]] double conns_per_second() const { return load.connections_per_second(); }
   [[nodiscard]] double server_cpu_us_per_conn() const;
   [[nodiscard]] double system_cpu_us_per_conn() const;
+  [[nodiscard]] double system_busy_share() const;  // busy ÷ total CPU time of the machine during the load
   [[nodiscard]] double wakeups_per_conn() const;
   [[nodiscard]] std::optional<double> eagain_per_conn() const;
 };

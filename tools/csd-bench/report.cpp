@@ -74,6 +74,7 @@ std::string table_row(const Summary& s) {
       cell(s.server_cpu_us, 1),
       s.server_cpu_minus_baseline_us ? fmt::format("{:+.1f}", *s.server_cpu_minus_baseline_us) : kNone,
       cell(s.system_cpu_us, 1),
+      s.system_busy ? fmt::format("{:.0f}%", 100 * *s.system_busy) : kNone,
       cell(s.wakeups, 2, s.wakeups_lower_bound ? "≥" : ""),
       optional_text(s.eagain_per_conn, 2),
       counts_text(s),
@@ -90,9 +91,9 @@ std::string table_row(const Summary& s) {
 constexpr const char* kTableHeader =
     "| design | model | conn/s | spread | × per rep | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/conn | − "
     "baseline µs "
-    "| system CPU µs/conn | wake-ups/conn | EAGAIN/conn | per-worker counts | max/min | χ² (p) | valid runs "
+    "| system CPU µs/conn | CPU busy | wake-ups/conn | EAGAIN/conn | per-worker counts | max/min | χ² (p) | valid runs "
     "| failed conns | listen overflows | TIME_WAIT |\n"
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n";
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n";
 
 // The last of `count` loopback source addresses from 127.0.0.1 (as run_load counts them).
 std::string last_source(int count) {
@@ -180,11 +181,10 @@ json run_json(const RunRecord& r, std::size_t order) {
               {"settled", r.server.settled},
               {"stopped_cleanly", r.server.stopped_cleanly},
               {"killed", r.server.killed}};
-  const double total = static_cast<double>(r.system.cpu_total_ticks);
   json system{{"cpu_busy_ticks", r.system.cpu_busy_ticks},
               {"cpu_total_ticks", r.system.cpu_total_ticks},
               {"cpu_us_per_conn", r.system_cpu_us_per_conn()},
-              {"cpu_utilization", total > 0 ? static_cast<double>(r.system.cpu_busy_ticks) / total : 0.0},
+              {"cpu_utilization", r.system_busy_share()},
               {"listen_overflows", opt(r.system.listen_overflows)},
               {"listen_drops", opt(r.system.listen_drops)},
               {"time_wait", opt(r.system.time_wait)}};
@@ -232,6 +232,7 @@ json summary_json(const Summary& s) {
           {"server_cpu_us_per_conn", figure_json(s.server_cpu_us)},
           {"server_cpu_minus_baseline_us", opt(s.server_cpu_minus_baseline_us)},
           {"system_cpu_us_per_conn", figure_json(s.system_cpu_us)},
+          {"system_cpu_busy", opt(s.system_busy)},
           {"wakeups_per_conn", figure_json(s.wakeups)},
           {"wakeups_lower_bound", s.wakeups_lower_bound},
           {"eagain_per_conn", opt(s.eagain_per_conn)},

@@ -93,6 +93,7 @@ Summary summarize_one(const Runs& all, const Design& design, std::size_t design_
   pool_latencies(valid, s);
   s.server_cpu_us.value = median_of(valid, [](const RunRecord& r) { return r.server_cpu_us_per_conn(); });
   s.system_cpu_us.value = median_of(valid, [](const RunRecord& r) { return r.system_cpu_us_per_conn(); });
+  s.system_busy = median_of(valid, [](const RunRecord& r) { return r.system_busy_share(); });
   s.wakeups.value = median_of(valid, [](const RunRecord& r) { return r.wakeups_per_conn(); });
   s.wakeups_lower_bound =
       std::any_of(valid.begin(), valid.end(), [](const RunRecord* r) { return r->server.wakeups_lower_bound; });

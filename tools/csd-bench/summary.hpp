@@ -52,8 +52,9 @@ struct Summary {
   Figure p50_us, p99_us, p999_us, max_us;          // of every valid run's connections together
   Figure server_cpu_us;                            // per connection, median
   std::optional<double> server_cpu_minus_baseline_us;
-  Figure system_cpu_us;  // per connection, median
-  Figure wakeups;        // per connection, median
+  Figure system_cpu_us;               // per connection, median
+  std::optional<double> system_busy;  // share of all CPUs' time busy during the load (0..1), median
+  Figure wakeups;                     // per connection, median
   bool wakeups_lower_bound = false;
   std::optional<double> eagain_per_conn;                     // median; nullopt: the server does not report it
   std::optional<harness::DistributionSummary> distribution;  // of the per-worker counts summed over valid runs
