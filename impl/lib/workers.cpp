@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <new>
 
 #include <fmt/core.h>
 
@@ -135,23 +134,13 @@ void run_worker_pool(std::size_t size, const std::function<void(std::size_t)>& c
   stop_children(signals, children);
 }
 
-SharedCounters::SharedCounters(std::size_t count) {
-  void* mem =
-      ::mmap(nullptr, count * sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+void* map_shared(std::size_t bytes) {
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw syscall_error("mmap");
-  auto* first = static_cast<std::atomic<uint64_t>*>(mem);
-  for (std::size_t i = 0; i < count; ++i) new (first + i) std::atomic<uint64_t>(0);  // placement, not allocation
-  slots_ = {first, count};
+  return mem;
 }
 
-SharedCounters::~SharedCounters() { ::munmap(slots_.data(), slots_.size_bytes()); }
-
-std::vector<uint64_t> SharedCounters::snapshot() const {
-  std::vector<uint64_t> values;
-  values.reserve(slots_.size());
-  for (const auto& slot : slots_) values.push_back(slot.load());
-  return values;
-}
+void unmap_shared(void* mem, std::size_t bytes) { ::munmap(mem, bytes); }
 
 void print_counts(std::span<const uint64_t> counts) {
   for (std::size_t i = 0; i < counts.size(); ++i) fmt::print("child {} : {} times\n", i, counts[i]);

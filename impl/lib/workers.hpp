@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,21 +62,43 @@ void stop_children(SignalPipe& signals, std::span<const pid_t> pids,
 void run_worker_pool(std::size_t size, const std::function<void(std::size_t slot)>& child_main,
                      const std::function<void()>& ready);
 
-// N counters in a MAP_SHARED|MAP_ANONYMOUS mapping made before fork():
-// children increment theirs, the parent reads them all, no locks needed.
-class SharedCounters {
- public:
-  explicit SharedCounters(std::size_t count);
-  ~SharedCounters();
-  SharedCounters(const SharedCounters&) = delete;
-  SharedCounters& operator=(const SharedCounters&) = delete;
+// A MAP_SHARED|MAP_ANONYMOUS mapping of `bytes` (throws std::system_error
+// "mmap: ..."), and its release. SharedAtomics' memory.
+void* map_shared(std::size_t bytes);
+void unmap_shared(void* mem, std::size_t bytes);
 
-  std::atomic<uint64_t>& operator[](std::size_t i) { return slots_[i]; }
-  [[nodiscard]] std::vector<uint64_t> snapshot() const;
+// N atomics in a shared mapping made before fork(): every process of the
+// pool sees the others' stores, no locks needed. Lock-free atomics hold no
+// per-process state, which is what makes them work across processes.
+template <typename T>
+class SharedAtomics {
+  static_assert(std::atomic<T>::is_always_lock_free, "shared between processes");
+
+ public:
+  explicit SharedAtomics(std::size_t count, T initial = T{}) {
+    auto* first = static_cast<std::atomic<T>*>(map_shared(count * sizeof(std::atomic<T>)));
+    for (std::size_t i = 0; i < count; ++i) new (first + i) std::atomic<T>(initial);  // placement, not allocation
+    slots_ = {first, count};
+  }
+  ~SharedAtomics() { unmap_shared(slots_.data(), slots_.size_bytes()); }
+  SharedAtomics(const SharedAtomics&) = delete;
+  SharedAtomics& operator=(const SharedAtomics&) = delete;
+
+  std::atomic<T>& operator[](std::size_t i) { return slots_[i]; }
+  [[nodiscard]] std::size_t size() const { return slots_.size(); }
+  [[nodiscard]] std::vector<T> snapshot() const {
+    std::vector<T> values;
+    values.reserve(slots_.size());
+    for (const auto& slot : slots_) values.push_back(slot.load());
+    return values;
+  }
 
  private:
-  std::span<std::atomic<uint64_t>> slots_;
+  std::span<std::atomic<T>> slots_;
 };
+
+// Children increment theirs, the parent reads them all.
+using SharedCounters = SharedAtomics<uint64_t>;
 
 // The seed's distribution report, one line per child: "child 0 : 127 times".
 void print_counts(std::span<const uint64_t> counts);

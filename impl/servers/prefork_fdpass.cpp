@@ -19,7 +19,6 @@
 // UNP (so under light load the low-numbered children do most of the work;
 // the counts printed at the end show it).
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -31,7 +30,6 @@
 #include <csignal>
 #include <cstring>
 #include <exception>
-#include <memory>
 #include <optional>
 #include <vector>
 
@@ -102,33 +100,22 @@ csd::Fd receive_fd(int channel) {
 // ---- Who is free: flags in memory shared with the children.
 
 // One flag per child ("busy") and one for the parent ("waiting for a free
-// child"), in an anonymous shared mapping that fork() hands down. The stores
-// and loads are sequentially consistent, which is what makes the hand-shake
-// safe: a child stores busy=false, then loads waiting; the parent stores
-// waiting=true, then loads every busy flag. At least one of them sees the
-// other's store, so either the parent finds the child free or the child
-// writes the byte that wakes the parent.
+// child"), in a shared mapping that fork() hands down (SharedAtomics). The
+// stores and loads are sequentially consistent, which is what makes the
+// hand-shake safe: a child stores busy=false, then loads waiting; the
+// parent stores waiting=true, then loads every busy flag. At least one of
+// them sees the other's store, so either the parent finds the child free or
+// the child writes the byte that wakes the parent.
 class SharedFlags {
  public:
-  explicit SharedFlags(std::size_t children) : count_(children + 1), bytes_(count_ * sizeof(std::atomic<bool>)) {
-    void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw syscall_error("mmap");
-    flags_ = static_cast<std::atomic<bool>*>(p);
-    for (std::size_t i = 0; i < count_; ++i) std::construct_at(flags_ + i, false);
-  }
-  ~SharedFlags() { ::munmap(flags_, bytes_); }
-  SharedFlags(const SharedFlags&) = delete;
-  SharedFlags& operator=(const SharedFlags&) = delete;
+  explicit SharedFlags(std::size_t children) : flags_(children + 1, false) {}
 
   std::atomic<bool>& busy(std::size_t child) { return flags_[child]; }
-  std::atomic<bool>& parent_waiting() { return flags_[count_ - 1]; }
+  std::atomic<bool>& parent_waiting() { return flags_[flags_.size() - 1]; }
 
  private:
-  std::size_t count_;
-  std::size_t bytes_;
-  std::atomic<bool>* flags_ = nullptr;  // count_ of them, in the mapping
+  SharedAtomics<bool> flags_;  // [child]..., then the parent's
 };
-static_assert(std::atomic<bool>::is_always_lock_free, "the flags are shared between processes");
 
 // ---- The pool, as the parent sees it.
 

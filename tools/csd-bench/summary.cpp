@@ -137,9 +137,9 @@ std::optional<PairedRatio> paired_by_rep(const std::vector<RunRecord>& runs, std
     if (base != nullptr && base->conns_per_second() > 0)
       ratios.push_back(r.conns_per_second() / base->conns_per_second());
   }
-  const auto median = median_of(ratios);
-  if (!median) return std::nullopt;
-  return PairedRatio{*median, ratios.front(), ratios.back(), static_cast<int>(ratios.size())};
+  if (ratios.empty()) return std::nullopt;
+  const auto [lo, hi] = std::ranges::minmax(ratios);  // values: median_of() reorders `ratios`
+  return PairedRatio{*median_of(ratios), lo, hi, static_cast<int>(ratios.size())};
 }
 
 }  // namespace
