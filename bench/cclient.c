@@ -22,14 +22,16 @@
 static char buffer[64 * 1024];
 
 static void usage(const char* prog) {
-  fprintf(stderr, "usage: %s -i HOST -p PORT [-c CLIENTS (5)] [-t CONNS (500)] [-b BYTES (3000)]\n", prog);
+  fprintf(stderr, "usage: %s -i HOST -p PORT [-c CLIENTS (5)] [-t CONNS (500)] [-b BYTES (3000)]\n",
+          prog);
 }
 
 static int parse_long(const char* text, long min, long max, long* out) {
   char* end = NULL;
   errno = 0;
   long v = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < min || v > max) return -1;
+  if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+    return -1;
   *out = v;
   return 0;
 }
@@ -56,7 +58,8 @@ static int fetch(const struct addrinfo* ai, const char* request, size_t request_
   for (size_t off = 0; off < request_len;) {
     ssize_t n = send(fd, request + off, request_len - off, MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       perror("send");
       close(fd);
       return -1;
@@ -67,17 +70,21 @@ static int fetch(const struct addrinfo* ai, const char* request, size_t request_
   for (;;) {
     /* Never read past the reply, so extra bytes show as such. */
     size_t want = got < bytes ? (size_t)(bytes - got) : sizeof buffer;
-    if (want > sizeof buffer) want = sizeof buffer;
+    if (want > sizeof buffer)
+      want = sizeof buffer;
     ssize_t n = recv(fd, buffer, want, 0);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       perror("recv");
       close(fd);
       return -1;
     }
-    if (n == 0) break;
+    if (n == 0)
+      break;
     got += n;
-    if (got > bytes) break;
+    if (got > bytes)
+      break;
   }
   close(fd);
   if (got != bytes) {
@@ -93,9 +100,11 @@ static void run_client(const struct addrinfo* ai, long conns, long bytes) {
   int len = snprintf(request, sizeof request, "%ld\n", bytes);
   long failures = 0;
   for (long i = 0; i < conns; i++) {
-    if (fetch(ai, request, (size_t)len, bytes) < 0) failures++;
+    if (fetch(ai, request, (size_t)len, bytes) < 0)
+      failures++;
   }
-  if (failures > 0) fprintf(stderr, "client %d: %ld of %ld connections failed\n", (int)getpid(), failures, conns);
+  if (failures > 0)
+    fprintf(stderr, "client %d: %ld of %ld connections failed\n", (int)getpid(), failures, conns);
   _exit(failures > 0 ? 1 : 0);
 }
 
@@ -113,13 +122,16 @@ int main(int argc, char** argv) {
         port = optarg;
         break;
       case 'c':
-        if (parse_long(optarg, 1, 100000, &clients) < 0) goto bad;
+        if (parse_long(optarg, 1, 100000, &clients) < 0)
+          goto bad;
         break;
       case 't':
-        if (parse_long(optarg, 1, LONG_MAX, &conns) < 0) goto bad;
+        if (parse_long(optarg, 1, LONG_MAX, &conns) < 0)
+          goto bad;
         break;
       case 'b':
-        if (parse_long(optarg, 0, LONG_MAX, &bytes) < 0) goto bad;
+        if (parse_long(optarg, 0, LONG_MAX, &bytes) < 0)
+          goto bad;
         break;
       case 'h':
         usage(argv[0]);
@@ -128,7 +140,8 @@ int main(int argc, char** argv) {
         goto bad;
     }
   }
-  if (host == NULL || port == NULL || optind != argc || parse_long(port, 1, 65535, &port_num) < 0) goto bad;
+  if (host == NULL || port == NULL || optind != argc || parse_long(port, 1, 65535, &port_num) < 0)
+    goto bad;
 
   struct addrinfo hints, *ai = NULL;
   memset(&hints, 0, sizeof hints);
@@ -151,16 +164,19 @@ int main(int argc, char** argv) {
       perror("fork");
       return 1;
     }
-    if (pid == 0) run_client(ai, conns, bytes);
+    if (pid == 0)
+      run_client(ai, conns, bytes);
   }
   int failed = 0, status;
   for (;;) {
     pid_t pid = wait(&status);
     if (pid < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       break; /* ECHILD: all done */
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      failed++;
   }
   double elapsed = now_s() - start;
   freeaddrinfo(ai);

@@ -42,7 +42,8 @@ static int parse_port(const char* text, unsigned* out) {
   char* end = NULL;
   errno = 0;
   long v = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < 0 || v > 65535) return -1;
+  if (errno != 0 || end == text || *end != '\0' || v < 0 || v > 65535)
+    return -1;
   *out = (unsigned)v;
   return 0;
 }
@@ -83,8 +84,8 @@ static int announce(int fd) {
   socklen_t len = sizeof ss;
   char host[INET6_ADDRSTRLEN], port[8];
   if (getsockname(fd, (struct sockaddr*)&ss, &len) < 0 ||
-      getnameinfo((struct sockaddr*)&ss, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) !=
-          0) {
+      getnameinfo((struct sockaddr*)&ss, len, host, sizeof host, port, sizeof port,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
     fprintf(stderr, "csd-citerative: getsockname: %s\n", strerror(errno));
     return -1;
   }
@@ -104,21 +105,28 @@ static int64_t read_request(int fd) {
     if (digits > 0) {
       struct pollfd p = {fd, POLLIN, 0};
       int ready = poll(&p, 1, BARE_GRACE_MS);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) return (int64_t)value; /* the bare number, as client.py sends it */
+      if (ready < 0 && errno == EINTR)
+        continue;
+      if (ready == 0)
+        return (int64_t)value; /* the bare number, as client.py sends it */
     }
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       return -1;
     }
-    if (n == 0) return digits > 0 ? (int64_t)value : -1;
+    if (n == 0)
+      return digits > 0 ? (int64_t)value : -1;
     for (ssize_t i = 0; i < n; i++) {
       char c = buf[i];
-      if (c == '\n') return digits > 0 ? (int64_t)value : -1;
-      if (c < '0' || c > '9' || ++digits > MAX_DIGITS) return -1;
+      if (c == '\n')
+        return digits > 0 ? (int64_t)value : -1;
+      if (c < '0' || c > '9' || ++digits > MAX_DIGITS)
+        return -1;
       value = value * 10 + (uint64_t)(c - '0');
-      if (value > MAX_REPLY) return -1;
+      if (value > MAX_REPLY)
+        return -1;
     }
   }
 }
@@ -129,7 +137,8 @@ static int write_reply(int fd, uint64_t bytes) {
     size_t want = bytes < sizeof reply ? (size_t)bytes : sizeof reply;
     ssize_t n = write(fd, reply, want);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       return -1;
     }
     bytes -= (uint64_t)n;
@@ -171,15 +180,18 @@ int main(int argc, char** argv) {
   memset(reply, 'x', sizeof reply);
 
   int listener = listen_on(host, port);
-  if (listener < 0 || announce(listener) < 0) return 1;
+  if (listener < 0 || announce(listener) < 0)
+    return 1;
   for (;;) {
     int conn = accept(listener, NULL, NULL);
     if (conn < 0) {
-      if (errno != EINTR && errno != ECONNABORTED) fprintf(stderr, "csd-citerative: accept: %s\n", strerror(errno));
+      if (errno != EINTR && errno != ECONNABORTED)
+        fprintf(stderr, "csd-citerative: accept: %s\n", strerror(errno));
       continue;
     }
     int64_t bytes = read_request(conn);
-    if (bytes >= 0) write_reply(conn, (uint64_t)bytes);
+    if (bytes >= 0)
+      write_reply(conn, (uint64_t)bytes);
     close(conn); /* the server closes first: TIME_WAIT stays on its side */
   }
 }

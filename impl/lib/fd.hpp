@@ -16,7 +16,8 @@ class Fd {
   Fd& operator=(const Fd&) = delete;
   Fd(Fd&& other) noexcept : fd_(other.release()) {}
   Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) reset(other.release());
+    if (this != &other)
+      reset(other.release());
     return *this;
   }
   ~Fd() { reset(); }
@@ -29,7 +30,8 @@ class Fd {
   int release() noexcept { return std::exchange(fd_, -1); }
 
   void reset(int fd = -1) noexcept {
-    if (fd_ >= 0) ::close(fd_);  // close() errors on a socket are not actionable here
+    if (fd_ >= 0)
+      ::close(fd_);  // close() errors on a socket are not actionable here
     fd_ = fd;
   }
 

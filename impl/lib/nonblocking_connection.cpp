@@ -29,8 +29,10 @@ void write_reply(Connection& c) {
     const auto chunk = reply_chunk(c.reply_left);
     const ssize_t n = ::write(c.fd.get(), chunk.data(), chunk.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) fail(c, "write");
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN)
+        fail(c, "write");
       return;  // the event loop says when there is room again (ET: only after EAGAIN)
     }
     c.reply_left -= static_cast<uint64_t>(n);
@@ -46,7 +48,8 @@ void on_request_settled(Connection& c) {
     c.reply_left = c.request.size();
     write_reply(c);
   } else {
-    if (!c.request.received_nothing()) log_message(fmt::format("bad request: {}", c.request.error()));
+    if (!c.request.received_nothing())
+      log_message(fmt::format("bad request: {}", c.request.error()));
     c.done = true;
   }
 }
@@ -59,9 +62,12 @@ void read_request(Connection& c, Clock::time_point now) {
   while (c.request.status() == SizeRequestParser::Status::incomplete) {
     const ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) return fail(c, "read");
-      if (c.request.awaiting_newline()) c.grace_deadline = now + kBareNumberGrace;  // restarts with every read
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN)
+        return fail(c, "read");
+      if (c.request.awaiting_newline())
+        c.grace_deadline = now + kBareNumberGrace;  // restarts with every read
       return;  // drained: the next readiness comes with the next byte
     }
     if (n == 0) {
@@ -84,8 +90,10 @@ void pump_echo(Connection& c) {
     while (!read_drained && c.echo_pending.size() < kEchoBacklog) {
       const ssize_t n = ::read(c.fd.get(), buf.data(), kEchoBacklog - c.echo_pending.size());
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return fail(c, "read");
+        if (errno == EINTR)
+          continue;
+        if (errno != EAGAIN)
+          return fail(c, "read");
         read_drained = true;
       } else if (n == 0) {
         c.peer_closed = read_drained = true;
@@ -96,8 +104,10 @@ void pump_echo(Connection& c) {
     while (!c.echo_pending.empty()) {
       const ssize_t n = ::write(c.fd.get(), c.echo_pending.data(), c.echo_pending.size());
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return fail(c, "write");
+        if (errno == EINTR)
+          continue;
+        if (errno != EAGAIN)
+          return fail(c, "write");
         return;  // socket full: writability resumes both directions
       }
       c.echo_pending.erase(0, static_cast<std::size_t>(n));
@@ -106,7 +116,8 @@ void pump_echo(Connection& c) {
       c.done = true;  // everything echoed after the half-close
       return;
     }
-    if (read_drained) return;  // EAGAIN on both sides: wait for the next readiness
+    if (read_drained)
+      return;  // EAGAIN on both sides: wait for the next readiness
   }
 }
 
@@ -115,13 +126,16 @@ void pump_echo(Connection& c) {
 void on_ready(Connection& c, bool readable, bool writable, Clock::time_point now) {
   switch (c.phase) {
     case Connection::Phase::request:
-      if (readable) read_request(c, now);
+      if (readable)
+        read_request(c, now);
       break;
     case Connection::Phase::reply:
-      if (writable) write_reply(c);
+      if (writable)
+        write_reply(c);
       break;
     case Connection::Phase::echo:
-      if (readable || writable) pump_echo(c);
+      if (readable || writable)
+        pump_echo(c);
       break;
   }
 }
@@ -135,15 +149,19 @@ void add_connection(Connections& conns, csd::Fd fd, const Options& opts) {
   const int key = fd.get();
   const auto entry = conns.try_emplace(key, std::move(fd), opts).first;
   on_ready(entry->second, true, true, Clock::now());
-  if (entry->second.done) conns.erase(entry);
+  if (entry->second.done)
+    conns.erase(entry);
 }
 
-std::optional<Clock::duration> until_nearest_grace(const Connections& conns, Clock::time_point now) {
+std::optional<Clock::duration> until_nearest_grace(const Connections& conns,
+                                                   Clock::time_point now) {
   std::optional<Clock::time_point> nearest;
   for (const auto& [fd, c] : conns) {
-    if (c.grace_deadline && (!nearest || *c.grace_deadline < *nearest)) nearest = c.grace_deadline;
+    if (c.grace_deadline && (!nearest || *c.grace_deadline < *nearest))
+      nearest = c.grace_deadline;
   }
-  if (!nearest) return std::nullopt;
+  if (!nearest)
+    return std::nullopt;
   return std::max(Clock::duration::zero(), *nearest - now);
 }
 

@@ -45,11 +45,13 @@ struct Connection {
         request(opts.max_bytes) {}
 
   [[nodiscard]] bool wants_read() const {
-    if (phase == Phase::request) return true;
+    if (phase == Phase::request)
+      return true;
     return phase == Phase::echo && !peer_closed && echo_pending.size() < kEchoBacklog;
   }
   [[nodiscard]] bool wants_write() const {
-    return (phase == Phase::reply && reply_left > 0) || (phase == Phase::echo && !echo_pending.empty());
+    return (phase == Phase::reply && reply_left > 0) ||
+           (phase == Phase::echo && !echo_pending.empty());
   }
 };
 

@@ -20,7 +20,8 @@ std::span<const std::byte> reply_chunk(uint64_t remaining) {
     bytes.fill(std::byte{'x'});
     return bytes;
   }();
-  return std::span(payload).first(static_cast<std::size_t>(std::min<uint64_t>(remaining, kReplyChunk)));
+  return std::span(payload).first(
+      static_cast<std::size_t>(std::min<uint64_t>(remaining, kReplyChunk)));
 }
 
 bool send_size_reply(int fd, uint64_t n) {
@@ -39,9 +40,11 @@ void echo_until_eof(int fd) {
   std::array<std::byte, kReplyChunk> buf{};
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n == 0) return;  // the client half-closed: everything is echoed
+    if (n == 0)
+      return;  // the client half-closed: everything is echoed
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       log_errno("read");
       return;
     }

@@ -20,21 +20,25 @@ SizeRequestParser::Status SizeRequestParser::fail(std::string why) {
 
 SizeRequestParser::Status SizeRequestParser::feed(std::string_view bytes) {
   for (const char c : bytes) {
-    if (status_ != Status::incomplete) break;  // pipelined bytes after "\n" are ignored
+    if (status_ != Status::incomplete)
+      break;  // pipelined bytes after "\n" are ignored
     received_ = true;
     if (c == '\n') {
-      if (digits_ == 0) return fail("empty request line");
+      if (digits_ == 0)
+        return fail("empty request line");
       status_ = Status::complete;
     } else if (saw_cr_) {
       return fail("\"\\r\" not followed by \"\\n\"");
     } else if (c == '\r') {
-      if (digits_ == 0) return fail("empty request line");
+      if (digits_ == 0)
+        return fail("empty request line");
       saw_cr_ = true;
     } else if (c >= '0' && c <= '9') {
-      if (++digits_ > kMaxDigits) return fail(fmt::format("more than {} digits", kMaxDigits));
+      if (++digits_ > kMaxDigits)
+        return fail(fmt::format("more than {} digits", kMaxDigits));
       const auto digit = static_cast<uint64_t>(c - '0');
-      if (__builtin_mul_overflow(value_, 10U, &value_) || __builtin_add_overflow(value_, digit, &value_) ||
-          value_ > max_bytes_) {
+      if (__builtin_mul_overflow(value_, 10U, &value_) ||
+          __builtin_add_overflow(value_, digit, &value_) || value_ > max_bytes_) {
         return fail(fmt::format("asks for more than the limit of {} bytes", max_bytes_));
       }
     } else {
@@ -45,12 +49,15 @@ SizeRequestParser::Status SizeRequestParser::feed(std::string_view bytes) {
 }
 
 SizeRequestParser::Status SizeRequestParser::end_of_input() {
-  if (status_ != Status::incomplete) return status_;
-  if (digits_ == 0) return fail(received_ ? "no digits" : "no request");
+  if (status_ != Status::incomplete)
+    return status_;
+  if (digits_ == 0)
+    return fail(received_ ? "no digits" : "no request");
   return status_ = Status::complete;  // bare digits, the seed client's style
 }
 
-std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes, std::chrono::milliseconds grace) {
+std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes,
+                                          std::chrono::milliseconds grace) {
   SizeRequestParser parser(max_bytes);
   std::array<char, 512> buf{};
   while (parser.status() == SizeRequestParser::Status::incomplete) {
@@ -58,7 +65,8 @@ std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes, std::chron
       // Digits but no newline yet: wait for more only as long as the grace.
       pollfd p{fd, POLLIN, 0};
       const int ready = ::poll(&p, 1, static_cast<int>(grace.count()));
-      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0 && errno == EINTR)
+        continue;
       if (ready < 0) {
         log_errno("poll");
         return std::nullopt;
@@ -69,7 +77,8 @@ std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes, std::chron
       }
     }
     const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n < 0) {
       log_errno("read");
       return std::nullopt;
@@ -80,8 +89,10 @@ std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes, std::chron
       parser.feed({buf.data(), static_cast<std::size_t>(n)});
     }
   }
-  if (parser.status() == SizeRequestParser::Status::complete) return parser.size();
-  if (!parser.received_nothing()) log_message(fmt::format("bad request: {}", parser.error()));
+  if (parser.status() == SizeRequestParser::Status::complete)
+    return parser.size();
+  if (!parser.received_nothing())
+    log_message(fmt::format("bad request: {}", parser.error()));
   return std::nullopt;
 }
 

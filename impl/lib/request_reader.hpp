@@ -42,7 +42,9 @@ class SizeRequestParser {
   [[nodiscard]] Status status() const { return status_; }
   // Digits are waiting for a newline: the caller should run the grace clock
   // (and restart it whenever more bytes arrive).
-  [[nodiscard]] bool awaiting_newline() const { return status_ == Status::incomplete && digits_ > 0; }
+  [[nodiscard]] bool awaiting_newline() const {
+    return status_ == Status::incomplete && digits_ > 0;
+  }
   // Not a single byte arrived (a port probe, or a client that gave up):
   // worth closing quietly rather than reporting.
   [[nodiscard]] bool received_nothing() const { return !received_; }

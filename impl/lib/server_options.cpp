@@ -18,7 +18,9 @@ namespace {
 const CLI::Validator kNumericAddress(
     [](const std::string& host) -> std::string {
       unsigned char buf[sizeof(in6_addr)];
-      if (::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1) return {};
+      if (::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+          ::inet_pton(AF_INET6, host.c_str(), buf) == 1)
+        return {};
       return "not a numeric IPv4 or IPv6 address: " + host;
     },
     "ADDRESS");
@@ -26,14 +28,16 @@ const CLI::Validator kNumericAddress(
 // Unsigned integer options: strtoull() would quietly turn "-5" into 2^64-5.
 const CLI::Validator kDigitsOnly(
     [](const std::string& text) -> std::string {
-      if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) return {};
+      if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+        return {};
       return "not a non-negative integer: " + text;
     },
     "");
 
 }  // namespace
 
-Options parse_options(const ProgramInfo& program, int argc, char** argv, const DesignOptions& design_options) {
+Options parse_options(const ProgramInfo& program, int argc, char** argv,
+                      const DesignOptions& design_options) {
   Options opts;
   CLI::App app{std::string(program.description), std::string(program.name)};
   app.add_option("-i,--host", opts.host, "Numeric IPv4 or IPv6 address to listen on")
@@ -49,14 +53,17 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv, const D
         ->check(CLI::Range(1U, 1024U));
   }
   std::string protocol{to_string(opts.protocol)};
-  app.add_option("--protocol", protocol, "size: reply with the N bytes asked for; echo: RFC 862 until half-close")
+  app.add_option("--protocol", protocol,
+                 "size: reply with the N bytes asked for; echo: RFC 862 until half-close")
       ->capture_default_str()
       ->check(CLI::IsMember({"size", "echo"}));
-  app.add_option("--max-bytes", opts.max_bytes, "Largest size request served; bigger ones are refused")
+  app.add_option("--max-bytes", opts.max_bytes,
+                 "Largest size request served; bigger ones are refused")
       ->capture_default_str()
       ->check(kDigitsOnly)
       ->check(CLI::Range(uint64_t{0}, uint64_t{std::numeric_limits<int64_t>::max()}));
-  if (design_options) design_options(app);
+  if (design_options)
+    design_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -44,6 +44,7 @@ using DesignOptions = std::function<void(CLI::App&)>;
 
 // Parses argv; on --help prints usage and exits 0, on bad input exits 2.
 // `design_options`, if given, adds the design's own flags to the same parser.
-Options parse_options(const ProgramInfo& program, int argc, char** argv, const DesignOptions& design_options = {});
+Options parse_options(const ProgramInfo& program, int argc, char** argv,
+                      const DesignOptions& design_options = {});
 
 }  // namespace csd::impl

@@ -35,7 +35,8 @@ void set_disposition(int sig, void (*handler)(int)) {
   sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;  // the loop wakes through the pipe; spare other calls EINTR
-  if (::sigaction(sig, &sa, nullptr) < 0) throw syscall_error("sigaction");
+  if (::sigaction(sig, &sa, nullptr) < 0)
+    throw syscall_error("sigaction");
 }
 
 }  // namespace
@@ -43,9 +44,11 @@ void set_disposition(int sig, void (*handler)(int)) {
 void ignore_sigpipe() { set_disposition(SIGPIPE, SIG_IGN); }
 
 SignalPipe::SignalPipe(std::initializer_list<int> signals) {
-  if (g_instance != nullptr) throw std::logic_error("SignalPipe: one per process");
+  if (g_instance != nullptr)
+    throw std::logic_error("SignalPipe: one per process");
   int fds[2];
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) throw syscall_error("pipe2");
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+    throw syscall_error("pipe2");
   read_.reset(fds[0]);
   write_.reset(fds[1]);
   g_write_fd.store(write_.get());
@@ -58,7 +61,8 @@ SignalPipe::SignalPipe(std::initializer_list<int> signals) {
 
 SignalPipe::~SignalPipe() {
   for (int sig = 1; sig <= kMaxSignal; ++sig) {
-    if (installed_.has(sig)) ::signal(sig, SIG_DFL);
+    if (installed_.has(sig))
+      ::signal(sig, SIG_DFL);
   }
   g_write_fd.store(-1);
   g_instance = nullptr;
@@ -71,15 +75,18 @@ SignalSet SignalPipe::drain() {
   }
   SignalSet arrived;
   for (int sig = 1; sig <= kMaxSignal; ++sig) {
-    if (g_arrived[static_cast<std::size_t>(sig)].exchange(false)) arrived.add(sig);
+    if (g_arrived[static_cast<std::size_t>(sig)].exchange(false))
+      arrived.add(sig);
   }
   return arrived;
 }
 
 void SignalPipe::release_in_child() {
-  if (g_instance == nullptr) return;
+  if (g_instance == nullptr)
+    return;
   for (int sig = 1; sig <= kMaxSignal; ++sig) {
-    if (g_instance->installed_.has(sig)) ::signal(sig, SIG_DFL);
+    if (g_instance->installed_.has(sig))
+      ::signal(sig, SIG_DFL);
     g_arrived[static_cast<std::size_t>(sig)].store(false);
   }
   g_instance->installed_ = {};

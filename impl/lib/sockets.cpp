@@ -25,12 +25,14 @@ namespace {
 std::string endpoint_of(const sockaddr* addr, socklen_t len, uint16_t* port) {
   char host[NI_MAXHOST];
   char serv[NI_MAXSERV];
-  if (const int rc = ::getnameinfo(addr, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+  if (const int rc = ::getnameinfo(addr, len, host, sizeof host, serv, sizeof serv,
+                                   NI_NUMERICHOST | NI_NUMERICSERV);
       rc != 0) {
     throw std::runtime_error(fmt::format("getnameinfo: {}", ::gai_strerror(rc)));
   }
   *port = static_cast<uint16_t>(std::stoul(serv));
-  if (addr->sa_family == AF_INET6) return fmt::format("[{}]:{}", host, serv);
+  if (addr->sa_family == AF_INET6)
+    return fmt::format("[{}]:{}", host, serv);
   return fmt::format("{}:{}", host, serv);
 }
 
@@ -42,7 +44,8 @@ Fd& spare_fd() {
 }
 
 void reserve_spare_fd() {
-  if (!spare_fd()) spare_fd().reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!spare_fd())
+    spare_fd().reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
 bool is_transient_accept_error(int err) {
@@ -86,7 +89,8 @@ void shed_connection(int listen_fd, int err) {
     const bool progress = dropped.valid() || (errno != EMFILE && errno != ENFILE);
     dropped.reset();  // the client sees its connection closed: refused, not hung
     reserve_spare_fd();
-    if (progress) return;
+    if (progress)
+      return;
   }
   // No spare (or ENFILE: the whole system is out): wait a little rather than
   // spin on a listener that stays readable.
@@ -104,26 +108,32 @@ Listener listen_tcp(std::string_view host, uint16_t port, PortSharing sharing) {
   const std::string host_str(host);
   const std::string port_str = std::to_string(port);
   if (const int rc = ::getaddrinfo(host_str.c_str(), port_str.c_str(), &hints, &found); rc != 0) {
-    throw std::runtime_error(fmt::format("{}: not a numeric IPv4 or IPv6 address ({})", host, ::gai_strerror(rc)));
+    throw std::runtime_error(
+        fmt::format("{}: not a numeric IPv4 or IPv6 address ({})", host, ::gai_strerror(rc)));
   }
   const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, &::freeaddrinfo);
-  const std::string where =
-      found->ai_family == AF_INET6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+  const std::string where = found->ai_family == AF_INET6 ? fmt::format("[{}]:{}", host, port)
+                                                         : fmt::format("{}:{}", host, port);
 
   Fd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw syscall_error("socket");
+  if (!fd)
+    throw syscall_error("socket");
   // Restarting a server must not wait for the old connections' TIME_WAIT.
   const int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
     throw syscall_error("setsockopt SO_REUSEADDR");
-  if (sharing == PortSharing::reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0)
+  if (sharing == PortSharing::reuseport &&
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0)
     throw syscall_error("setsockopt SO_REUSEPORT");
-  if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) < 0) throw syscall_error("bind " + where);
-  if (::listen(fd.get(), kListenBacklog) < 0) throw syscall_error("listen " + where);
+  if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) < 0)
+    throw syscall_error("bind " + where);
+  if (::listen(fd.get(), kListenBacklog) < 0)
+    throw syscall_error("listen " + where);
 
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) < 0) throw syscall_error("getsockname");
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) < 0)
+    throw syscall_error("getsockname");
   Listener listener;
   listener.endpoint = endpoint_of(reinterpret_cast<const sockaddr*>(&bound), len, &listener.port);
   listener.fd = std::move(fd);
@@ -141,13 +151,16 @@ Fd accept_connection(int listen_fd, ConnectionMode mode) {
   for (;;) {
     Fd conn(::accept4(listen_fd, nullptr, nullptr, flags));
     if (conn) {
-      if (out_of_descriptors) log_message("accept: descriptors available again");
+      if (out_of_descriptors)
+        log_message("accept: descriptors available again");
       out_of_descriptors = false;
       return conn;
     }
     const int err = errno;
-    if (err == EINTR) continue;
-    if (is_transient_accept_error(err)) return {};
+    if (err == EINTR)
+      continue;
+    if (is_transient_accept_error(err))
+      return {};
     if (err == EMFILE || err == ENFILE) {
       shed_connection(listen_fd, err);
       return {};
@@ -161,7 +174,8 @@ bool write_all(int fd, std::span<const std::byte> data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       return false;
     }
     data = data.subspan(static_cast<std::size_t>(n));
@@ -171,7 +185,8 @@ bool write_all(int fd, std::span<const std::byte> data) {
 
 void set_nonblocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw syscall_error("fcntl O_NONBLOCK");
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    throw syscall_error("fcntl O_NONBLOCK");
 }
 
 }  // namespace csd::impl

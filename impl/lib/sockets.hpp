@@ -29,7 +29,8 @@ enum class PortSharing { exclusive, reuseport };
 // or IPv6 host ("127.0.0.1", "::1", "0.0.0.0", "::"). Port 0 binds an
 // ephemeral port. Throws std::system_error ("bind [::1]:80: Permission
 // denied") on failure.
-Listener listen_tcp(std::string_view host, uint16_t port, PortSharing sharing = PortSharing::exclusive);
+Listener listen_tcp(std::string_view host, uint16_t port,
+                    PortSharing sharing = PortSharing::exclusive);
 
 // Prints "listening on ENDPOINT" to stdout and flushes: the readiness signal
 // the suite and scripts wait for. Call it once the server can serve.

@@ -38,7 +38,8 @@ class LiveConnections {
   // stopping, and the caller should just close the connection.
   bool add(int fd) {
     const std::scoped_lock lock(mutex_);
-    if (stopping_) return false;
+    if (stopping_)
+      return false;
     fds_.insert(fd);
     return true;
   }
@@ -48,7 +49,8 @@ class LiveConnections {
   void remove(int fd) {
     const std::scoped_lock lock(mutex_);
     fds_.erase(fd);
-    if (fds_.empty()) emptied_.notify_all();
+    if (fds_.empty())
+      emptied_.notify_all();
   }
 
   [[nodiscard]] std::size_t size() const {
@@ -79,7 +81,8 @@ class LiveConnections {
 
 // serve_blocking() for a connection already add()ed to `live`: it is removed
 // from `live` before it closes.
-inline void serve_registered(LiveConnections& live, Fd conn, Protocol protocol, uint64_t max_bytes) {
+inline void serve_registered(LiveConnections& live, Fd conn, Protocol protocol,
+                             uint64_t max_bytes) {
   if (protocol == Protocol::echo) {
     echo_until_eof(conn.get());
   } else if (const auto n = read_size_request(conn.get(), max_bytes)) {
@@ -113,7 +116,8 @@ class StopSignalsBlocked {
 // The seed's distribution report for a pool of threads, one line per
 // thread: "thread 0 : 127 times".
 inline void print_thread_counts(std::span<const std::atomic<uint64_t>> counts) {
-  for (std::size_t i = 0; i < counts.size(); ++i) fmt::print("thread {} : {} times\n", i, counts[i].load());
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    fmt::print("thread {} : {} times\n", i, counts[i].load());
   std::fflush(stdout);
 }
 

@@ -31,8 +31,10 @@ pid_t fork_worker() {
   const int fork_errno = errno;
   if (pid == 0) {
     SignalPipe::release_in_child();
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) log_errno("prctl PR_SET_PDEATHSIG");
-    if (::getppid() != parent) ::_exit(0);  // the parent died before prctl(): nobody to work for
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+      log_errno("prctl PR_SET_PDEATHSIG");
+    if (::getppid() != parent)
+      ::_exit(0);  // the parent died before prctl(): nobody to work for
   }
   ::sigprocmask(SIG_SETMASK, &saved, nullptr);
   errno = fork_errno;
@@ -44,30 +46,36 @@ std::vector<ChildExit> reap_children() {
   for (;;) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;  // 0: children left but none finished; -1/ECHILD: none left
+    if (pid <= 0)
+      break;  // 0: children left but none finished; -1/ECHILD: none left
     exits.push_back({pid, status});
   }
   return exits;
 }
 
-void replace_dead_children(std::vector<pid_t>& children, const std::function<pid_t(std::size_t)>& respawn) {
+void replace_dead_children(std::vector<pid_t>& children,
+                           const std::function<pid_t(std::size_t)>& respawn) {
   for (const auto& [pid, status] : reap_children()) {
     const auto it = std::find(children.begin(), children.end(), pid);
-    if (it == children.end()) continue;
+    if (it == children.end())
+      continue;
     const auto slot = static_cast<std::size_t>(it - children.begin());
-    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, pid, describe_exit(status)));
+    log_message(
+        fmt::format("child {} (pid {}) {}; starting a new one", slot, pid, describe_exit(status)));
     *it = respawn(slot);
   }
 }
 
 std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFEXITED(status))
+    return fmt::format("exited with status {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status))
     return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
   return fmt::format("changed state (wait status {:#x})", status);
 }
 
-void stop_children(SignalPipe& signals, std::span<const pid_t> pids, std::chrono::milliseconds grace) {
+void stop_children(SignalPipe& signals, std::span<const pid_t> pids,
+                   std::chrono::milliseconds grace) {
   std::vector<pid_t> alive(pids.begin(), pids.end());
   for (const pid_t pid : alive) ::kill(pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + grace;
@@ -77,9 +85,12 @@ void stop_children(SignalPipe& signals, std::span<const pid_t> pids, std::chrono
       const pid_t got = ::waitpid(pid, &status, WNOHANG);
       return got == pid || (got < 0 && errno == ECHILD);
     });
-    if (alive.empty()) return;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
+    if (alive.empty())
+      return;
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      break;
     pollfd p{signals.fd(), POLLIN, 0};
     ::poll(&p, 1, static_cast<int>(left.count()));  // SIGCHLD wakes us
     signals.drain();
@@ -98,8 +109,10 @@ namespace {
 
 pid_t spawn_worker(std::size_t slot, const std::function<void(std::size_t)>& child_main) {
   const pid_t pid = fork_worker();
-  if (pid < 0) throw syscall_error("fork");
-  if (pid > 0) return pid;
+  if (pid < 0)
+    throw syscall_error("fork");
+  if (pid > 0)
+    return pid;
   // The child: never return into the caller's code (its main() belongs to the parent).
   try {
     child_main(slot);
@@ -117,26 +130,31 @@ void run_worker_pool(std::size_t size, const std::function<void(std::size_t)>& c
   // Before the first fork, so that no child can die unnoticed.
   SignalPipe signals{SIGINT, SIGTERM, SIGCHLD};
   std::vector<pid_t> children;
-  for (std::size_t slot = 0; slot < size; ++slot) children.push_back(spawn_worker(slot, child_main));
+  for (std::size_t slot = 0; slot < size; ++slot)
+    children.push_back(spawn_worker(slot, child_main));
   ready();
 
   for (;;) {
     pollfd p{signals.fd(), POLLIN, 0};
     if (::poll(&p, 1, -1) < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       throw syscall_error("poll");
     }
     const SignalSet got = signals.drain();
-    if (got.stop()) break;
+    if (got.stop())
+      break;
     if (got.has(SIGCHLD))
-      replace_dead_children(children, [&](std::size_t slot) { return spawn_worker(slot, child_main); });
+      replace_dead_children(children,
+                            [&](std::size_t slot) { return spawn_worker(slot, child_main); });
   }
   stop_children(signals, children);
 }
 
 void* map_shared(std::size_t bytes) {
   void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) throw syscall_error("mmap");
+  if (mem == MAP_FAILED)
+    throw syscall_error("mmap");
   return mem;
 }
 

@@ -39,7 +39,8 @@ std::vector<ChildExit> reap_children();
 // For a pool of worker processes, on SIGCHLD: reaps every child that exited;
 // each that is one of `children` is logged and replaced in its slot by
 // `respawn(slot)`, so the pool keeps its size.
-void replace_dead_children(std::vector<pid_t>& children, const std::function<pid_t(std::size_t)>& respawn);
+void replace_dead_children(std::vector<pid_t>& children,
+                           const std::function<pid_t(std::size_t)>& respawn);
 
 // "exited with status 1" / "killed by signal 9 (Killed)".
 std::string describe_exit(int status);
@@ -77,7 +78,8 @@ class SharedAtomics {
  public:
   explicit SharedAtomics(std::size_t count, T initial = T{}) {
     auto* first = static_cast<std::atomic<T>*>(map_shared(count * sizeof(std::atomic<T>)));
-    for (std::size_t i = 0; i < count; ++i) new (first + i) std::atomic<T>(initial);  // placement, not allocation
+    for (std::size_t i = 0; i < count; ++i)
+      new (first + i) std::atomic<T>(initial);  // placement, not allocation
     slots_ = {first, count};
   }
   ~SharedAtomics() { unmap_shared(slots_.data(), slots_.size_bytes()); }

@@ -68,7 +68,7 @@ struct Watched {
   Watched(csd::Fd fd, const Options& opts) : c(std::move(fd), opts) {}
 
   Connection c;
-  uint32_t registered = 0;                           // level-triggered: the events epoll watches for it
+  uint32_t registered = 0;  // level-triggered: the events epoll watches for it
   std::optional<Clock::time_point> queued_deadline;  // its entry in the server's deadline set
 };
 
@@ -78,7 +78,8 @@ class EpollServer {
  public:
   EpollServer(const Options& opts, bool edge_triggered)
       : opts_(opts), edge_(edge_triggered), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
-    if (!epoll_) throw syscall_error("epoll_create1");
+    if (!epoll_)
+      throw syscall_error("epoll_create1");
   }
 
   // The listener follows the mode. The signal pipe is always level-triggered:
@@ -90,15 +91,18 @@ class EpollServer {
   void run(int listen_fd, SignalPipe& signals) {
     std::array<epoll_event, 256> events{};
     for (;;) {
-      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), next_timeout_ms());
+      const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                                     next_timeout_ms());
       if (ready < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("epoll_wait");
       }
       const auto now = Clock::now();
       for (const epoll_event& ev : std::span(events).first(static_cast<std::size_t>(ready))) {
         if (ev.data.fd == signals.fd()) {
-          if (signals.drain().stop()) return;
+          if (signals.drain().stop())
+            return;
         } else if (ev.data.fd == listen_fd) {
           accept_pending_ = true;  // accepted after the connections, like the other designs
         } else if (auto it = conns_.find(ev.data.fd); it != conns_.end()) {
@@ -125,7 +129,8 @@ class EpollServer {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
-    if (::epoll_ctl(epoll_.get(), op, fd, &ev) < 0) throw syscall_error("epoll_ctl");
+    if (::epoll_ctl(epoll_.get(), op, fd, &ev) < 0)
+      throw syscall_error("epoll_ctl");
   }
 
   // What the state machine wants watched now (level-triggered only).
@@ -140,8 +145,10 @@ class EpollServer {
       errno = 0;
       csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
       if (!conn) {
-        if (errno == EAGAIN) return true;                      // ET: this, and only this, ends the drain
-        if (errno == EMFILE || errno == ENFILE) return false;  // out of descriptors: retry next round
+        if (errno == EAGAIN)
+          return true;  // ET: this, and only this, ends the drain
+        if (errno == EMFILE || errno == ENFILE)
+          return false;  // out of descriptors: retry next round
         continue;  // a client that gave up before we got to it (ECONNABORTED...): the next one
       }
       const int fd = conn.get();
@@ -181,8 +188,10 @@ class EpollServer {
     const int fd = it->first;
     const auto wanted = c.done ? std::nullopt : c.grace_deadline;
     if (wanted != w.queued_deadline) {
-      if (w.queued_deadline) deadlines_.erase({*w.queued_deadline, fd});
-      if (wanted) deadlines_.emplace(*wanted, fd);
+      if (w.queued_deadline)
+        deadlines_.erase({*w.queued_deadline, fd});
+      if (wanted)
+        deadlines_.emplace(*wanted, fd);
       w.queued_deadline = wanted;
     }
     if (c.done) {
@@ -203,18 +212,21 @@ class EpollServer {
       const int fd = deadlines_.begin()->second;
       deadlines_.erase(deadlines_.begin());
       auto it = conns_.find(fd);
-      if (it == conns_.end()) continue;
+      if (it == conns_.end())
+        continue;
       it->second.queued_deadline.reset();
       on_grace_expired(it->second.c);
       settle(it);
     }
   }
 
-  // epoll_wait()'s timeout: none while clients wait to be accepted (ET), else until the nearest deadline (rounded up,
-  // so we never wake a little early and spin), or -1 for none.
+  // epoll_wait()'s timeout: none while clients wait to be accepted (ET), else until the nearest
+  // deadline (rounded up, so we never wake a little early and spin), or -1 for none.
   [[nodiscard]] int next_timeout_ms() const {
-    if (accept_pending_) return 0;
-    if (deadlines_.empty()) return -1;
+    if (accept_pending_)
+      return 0;
+    if (deadlines_.empty())
+      return -1;
     const auto wait = std::max(Clock::duration::zero(), deadlines_.begin()->first - Clock::now());
     return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
   }
@@ -224,21 +236,23 @@ class EpollServer {
   csd::Fd epoll_;
   Connections conns_;
   bool accept_pending_ = false;  // the listener reported ready and we have not seen EAGAIN since
-  std::set<std::pair<Clock::time_point, int>> deadlines_;  // (grace deadline, descriptor), nearest first
+  std::set<std::pair<Clock::time_point, int>>
+      deadlines_;  // (grace deadline, descriptor), nearest first
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool edge = false;
-  const Options opts = parse_options({"csd-epoll",
-                                      "epoll: one process multiplexes every connection with epoll "
-                                      "(level-triggered; --edge: edge-triggered)"},
-                                     argc, argv, [&](CLI::App& app) {
-                                       app.add_flag("--edge", edge,
-                                                    "Edge-triggered (EPOLLET): every handler drains until EAGAIN")
-                                           ->disable_flag_override();  // a switch: no --edge=VALUE
-                                     });
+  const Options opts =
+      parse_options({"csd-epoll",
+                     "epoll: one process multiplexes every connection with epoll "
+                     "(level-triggered; --edge: edge-triggered)"},
+                    argc, argv, [&](CLI::App& app) {
+                      app.add_flag("--edge", edge,
+                                   "Edge-triggered (EPOLLET): every handler drains until EAGAIN")
+                          ->disable_flag_override();  // a switch: no --edge=VALUE
+                    });
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);

@@ -44,28 +44,32 @@ using Children = std::unordered_set<pid_t>;
 
 void accept_and_fork(csd::Fd& listener, Children& children, const Options& opts) {
   csd::Fd conn = accept_connection(listener.get());
-  if (!conn) return;  // the client gave up, or nothing was there after all
+  if (!conn)
+    return;  // the client gave up, or nothing was there after all
   const pid_t pid = fork_worker();
   if (pid < 0) {
     log_errno("fork");  // this client is dropped (conn closes); the server carries on
     return;
   }
-  if (pid == 0) serve_in_child(std::move(listener), std::move(conn), opts);
+  if (pid == 0)
+    serve_in_child(std::move(listener), std::move(conn), opts);
   children.insert(pid);
 }  // the parent's copy of conn closes here; the child keeps its own
 
 void reap(Children& children) {
   for (const auto& [pid, status] : reap_children()) {
     children.erase(pid);
-    if (status != 0) log_message(fmt::format("child {} {}", pid, describe_exit(status)));
+    if (status != 0)
+      log_message(fmt::format("child {} {}", pid, describe_exit(status)));
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opts =
-      parse_options({"csd-fork", "fork: the parent accepts, one child process serves each connection"}, argc, argv);
+  const Options opts = parse_options(
+      {"csd-fork", "fork: the parent accepts, one child process serves each connection"}, argc,
+      argv);
   try {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port);
@@ -79,15 +83,19 @@ int main(int argc, char** argv) {
     for (;;) {
       std::array<pollfd, 2> fds{{{listener.fd.get(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
       if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("poll");
       }
       if (fds[1].revents != 0) {
         const SignalSet got = signals.drain();
-        if (got.stop()) break;
-        if (got.has(SIGCHLD)) reap(children);
+        if (got.stop())
+          break;
+        if (got.has(SIGCHLD))
+          reap(children);
       }
-      if (fds[0].revents != 0) accept_and_fork(listener.fd, children, opts);
+      if (fds[0].revents != 0)
+        accept_and_fork(listener.fd, children, opts);
     }
 
     const std::vector<pid_t> running(children.begin(), children.end());

@@ -52,12 +52,16 @@ Wait wait_for(int fd, short events, SignalPipe& signals, int timeout_ms = -1) {
     std::array<pollfd, 2> fds{{{fd, events, 0}, {signals.fd(), POLLIN, 0}}};
     const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       throw syscall_error("poll");
     }
-    if ((fds[1].revents & POLLIN) != 0 && signals.drain().stop()) throw StopRequested{};
-    if (ready == 0) return Wait::timed_out;
-    if (fds[0].revents != 0) return Wait::ready;  // POLLHUP/POLLERR too: the next call reports it
+    if ((fds[1].revents & POLLIN) != 0 && signals.drain().stop())
+      throw StopRequested{};
+    if (ready == 0)
+      return Wait::timed_out;
+    if (fds[0].revents != 0)
+      return Wait::ready;  // POLLHUP/POLLERR too: the next call reports it
   }
 }
 
@@ -67,7 +71,8 @@ bool write_fully(int fd, std::span<const std::byte> data, SignalPipe& signals) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       if (errno == EAGAIN) {
         wait_for(fd, POLLOUT, signals);
         continue;
@@ -90,14 +95,17 @@ void serve_size(int fd, uint64_t max_bytes, SignalPipe& signals) {
     // usually arrived by the time the connection is accepted.
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       if (errno != EAGAIN) {
         log_errno("read");
         return;
       }
       // Digits without a newline yet: wait for more only as long as the grace.
-      const int timeout_ms = request.awaiting_newline() ? static_cast<int>(kBareNumberGrace.count()) : -1;
-      if (wait_for(fd, POLLIN, signals, timeout_ms) == Wait::timed_out) request.end_of_input();
+      const int timeout_ms =
+          request.awaiting_newline() ? static_cast<int>(kBareNumberGrace.count()) : -1;
+      if (wait_for(fd, POLLIN, signals, timeout_ms) == Wait::timed_out)
+        request.end_of_input();
       continue;
     }
     if (n == 0) {
@@ -107,12 +115,14 @@ void serve_size(int fd, uint64_t max_bytes, SignalPipe& signals) {
     }
   }
   if (request.status() != SizeRequestParser::Status::complete) {
-    if (!request.received_nothing()) log_message(fmt::format("bad request: {}", request.error()));
+    if (!request.received_nothing())
+      log_message(fmt::format("bad request: {}", request.error()));
     return;
   }
   for (uint64_t left = request.size(); left > 0;) {
     const auto chunk = reply_chunk(left);
-    if (!write_fully(fd, chunk, signals)) return;
+    if (!write_fully(fd, chunk, signals))
+      return;
     left -= chunk.size();
   }
 }
@@ -122,9 +132,11 @@ void serve_echo(int fd, SignalPipe& signals) {
   static std::array<std::byte, kReplyChunk> buf;  // one client at a time: one buffer
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n == 0) return;  // half-closed: everything is echoed
+    if (n == 0)
+      return;  // half-closed: everything is echoed
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       if (errno == EAGAIN) {
         wait_for(fd, POLLIN, signals);
         continue;
@@ -132,7 +144,8 @@ void serve_echo(int fd, SignalPipe& signals) {
       log_errno("read");
       return;
     }
-    if (!write_fully(fd, std::span(buf).first(static_cast<std::size_t>(n)), signals)) return;
+    if (!write_fully(fd, std::span(buf).first(static_cast<std::size_t>(n)), signals))
+      return;
   }
 }
 
@@ -140,7 +153,8 @@ void serve_echo(int fd, SignalPipe& signals) {
 
 int main(int argc, char** argv) {
   const Options opts = parse_options(
-      {"csd-iterative", "iterative: one process serves one client at a time, start to finish"}, argc, argv);
+      {"csd-iterative", "iterative: one process serves one client at a time, start to finish"},
+      argc, argv);
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
@@ -155,7 +169,8 @@ int main(int argc, char** argv) {
       errno = 0;
       csd::Fd conn = accept_connection(listener.fd.get(), ConnectionMode::nonblocking);
       if (!conn) {
-        if (errno == EAGAIN) wait_for(listener.fd.get(), POLLIN, signals);
+        if (errno == EAGAIN)
+          wait_for(listener.fd.get(), POLLIN, signals);
         continue;
       }
       // 2. Serve it completely. Nobody else is served meanwhile: that is the design.

@@ -50,7 +50,8 @@ using namespace csd::impl;
 void accept_new(int listen_fd, Connections& conns, const Options& opts) {
   for (int i = 0; i < 64; ++i) {
     csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
-    if (!conn) return;
+    if (!conn)
+      return;
     add_connection(conns, std::move(conn), opts);
   }
 }
@@ -65,23 +66,26 @@ int next_timeout_ms(const Connections& conns, Clock::time_point now) {
 // The events a connection waits for right now.
 short interest(const Connection& c) {
   short events = 0;
-  if (c.wants_read()) events |= POLLIN;
-  if (c.wants_write()) events |= POLLOUT;
+  if (c.wants_read())
+    events |= POLLIN;
+  if (c.wants_write())
+    events |= POLLOUT;
   return events;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opts =
-      parse_options({"csd-poll", "poll: one process multiplexes every connection with poll()"}, argc, argv);
+  const Options opts = parse_options(
+      {"csd-poll", "poll: one process multiplexes every connection with poll()"}, argc, argv);
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     Connections conns;
-    std::vector<pollfd> fds;  // rebuilt every round: [listener, signal pipe, one per connection in map order]
+    std::vector<pollfd>
+        fds;  // rebuilt every round: [listener, signal pipe, one per connection in map order]
     announce_listening(listener);
 
     for (;;) {
@@ -92,10 +96,12 @@ int main(int argc, char** argv) {
       const int timeout_ms = next_timeout_ms(conns, Clock::now());
 
       if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("poll");
       }
-      if ((fds[1].revents & POLLIN) != 0 && signals.drain().stop()) break;
+      if ((fds[1].revents & POLLIN) != 0 && signals.drain().stop())
+        break;
 
       // The map has not changed since the array was built: walk both in step.
       const auto now = Clock::now();
@@ -110,7 +116,8 @@ int main(int argc, char** argv) {
         }
       }
       std::erase_if(conns, [](const auto& entry) { return entry.second.done; });
-      if ((fds[0].revents & POLLIN) != 0) accept_new(listener.fd.get(), conns, opts);
+      if ((fds[0].revents & POLLIN) != 0)
+        accept_new(listener.fd.get(), conns, opts);
     }
     return 0;  // open connections close as `conns` goes
   } catch (const std::exception& e) {

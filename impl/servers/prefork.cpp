@@ -79,7 +79,8 @@ bool uses_epoll(Wait mode) { return mode == Wait::epoll || mode == Wait::epoll_e
 // child, woken as a single waiter, and a different design.
 csd::Fd epoll_on_listener(int listen_fd, bool exclusive) {
   csd::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll) throw syscall_error("epoll_create1");
+  if (!epoll)
+    throw syscall_error("epoll_create1");
   epoll_event ev{};
   ev.events = exclusive ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
   ev.data.fd = listen_fd;
@@ -93,15 +94,18 @@ void wait_in_select(int listen_fd) {
     fd_set readable;
     FD_ZERO(&readable);
     FD_SET(listen_fd, &readable);  // a listener made first thing is far below FD_SETSIZE
-    if (::select(listen_fd + 1, &readable, nullptr, nullptr, nullptr) > 0) return;
-    if (errno != EINTR) throw syscall_error("select");
+    if (::select(listen_fd + 1, &readable, nullptr, nullptr, nullptr) > 0)
+      return;
+    if (errno != EINTR)
+      throw syscall_error("select");
   }
 }
 
 void wait_in_epoll(int epoll_fd) {
   epoll_event ev{};
   while (::epoll_wait(epoll_fd, &ev, 1, -1) < 1) {
-    if (errno != EINTR) throw syscall_error("epoll_wait");
+    if (errno != EINTR)
+      throw syscall_error("epoll_wait");
   }
 }
 
@@ -123,14 +127,16 @@ void wait_for_connection(Wait mode, int listen_fd, int epoll_fd) {
 // child gets each connection. SIGTERM (default action) ends it.
 [[noreturn]] void child_main(std::size_t slot, int listen_fd, Wait mode, SharedCounters& counts,
                              std::atomic<uint64_t>& eagain, const Options& opts) {
-  const csd::Fd epoll = uses_epoll(mode) ? epoll_on_listener(listen_fd, mode == Wait::epoll_exclusive) : csd::Fd{};
+  const csd::Fd epoll =
+      uses_epoll(mode) ? epoll_on_listener(listen_fd, mode == Wait::epoll_exclusive) : csd::Fd{};
   for (;;) {
     wait_for_connection(mode, listen_fd, epoll.get());
     errno = 0;
     csd::Fd conn = accept_connection(listen_fd);
     if (!conn) {
       // Woken for a connection another child took first: the herd's cost.
-      if (errno == EAGAIN) eagain.fetch_add(1, std::memory_order_relaxed);  // EWOULDBLOCK is EAGAIN on Linux
+      if (errno == EAGAIN)
+        eagain.fetch_add(1, std::memory_order_relaxed);  // EWOULDBLOCK is EAGAIN on Linux
       continue;
     }
     counts[slot].fetch_add(1, std::memory_order_relaxed);
@@ -143,10 +149,12 @@ void wait_for_connection(Wait mode, int listen_fd, int epoll_fd) {
 int main(int argc, char** argv) {
   std::string wait_name = "accept";
   const Options opts = parse_options(
-      {"csd-prefork", "prefork: N children share the listener, each waiting for connections as --wait says", true},
+      {"csd-prefork",
+       "prefork: N children share the listener, each waiting for connections as --wait says", true},
       argc, argv, [&](CLI::App& app) {
         app.add_option("--wait", wait_name,
-                       "How idle children wait: accept (the kernel wakes one), select or epoll (it wakes all: "
+                       "How idle children wait: accept (the kernel wakes one), select or epoll (it "
+                       "wakes all: "
                        "the thundering herd), epoll-exclusive (EPOLLEXCLUSIVE: it wakes one)")
             ->capture_default_str()
             ->check(CLI::IsMember(kWaitModes));
@@ -158,12 +166,16 @@ int main(int argc, char** argv) {
     // Woken by readiness, every child but one finds the queue empty: accept()
     // must then say EAGAIN rather than block that child until the next
     // connection while it should be waiting in select()/epoll_wait().
-    if (mode != Wait::accept) set_nonblocking(listener.fd.get());
+    if (mode != Wait::accept)
+      set_nonblocking(listener.fd.get());
     SharedCounters counts(opts.workers);
     SharedCounters eagain(1);
 
     run_worker_pool(
-        opts.workers, [&](std::size_t slot) { child_main(slot, listener.fd.get(), mode, counts, eagain[0], opts); },
+        opts.workers,
+        [&](std::size_t slot) {
+          child_main(slot, listener.fd.get(), mode, counts, eagain[0], opts);
+        },
         [&] { announce_listening(listener); });
 
     print_counts(counts.snapshot());

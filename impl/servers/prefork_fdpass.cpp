@@ -74,8 +74,10 @@ bool send_fd(int channel, int fd) {
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
   for (;;) {
-    if (::sendmsg(channel, &m.msg, MSG_NOSIGNAL) == 1) return true;
-    if (errno != EINTR) return false;
+    if (::sendmsg(channel, &m.msg, MSG_NOSIGNAL) == 1)
+      return true;
+    if (errno != EINTR)
+      return false;
   }
 }
 
@@ -85,8 +87,10 @@ csd::Fd receive_fd(int channel) {
   ssize_t n = 0;
   while ((n = ::recvmsg(channel, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
-  if (n < 0) log_errno("recvmsg");
-  if (n <= 0) return {};
+  if (n < 0)
+    log_errno("recvmsg");
+  if (n <= 0)
+    return {};
   const cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
   if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
     log_message("recvmsg: a message without a descriptor");
@@ -127,28 +131,33 @@ struct Child {
 
 // Child: wait for a descriptor, serve it, mark itself free, forever. The
 // byte on the channel is only for a parent that sleeps waiting for it.
-[[noreturn]] void child_main(int channel, std::atomic<bool>& busy, std::atomic<bool>& parent_waiting,
-                             const Options& opts) {
+[[noreturn]] void child_main(int channel, std::atomic<bool>& busy,
+                             std::atomic<bool>& parent_waiting, const Options& opts) {
   for (;;) {
     csd::Fd conn = receive_fd(channel);
-    if (!conn) ::_exit(0);  // the parent closed the channel: time to go
+    if (!conn)
+      ::_exit(0);  // the parent closed the channel: time to go
     serve_blocking(std::move(conn), opts.protocol, opts.max_bytes);
     busy.store(false);
     if (parent_waiting.load()) {
       const char done = 1;
-      if (!write_all(channel, std::as_bytes(std::span(&done, 1)))) ::_exit(0);
+      if (!write_all(channel, std::as_bytes(std::span(&done, 1))))
+        ::_exit(0);
     }
   }
 }
 
-void spawn_child(std::vector<Child>& pool, SharedFlags& flags, std::size_t slot, const Options& opts) {
+void spawn_child(std::vector<Child>& pool, SharedFlags& flags, std::size_t slot,
+                 const Options& opts) {
   int ends[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0) throw syscall_error("socketpair");
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0)
+    throw syscall_error("socketpair");
   csd::Fd parent_end(ends[0]);
   csd::Fd child_end(ends[1]);
   flags.busy(slot).store(false);
   const pid_t pid = fork_worker();
-  if (pid < 0) throw syscall_error("fork");
+  if (pid < 0)
+    throw syscall_error("fork");
   if (pid == 0) {
     parent_end.reset();
     for (Child& other : pool) other.channel.reset();  // the other children's channels are not ours
@@ -161,7 +170,8 @@ void spawn_child(std::vector<Child>& pool, SharedFlags& flags, std::size_t slot,
 // UNP's policy: the first free child; nullopt if all are busy.
 std::optional<std::size_t> first_free(const std::vector<Child>& pool, SharedFlags& flags) {
   for (std::size_t slot = 0; slot < pool.size(); ++slot) {
-    if (pool[slot].channel && !flags.busy(slot).load()) return slot;
+    if (pool[slot].channel && !flags.busy(slot).load())
+      return slot;
   }
   return std::nullopt;
 }
@@ -169,7 +179,8 @@ std::optional<std::size_t> first_free(const std::vector<Child>& pool, SharedFlag
 // Returns false when there was nothing to accept (the listen queue is empty).
 bool dispatch_one(int listen_fd, Child& child, std::atomic<bool>& busy) {
   csd::Fd conn = accept_connection(listen_fd);
-  if (!conn) return false;
+  if (!conn)
+    return false;
   busy.store(true);  // before the child can see the descriptor, so its "free" comes after
   if (!send_fd(child.channel.get(), conn.get())) {
     log_errno("sendmsg");  // the child is probably dying; SIGCHLD will tell
@@ -183,15 +194,19 @@ bool dispatch_one(int listen_fd, Child& child, std::atomic<bool>& busy) {
 void drain_channel(Child& child) {
   std::array<char, 16> buf{};
   const ssize_t n = ::read(child.channel.get(), buf.data(), buf.size());
-  if (n == 0) child.channel.reset();  // it died: stop watching; SIGCHLD replaces it
+  if (n == 0)
+    child.channel.reset();  // it died: stop watching; SIGCHLD replaces it
 }
 
 void replace_dead_children(std::vector<Child>& pool, SharedFlags& flags, const Options& opts) {
   for (const ChildExit& dead : reap_children()) {
-    const auto it = std::find_if(pool.begin(), pool.end(), [&](const Child& c) { return c.pid == dead.pid; });
-    if (it == pool.end()) continue;
+    const auto it =
+        std::find_if(pool.begin(), pool.end(), [&](const Child& c) { return c.pid == dead.pid; });
+    if (it == pool.end())
+      continue;
     const auto slot = static_cast<std::size_t>(it - pool.begin());
-    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, dead.pid, describe_exit(dead.status)));
+    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, dead.pid,
+                            describe_exit(dead.status)));
     it->channel.reset();
     spawn_child(pool, flags, slot, opts);
   }
@@ -201,7 +216,8 @@ void replace_dead_children(std::vector<Child>& pool, SharedFlags& flags, const O
 
 int main(int argc, char** argv) {
   const Options opts = parse_options(
-      {"csd-prefork-fdpass", "prefork-fdpass: the parent accepts and passes each connection to a free child", true},
+      {"csd-prefork-fdpass",
+       "prefork-fdpass: the parent accepts and passes each connection to a free child", true},
       argc, argv);
   try {
     ignore_sigpipe();
@@ -228,30 +244,35 @@ int main(int argc, char** argv) {
       }
       fds[0] = {signals.fd(), POLLIN, 0};
       fds[1] = {have_free ? listener.fd.get() : -1, POLLIN, 0};
-      for (std::size_t i = 0; i < pool.size(); ++i) fds[2 + i] = {have_free ? -1 : pool[i].channel.get(), POLLIN, 0};
+      for (std::size_t i = 0; i < pool.size(); ++i)
+        fds[2 + i] = {have_free ? -1 : pool[i].channel.get(), POLLIN, 0};
 
       const int ready = ::poll(fds.data(), fds.size(), -1);
       flags.parent_waiting().store(false);
       if (ready < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("poll");
       }
       if (fds[0].revents != 0) {
         const SignalSet got = signals.drain();
-        if (got.stop()) break;
+        if (got.stop())
+          break;
         if (got.has(SIGCHLD)) {
           replace_dead_children(pool, flags, opts);
           continue;  // the pool changed: rebuild the poll set
         }
       }
       for (std::size_t i = 0; i < pool.size(); ++i) {
-        if (fds[2 + i].revents != 0) drain_channel(pool[i]);
+        if (fds[2 + i].revents != 0)
+          drain_channel(pool[i]);
       }
       // Under load several clients wait in the listen queue: hand them out
       // until it is empty or every child is busy, not one per poll().
       if (fds[1].revents != 0) {
         while (const auto slot = first_free(pool, flags)) {
-          if (!dispatch_one(listener.fd.get(), pool[*slot], flags.busy(*slot))) break;
+          if (!dispatch_one(listener.fd.get(), pool[*slot], flags.busy(*slot)))
+            break;
         }
       }
     }

@@ -74,17 +74,21 @@ class FcntlLock final : public AcceptLock {
  public:
   FcntlLock() {
     const char* dir = std::getenv("TMPDIR");
-    std::string path = fmt::format("{}/csd-prefork-lock.XXXXXX", dir != nullptr && *dir != '\0' ? dir : "/tmp");
+    std::string path =
+        fmt::format("{}/csd-prefork-lock.XXXXXX", dir != nullptr && *dir != '\0' ? dir : "/tmp");
     file_.reset(::mkostemp(path.data(), O_CLOEXEC));
-    if (!file_) throw syscall_error("mkstemp " + path);
+    if (!file_)
+      throw syscall_error("mkstemp " + path);
     ::unlink(path.c_str());  // the open descriptor keeps the file; its name is not needed
   }
 
   void lock() override {
-    if (!set(F_WRLCK)) throw syscall_error("fcntl F_SETLKW F_WRLCK");
+    if (!set(F_WRLCK))
+      throw syscall_error("fcntl F_SETLKW F_WRLCK");
   }
   void unlock() override {
-    if (!set(F_UNLCK)) log_errno("fcntl F_SETLKW F_UNLCK");
+    if (!set(F_UNLCK))
+      log_errno("fcntl F_SETLKW F_UNLCK");
   }
 
  private:
@@ -93,7 +97,8 @@ class FcntlLock final : public AcceptLock {
     lk.l_type = type;
     lk.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
     while (::fcntl(file_.get(), F_SETLKW, &lk) < 0) {
-      if (errno != EINTR) return false;
+      if (errno != EINTR)
+        return false;
     }
     return true;
   }
@@ -105,8 +110,10 @@ class FcntlLock final : public AcceptLock {
 class MutexLock final : public AcceptLock {
  public:
   MutexLock() {
-    void* mem = ::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) throw syscall_error("mmap");
+    void* mem = ::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+      throw syscall_error("mmap");
     mutex_ = static_cast<pthread_mutex_t*>(mem);
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
@@ -141,7 +148,8 @@ class MutexLock final : public AcceptLock {
   }
 
   void unlock() override {
-    if (const int rc = pthread_mutex_unlock(mutex_); rc != 0) log_error("pthread_mutex_unlock", rc);
+    if (const int rc = pthread_mutex_unlock(mutex_); rc != 0)
+      log_error("pthread_mutex_unlock", rc);
   }
 
  private:
@@ -151,22 +159,24 @@ class MutexLock final : public AcceptLock {
 // Child `slot`: lock, accept, unlock, count, serve, forever. Only the lock's
 // holder is in accept(). SIGTERM (default action) ends it, and the kernel
 // releases a record lock, or marks a robust mutex, that a dead child held.
-[[noreturn]] void child_main(std::size_t slot, int listen_fd, AcceptLock& lock, SharedCounters& counts,
-                             const Options& opts) {
+[[noreturn]] void child_main(std::size_t slot, int listen_fd, AcceptLock& lock,
+                             SharedCounters& counts, const Options& opts) {
   for (;;) {
     csd::Fd conn;
     {
       const std::lock_guard hold(lock);
       conn = accept_connection(listen_fd);
     }
-    if (!conn) continue;
+    if (!conn)
+      continue;
     counts[slot].fetch_add(1, std::memory_order_relaxed);
     serve_blocking(std::move(conn), opts.protocol, opts.max_bytes);
   }
 }
 
 std::unique_ptr<AcceptLock> make_lock(const std::string& kind) {
-  if (kind == "mutex") return std::make_unique<MutexLock>();
+  if (kind == "mutex")
+    return std::make_unique<MutexLock>();
   return std::make_unique<FcntlLock>();
 }
 
@@ -175,7 +185,8 @@ std::unique_ptr<AcceptLock> make_lock(const std::string& kind) {
 int main(int argc, char** argv) {
   std::string lock_kind = "fcntl";
   const Options opts = parse_options(
-      {"csd-prefork-lock", "prefork-lock: N children share the listener and take turns at accept() under a lock", true},
+      {"csd-prefork-lock",
+       "prefork-lock: N children share the listener and take turns at accept() under a lock", true},
       argc, argv, [&](CLI::App& app) {
         app.add_option("--lock", lock_kind,
                        "fcntl: a record lock on an unlinked temporary file (UNP 30.7); "
@@ -186,11 +197,13 @@ int main(int argc, char** argv) {
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
-    const std::unique_ptr<AcceptLock> lock = make_lock(lock_kind);  // before fork(): the children share it
+    const std::unique_ptr<AcceptLock> lock =
+        make_lock(lock_kind);  // before fork(): the children share it
     SharedCounters counts(opts.workers);
 
     run_worker_pool(
-        opts.workers, [&](std::size_t slot) { child_main(slot, listener.fd.get(), *lock, counts, opts); },
+        opts.workers,
+        [&](std::size_t slot) { child_main(slot, listener.fd.get(), *lock, counts, opts); },
         [&] { announce_listening(listener); });
 
     print_counts(counts.snapshot());

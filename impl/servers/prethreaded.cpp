@@ -47,9 +47,11 @@ using namespace csd::impl;
 // gave up between poll() and accept() must not leave a thread (holding the
 // mutex) stuck in accept().
 struct Pool {
-  Pool(const Options& o, int listener, std::size_t workers) : opts(o), listen_fd(listener), counts(workers) {
+  Pool(const Options& o, int listener, std::size_t workers)
+      : opts(o), listen_fd(listener), counts(workers) {
     std::array<int, 2> fds{};
-    if (::pipe2(fds.data(), O_CLOEXEC) < 0) throw syscall_error("pipe2");
+    if (::pipe2(fds.data(), O_CLOEXEC) < 0)
+      throw syscall_error("pipe2");
     stop_read.reset(fds[0]);
     stop_write.reset(fds[1]);
   }
@@ -81,7 +83,8 @@ csd::Fd accept_one(Pool& pool, bool& stop) {
   const std::scoped_lock lock(pool.accept_lock);
   std::array<pollfd, 2> fds{{{pool.listen_fd, POLLIN, 0}, {pool.stop_read.get(), POLLIN, 0}}};
   if (::poll(fds.data(), fds.size(), -1) < 0) {
-    if (errno != EINTR) log_errno("poll");
+    if (errno != EINTR)
+      log_errno("poll");
     return {};
   }
   if (fds[1].revents != 0) {
@@ -96,7 +99,8 @@ void worker(Pool& pool, std::size_t slot) {
   bool stop = false;
   while (!stop) {
     csd::Fd conn = accept_one(pool, stop);
-    if (!conn) continue;
+    if (!conn)
+      continue;
     pool.counts[slot].fetch_add(1, std::memory_order_relaxed);
     if (pool.live.add(conn.get()))
       serve_registered(pool.live, std::move(conn), pool.opts.protocol, pool.opts.max_bytes);
@@ -107,7 +111,8 @@ void worker(Pool& pool, std::size_t slot) {
 
 int main(int argc, char** argv) {
   const Options opts = parse_options(
-      {"csd-prethreaded", "prethreaded: N threads share the listener, taking turns in accept() under a mutex", true},
+      {"csd-prethreaded",
+       "prethreaded: N threads share the listener, taking turns in accept() under a mutex", true},
       argc, argv);
   try {
     ignore_sigpipe();
@@ -117,7 +122,8 @@ int main(int argc, char** argv) {
     Pool pool(opts, listener.fd.get(), opts.workers);
     {
       const StopSignalsBlocked blocked;  // the threads inherit the mask: signals go to main only
-      for (std::size_t slot = 0; slot < opts.workers; ++slot) pool.threads.emplace_back(worker, std::ref(pool), slot);
+      for (std::size_t slot = 0; slot < opts.workers; ++slot)
+        pool.threads.emplace_back(worker, std::ref(pool), slot);
     }
     announce_listening(listener);
 
@@ -125,10 +131,12 @@ int main(int argc, char** argv) {
     for (;;) {
       pollfd p{signals.fd(), POLLIN, 0};
       if (::poll(&p, 1, -1) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("poll");
       }
-      if (signals.drain().stop()) break;
+      if (signals.drain().stop())
+        break;
     }
 
     pool.stop();

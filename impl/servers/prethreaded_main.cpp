@@ -57,18 +57,21 @@ constexpr std::size_t kQueueCapacity = 32;
 class Semaphore {
  public:
   Semaphore() {
-    if (::sem_init(&sem_, 0, 0) < 0) throw syscall_error("sem_init");
+    if (::sem_init(&sem_, 0, 0) < 0)
+      throw syscall_error("sem_init");
   }
   ~Semaphore() { ::sem_destroy(&sem_); }
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
   void post() {
-    if (::sem_post(&sem_) < 0) throw syscall_error("sem_post");  // EOVERFLOW: SEM_VALUE_MAX tokens
+    if (::sem_post(&sem_) < 0)
+      throw syscall_error("sem_post");  // EOVERFLOW: SEM_VALUE_MAX tokens
   }
   void wait() {
     while (::sem_wait(&sem_) < 0) {
-      if (errno != EINTR) throw syscall_error("sem_wait");
+      if (errno != EINTR)
+        throw syscall_error("sem_wait");
     }
   }
 
@@ -90,7 +93,8 @@ class ConnectionQueue {
  public:
   explicit ConnectionQueue(std::size_t consumers) : consumers_(consumers) {
     std::array<int, 2> fds{};
-    if (::pipe2(fds.data(), O_NONBLOCK | O_CLOEXEC) < 0) throw syscall_error("pipe2");
+    if (::pipe2(fds.data(), O_NONBLOCK | O_CLOEXEC) < 0)
+      throw syscall_error("pipe2");
     room_read_.reset(fds[0]);
     room_write_.reset(fds[1]);
   }
@@ -122,7 +126,8 @@ class ConnectionQueue {
   csd::Fd pop() {
     queued_.wait();
     std::unique_lock lock(mutex_);
-    if (closed_) return {};
+    if (closed_)
+      return {};
     const bool was_full = queue_.size() >= kQueueCapacity;
     csd::Fd conn = std::move(queue_.front());
     queue_.pop_front();
@@ -140,11 +145,13 @@ class ConnectionQueue {
   void close() {
     {
       const std::scoped_lock lock(mutex_);
-      if (closed_) return;
+      if (closed_)
+        return;
       closed_ = true;
       queue_.clear();
     }
-    for (std::size_t i = 0; i < consumers_; ++i) queued_.post();  // every thread wakes and sees closed_
+    for (std::size_t i = 0; i < consumers_; ++i)
+      queued_.post();  // every thread wakes and sees closed_
   }
 
  private:
@@ -182,7 +189,8 @@ struct Pool {
 void worker(Pool& pool, std::size_t slot) {
   for (;;) {
     csd::Fd conn = pool.queue.pop();
-    if (!conn) return;
+    if (!conn)
+      return;
     pool.counts[slot].fetch_add(1, std::memory_order_relaxed);
     if (pool.live.add(conn.get()))
       serve_registered(pool.live, std::move(conn), pool.opts.protocol, pool.opts.max_bytes);
@@ -192,10 +200,10 @@ void worker(Pool& pool, std::size_t slot) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opts =
-      parse_options({"csd-prethreaded-main",
-                     "prethreaded-main: the main thread accepts, N threads take connections from a queue", true},
-                    argc, argv);
+  const Options opts = parse_options(
+      {"csd-prethreaded-main",
+       "prethreaded-main: the main thread accepts, N threads take connections from a queue", true},
+      argc, argv);
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
@@ -206,7 +214,8 @@ int main(int argc, char** argv) {
     Pool pool(opts);
     {
       const StopSignalsBlocked blocked;  // the threads inherit the mask: signals go to main only
-      for (std::size_t slot = 0; slot < opts.workers; ++slot) pool.threads.emplace_back(worker, std::ref(pool), slot);
+      for (std::size_t slot = 0; slot < opts.workers; ++slot)
+        pool.threads.emplace_back(worker, std::ref(pool), slot);
     }
     announce_listening(listener);
 
@@ -214,12 +223,15 @@ int main(int argc, char** argv) {
     for (;;) {
       // A full queue: leave new clients in the listen queue (fd -1 is ignored by poll).
       const int listen_fd = full ? -1 : listener.fd.get();
-      std::array<pollfd, 3> fds{{{signals.fd(), POLLIN, 0}, {pool.queue.room_fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}}};
+      std::array<pollfd, 3> fds{
+          {{signals.fd(), POLLIN, 0}, {pool.queue.room_fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}}};
       if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("poll");
       }
-      if (fds[0].revents != 0 && signals.drain().stop()) break;
+      if (fds[0].revents != 0 && signals.drain().stop())
+        break;
       if (fds[1].revents != 0) {
         pool.queue.drain_room();
         full = false;  // a thread took one from the full queue
@@ -229,7 +241,8 @@ int main(int argc, char** argv) {
       if (fds[2].revents != 0) {
         while (!full) {
           csd::Fd conn = accept_connection(listener.fd.get());
-          if (!conn) break;
+          if (!conn)
+            break;
           full = pool.queue.push(std::move(conn));
         }
       }

@@ -35,15 +35,17 @@ using namespace csd::impl;
 
 // Child `slot`: accept from its own socket, count, serve, forever. SIGTERM
 // (default action) ends it.
-[[noreturn]] void child_main(std::size_t slot, std::vector<Listener>& listeners, SharedCounters& counts,
-                             const Options& opts) {
+[[noreturn]] void child_main(std::size_t slot, std::vector<Listener>& listeners,
+                             SharedCounters& counts, const Options& opts) {
   for (std::size_t i = 0; i < listeners.size(); ++i) {
-    if (i != slot) listeners[i].fd.reset();  // the other children's sockets
+    if (i != slot)
+      listeners[i].fd.reset();  // the other children's sockets
   }
   const int listen_fd = listeners[slot].fd.get();
   for (;;) {
     csd::Fd conn = accept_connection(listen_fd);
-    if (!conn) continue;
+    if (!conn)
+      continue;
     counts[slot].fetch_add(1, std::memory_order_relaxed);
     serve_blocking(std::move(conn), opts.protocol, opts.max_bytes);
   }
@@ -53,7 +55,9 @@ using namespace csd::impl;
 
 int main(int argc, char** argv) {
   const Options opts = parse_options(
-      {"csd-reuseport", "reuseport: N children, each accepting on its own SO_REUSEPORT socket on the same port", true},
+      {"csd-reuseport",
+       "reuseport: N children, each accepting on its own SO_REUSEPORT socket on the same port",
+       true},
       argc, argv);
   try {
     ignore_sigpipe();

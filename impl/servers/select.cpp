@@ -49,11 +49,13 @@ using namespace csd::impl;
 void accept_new(int listen_fd, Connections& conns, const Options& opts) {
   for (int i = 0; i < 64; ++i) {
     csd::Fd conn = accept_connection(listen_fd, ConnectionMode::nonblocking);
-    if (!conn) return;
+    if (!conn)
+      return;
     if (conn.get() >= FD_SETSIZE) {
       // FD_SET() beyond FD_SETSIZE would write past the fd_set: refuse instead.
-      log_message(fmt::format("select: refusing a connection: descriptor {} is not below FD_SETSIZE ({})", conn.get(),
-                              FD_SETSIZE));
+      log_message(
+          fmt::format("select: refusing a connection: descriptor {} is not below FD_SETSIZE ({})",
+                      conn.get(), FD_SETSIZE));
       continue;  // conn closes
     }
     add_connection(conns, std::move(conn), opts);
@@ -63,7 +65,8 @@ void accept_new(int listen_fd, Connections& conns, const Options& opts) {
 // select()'s timeout: until the nearest bare-number deadline, or none.
 std::optional<timeval> next_timeout(const Connections& conns, Clock::time_point now) {
   const auto wait = until_nearest_grace(conns, now);
-  if (!wait) return std::nullopt;
+  if (!wait)
+    return std::nullopt;
   const auto us = std::chrono::ceil<std::chrono::microseconds>(*wait).count();
   return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
 }
@@ -71,8 +74,8 @@ std::optional<timeval> next_timeout(const Connections& conns, Clock::time_point 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opts =
-      parse_options({"csd-select", "select: one process multiplexes every connection with select()"}, argc, argv);
+  const Options opts = parse_options(
+      {"csd-select", "select: one process multiplexes every connection with select()"}, argc, argv);
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
@@ -90,17 +93,21 @@ int main(int argc, char** argv) {
       FD_SET(signals.fd(), &readable);
       int max_fd = std::max(listener.fd.get(), signals.fd());
       for (const auto& [fd, c] : conns) {
-        if (c.wants_read()) FD_SET(fd, &readable);
-        if (c.wants_write()) FD_SET(fd, &writable);
+        if (c.wants_read())
+          FD_SET(fd, &readable);
+        if (c.wants_write())
+          FD_SET(fd, &writable);
         max_fd = std::max(max_fd, fd);
       }
       std::optional<timeval> timeout = next_timeout(conns, Clock::now());
 
       if (::select(max_fd + 1, &readable, &writable, nullptr, timeout ? &*timeout : nullptr) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("select");
       }
-      if (FD_ISSET(signals.fd(), &readable) && signals.drain().stop()) break;
+      if (FD_ISSET(signals.fd(), &readable) && signals.drain().stop())
+        break;
 
       const auto now = Clock::now();
       for (auto& [fd, c] : conns) {
@@ -110,7 +117,8 @@ int main(int argc, char** argv) {
         }
       }
       std::erase_if(conns, [](const auto& entry) { return entry.second.done; });
-      if (FD_ISSET(listener.fd.get(), &readable)) accept_new(listener.fd.get(), conns, opts);
+      if (FD_ISSET(listener.fd.get(), &readable))
+        accept_new(listener.fd.get(), conns, opts);
     }
     return 0;  // open connections close as `conns` goes
   } catch (const std::exception& e) {

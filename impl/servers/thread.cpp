@@ -53,13 +53,16 @@ constexpr unsigned kMaxMaxThreads = 100000;
 void add_max_threads(CLI::App& app, unsigned& max_threads) {
   const CLI::Validator one_to_max(
       [](const std::string& text) -> std::string {
-        const bool digits = !text.empty() && text.size() <= 6 && text.find_first_not_of("0123456789") == text.npos;
+        const bool digits =
+            !text.empty() && text.size() <= 6 && text.find_first_not_of("0123456789") == text.npos;
         const unsigned long n = digits ? std::stoul(text) : 0;
-        if (n >= 1 && n <= kMaxMaxThreads) return {};
+        if (n >= 1 && n <= kMaxMaxThreads)
+          return {};
         return fmt::format("not an integer from 1 to {}: {}", kMaxMaxThreads, text);
       },
       "");
-  app.add_option("--max-threads", max_threads, "Most connections served at once; beyond it new ones are closed")
+  app.add_option("--max-threads", max_threads,
+                 "Most connections served at once; beyond it new ones are closed")
       ->capture_default_str()
       ->check(one_to_max);
 }
@@ -72,8 +75,10 @@ class RefusalLog {
     ++refused_total_;
     ++since_last_;
     const auto now = Clock::now();
-    if (logged_ && now - last_ < std::chrono::seconds{1}) return;
-    const std::string more = since_last_ > 1 ? fmt::format(" ({} refused since the last report)", since_last_) : "";
+    if (logged_ && now - last_ < std::chrono::seconds{1})
+      return;
+    const std::string more =
+        since_last_ > 1 ? fmt::format(" ({} refused since the last report)", since_last_) : "";
     log_message(fmt::format("refusing connection: {} threads busy{}", busy, more));
     logged_ = true;
     last_ = now;
@@ -90,20 +95,23 @@ class RefusalLog {
 
 // Accepts one connection and starts a thread for it, or refuses it.
 // Returns true when a thread was started.
-bool accept_and_spawn(int listen_fd, LiveConnections& live, unsigned max_threads, RefusalLog& refusals,
-                      const Options& opts) {
+bool accept_and_spawn(int listen_fd, LiveConnections& live, unsigned max_threads,
+                      RefusalLog& refusals, const Options& opts) {
   csd::Fd conn = accept_connection(listen_fd);
-  if (!conn) return false;  // the client gave up, or nothing was there after all
+  if (!conn)
+    return false;  // the client gave up, or nothing was there after all
   // Only this thread adds to `live`, so the count cannot grow between here and add().
   if (const std::size_t busy = live.size(); busy >= max_threads) {
     refusals.refused(static_cast<unsigned>(busy));
     return false;  // conn closes: refused
   }
   const int fd = conn.get();
-  if (!live.add(fd)) return false;  // stopping
+  if (!live.add(fd))
+    return false;  // stopping
   try {
     // The thread owns the connection from here; it unregisters it when done.
-    std::jthread(serve_registered, std::ref(live), std::move(conn), opts.protocol, opts.max_bytes).detach();
+    std::jthread(serve_registered, std::ref(live), std::move(conn), opts.protocol, opts.max_bytes)
+        .detach();
     return true;
   } catch (const std::system_error& e) {
     live.remove(fd);  // conn was already closed with the failed thread's arguments
@@ -116,10 +124,11 @@ bool accept_and_spawn(int listen_fd, LiveConnections& live, unsigned max_threads
 
 int main(int argc, char** argv) {
   unsigned max_threads = kDefaultMaxThreads;
-  const Options opts = parse_options({"csd-thread",
-                                      "thread: the main thread accepts, one thread serves each connection; "
-                                      "--max-threads N (256) bounds them, beyond it new connections are closed"},
-                                     argc, argv, [&](CLI::App& app) { add_max_threads(app, max_threads); });
+  const Options opts =
+      parse_options({"csd-thread",
+                     "thread: the main thread accepts, one thread serves each connection; "
+                     "--max-threads N (256) bounds them, beyond it new connections are closed"},
+                    argc, argv, [&](CLI::App& app) { add_max_threads(app, max_threads); });
   try {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port);
@@ -135,11 +144,15 @@ int main(int argc, char** argv) {
     for (;;) {
       std::array<pollfd, 2> fds{{{listener.fd.get(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
       if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw syscall_error("poll");
       }
-      if (fds[1].revents != 0 && signals.drain().stop()) break;
-      if (fds[0].revents != 0 && accept_and_spawn(listener.fd.get(), live, max_threads, refusals, opts)) ++served;
+      if (fds[1].revents != 0 && signals.drain().stop())
+        break;
+      if (fds[0].revents != 0 &&
+          accept_and_spawn(listener.fd.get(), live, max_threads, refusals, opts))
+        ++served;
     }
 
     live.shutdown_all();  // wakes every thread still serving a client

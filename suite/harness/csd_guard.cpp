@@ -42,15 +42,19 @@ namespace {
 
 constexpr int kParentDeathSignal = SIGUSR1;
 constexpr int kTerminationSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, kParentDeathSignal};
-constexpr long kKillDeadlineSeconds = 30;  // a process stuck in D state must not keep the guard forever
+constexpr long kKillDeadlineSeconds =
+    30;  // a process stuck in D state must not keep the guard forever
 
-void say(const char* what) { (void)std::fprintf(stderr, "csd-guard: %s: %s\n", what, std::strerror(errno)); }
+void say(const char* what) {
+  (void)std::fprintf(stderr, "csd-guard: %s: %s\n", what, std::strerror(errno));
+}
 
 void reset_dispositions() {
   // Ignored signals survive exec; a caller that ignores SIGCHLD would make
   // waitpid() fail for us and hand a server SIG_IGN'd signals it never asked for.
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) (void)std::signal(sig, SIG_DFL);
+    if (sig != SIGKILL && sig != SIGSTOP)
+      (void)std::signal(sig, SIG_DFL);
   }
 }
 
@@ -64,7 +68,8 @@ sigset_t handled_signals() {
 
 bool is_termination(int sig) {
   for (const int t : kTerminationSignals) {
-    if (t == sig) return true;
+    if (t == sig)
+      return true;
   }
   return false;
 }
@@ -96,11 +101,14 @@ class Guard {
       int status = 0;
       const pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid > 0) {
-        if (pid == program_) program_status_ = status;
+        if (pid == program_)
+          program_status_ = status;
         continue;
       }
-      if (pid == 0) return false;
-      if (errno == EINTR) continue;
+      if (pid == 0)
+        return false;
+      if (errno == EINTR)
+        continue;
       return errno == ECHILD;
     }
   }
@@ -124,17 +132,21 @@ class Guard {
         return;
       }
       const timespec step{.tv_sec = 0, .tv_nsec = 10'000'000};
-      ::sigtimedwait(&chld, nullptr, &step);  // woken by the next death; bounded so new forks are seen
+      ::sigtimedwait(&chld, nullptr,
+                     &step);  // woken by the next death; bounded so new forks are seen
     }
   }
 
   // Ends the guard the way the program ended.
   [[noreturn]] void exit_like_program(int fallback_signal) {
     (void)std::fflush(stderr);
-    if (!program_status_) raise_signal(fallback_signal);
+    if (!program_status_)
+      raise_signal(fallback_signal);
     const int status = *program_status_;
-    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) raise_signal(WTERMSIG(status));
+    if (WIFEXITED(status))
+      ::_exit(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+      raise_signal(WTERMSIG(status));
     ::_exit(125);
   }
 
@@ -166,10 +178,12 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || std::string_view(argv[1]) != "--") return usage();
+  if (argc < 3 || std::string_view(argv[1]) != "--")
+    return usage();
 
   reset_dispositions();
-  (void)std::signal(SIGPIPE, SIG_IGN);  // our stderr is the suite's pipe; it may be gone when we complain
+  (void)std::signal(SIGPIPE,
+                    SIG_IGN);  // our stderr is the suite's pipe; it may be gone when we complain
   const sigset_t handled = handled_signals();
   if (::sigprocmask(SIG_BLOCK, &handled, nullptr) != 0) {
     say("sigprocmask");
@@ -189,16 +203,19 @@ int main(int argc, char** argv) {
     say("fork");
     return 126;
   }
-  if (program == 0) exec_program(argv + 2);
+  if (program == 0)
+    exec_program(argv + 2);
 
   Guard guard(program);
   for (;;) {
     siginfo_t info{};
     const int sig = ::sigwaitinfo(&handled, &info);
-    if (sig < 0) continue;  // EINTR: e.g. a stop/continue
+    if (sig < 0)
+      continue;  // EINTR: e.g. a stop/continue
     if (sig == SIGCHLD) {
       // Signals coalesce: one SIGCHLD may stand for many deaths, so reap all.
-      if (guard.reap() && guard.program_done()) guard.exit_like_program(SIGKILL);
+      if (guard.reap() && guard.program_done())
+        guard.exit_like_program(SIGKILL);
     } else if (is_termination(sig)) {
       guard.kill_tree();
       guard.exit_like_program(sig);

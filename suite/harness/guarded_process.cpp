@@ -37,8 +37,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::size_t kMaxOutput = 32u << 20;  // beyond this a program is flooding us; keep the start
-constexpr auto kStep = 2ms;                    // poll step for conditions nothing signals (/proc)
+constexpr std::size_t kMaxOutput = 32u
+                                   << 20;  // beyond this a program is flooding us; keep the start
+constexpr auto kStep = 2ms;                // poll step for conditions nothing signals (/proc)
 
 // Runs in the forked child just before exec (Boost.Process on_exec_setup):
 // only async-signal-safe calls here.
@@ -50,14 +51,17 @@ struct DieWithParent {
                                           const char* const*& /*argv*/) const {
     // The guard must learn of our death even if we are SIGKILLed. The signal
     // is tied to the forking *thread*; see the header.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return {errno, boost::system::system_category()};
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+      return {errno, boost::system::system_category()};
     // We may have died between fork and prctl; then nobody would ever signal.
-    if (::getppid() != parent) return {ESRCH, boost::system::system_category()};
+    if (::getppid() != parent)
+      return {ESRCH, boost::system::system_category()};
     // Boost 1.81's close_all() skips the descriptors below its own error pipe,
     // so a descriptor of ours without O_CLOEXEC (a client socket, say) would
     // leak into the guard and the server. Mark them all close-on-exec; the
     // error pipe stays open until exec, as Boost needs.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return {errno, boost::system::system_category()};
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+      return {errno, boost::system::system_category()};
     return {};
   }
 };
@@ -76,53 +80,64 @@ bool pidfd_signal(const Fd& pidfd, int sig) {
 }
 
 bool pidfd_exited(const Fd& pidfd) {
-  if (!pidfd) return true;
+  if (!pidfd)
+    return true;
   pollfd p{.fd = pidfd.get(), .events = POLLIN, .revents = 0};
   return ::poll(&p, 1, 0) > 0;
 }
 
 bool wait_pidfd(const Fd& pidfd, Clock::time_point deadline) {
-  if (!pidfd) return true;
+  if (!pidfd)
+    return true;
   for (;;) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     pollfd p{.fd = pidfd.get(), .events = POLLIN, .revents = 0};
     const int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
-    if (rc > 0) return true;
-    if (rc == 0 && Clock::now() >= deadline) return false;
+    if (rc > 0)
+      return true;
+    if (rc == 0 && Clock::now() >= deadline)
+      return false;
     // rc < 0 (EINTR) or an early wake-up: go round with what is left
   }
 }
 
 bool signal_descendant(pid_t pid, pid_t ancestor, int sig) {
   const Fd pidfd = open_pidfd(pid);
-  if (!pidfd) return false;
+  if (!pidfd)
+    return false;
   // The pidfd pins one process. If `pid` is a descendant *after* we opened
   // it, the pidfd names that descendant (or a dead process, which ignores the
   // signal), never a stranger that reused the pid.
-  if (!is_descendant(pid, ancestor)) return false;
+  if (!is_descendant(pid, ancestor))
+    return false;
   return pidfd_signal(pidfd, sig);
 }
 
 std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
+  if (WIFEXITED(status))
+    return fmt::format("exit status {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     const char* name = ::sigabbrev_np(WTERMSIG(status));
-    return fmt::format("killed by signal {} (SIG{})", WTERMSIG(status), name != nullptr ? name : "?");
+    return fmt::format("killed by signal {} (SIG{})", WTERMSIG(status),
+                       name != nullptr ? name : "?");
   }
   return fmt::format("wait status {:#x}", status);
 }
 
 fs::path guard_path() {
-  if (const char* env = std::getenv("CSD_GUARD"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("CSD_GUARD"); env != nullptr && *env != '\0')
+    return env;
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw LaunchError(fmt::format("cannot find csd-guard: readlink /proc/self/exe: {}", ec.message()));
+  if (ec)
+    throw LaunchError(
+        fmt::format("cannot find csd-guard: readlink /proc/self/exe: {}", ec.message()));
   fs::path guard = self.parent_path() / "csd-guard";
   if (::access(guard.c_str(), X_OK) != 0) {
-    throw LaunchError(
-        fmt::format("cannot find csd-guard: access {}: {} (it is built next to {}; set CSD_GUARD to "
-                    "use another)",
-                    guard.string(), std::strerror(errno), self.filename().string()));
+    throw LaunchError(fmt::format(
+        "cannot find csd-guard: access {}: {} (it is built next to {}; set CSD_GUARD to "
+        "use another)",
+        guard.string(), std::strerror(errno), self.filename().string()));
   }
   return guard;
 }
@@ -130,27 +145,35 @@ fs::path guard_path() {
 // ---------------------------------------------------------------------------
 // OutputCollector
 
-OutputCollector::OutputCollector(Fd read_end) : pipe_(std::move(read_end)), wake_(::eventfd(0, EFD_CLOEXEC)) {
-  if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
+OutputCollector::OutputCollector(Fd read_end)
+    : pipe_(std::move(read_end)), wake_(::eventfd(0, EFD_CLOEXEC)) {
+  if (!wake_)
+    throw std::system_error(errno, std::generic_category(), "eventfd");
   reader_ = std::thread([this] { run(); });
 }
 
 OutputCollector::~OutputCollector() {
   const uint64_t one = 1;
-  [[maybe_unused]] const auto n = ::write(wake_.get(), &one, sizeof one);  // cannot fail: counter far from max
-  if (reader_.joinable()) reader_.join();
+  [[maybe_unused]] const auto n =
+      ::write(wake_.get(), &one, sizeof one);  // cannot fail: counter far from max
+  if (reader_.joinable())
+    reader_.join();
 }
 
 void OutputCollector::run() {
   std::array<char, 65536> buf{};
   for (;;) {
     std::array<pollfd, 2> fds{{{pipe_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}}};
-    if (::poll(fds.data(), fds.size(), -1) < 0) {  // blocks until output, EOF or stop: not a timed wait
-      if (errno == EINTR) continue;
+    if (::poll(fds.data(), fds.size(), -1) <
+        0) {  // blocks until output, EOF or stop: not a timed wait
+      if (errno == EINTR)
+        continue;
       break;
     }
-    if (fds[1].revents != 0) break;
-    if (fds[0].revents == 0) continue;
+    if (fds[1].revents != 0)
+      break;
+    if (fds[0].revents == 0)
+      continue;
     const ssize_t n = ::read(pipe_.get(), buf.data(), buf.size());
     if (n > 0) {
       append(buf.data(), static_cast<std::size_t>(n));
@@ -173,7 +196,8 @@ void OutputCollector::append(const char* data, std::size_t n) {
 
 std::string OutputCollector::text() const {
   const std::lock_guard lock(mutex_);
-  if (dropped_ == 0) return text_;
+  if (dropped_ == 0)
+    return text_;
   return text_ + fmt::format("\n[csd harness: {} more bytes of output were not kept]\n", dropped_);
 }
 
@@ -189,8 +213,9 @@ std::size_t OutputCollector::size() const {
 
 bool OutputCollector::wait_for(std::string_view needle, Clock::time_point deadline) {
   std::unique_lock lock(mutex_);
-  return changed_.wait_until(lock, deadline, [&] { return text_.find(needle) != std::string::npos || eof_; }) &&
-         text_.find(needle) != std::string::npos;
+  return changed_.wait_until(lock, deadline, [&] {
+    return text_.find(needle) != std::string::npos || eof_;
+  }) && text_.find(needle) != std::string::npos;
 }
 
 bool OutputCollector::wait_eof(Clock::time_point deadline) {
@@ -213,8 +238,10 @@ struct GuardedProcess::Launch {
   std::optional<bp::process> process;
 };
 
-GuardedProcess::GuardedProcess(const std::vector<std::string>& argv) : launch_(std::make_unique<Launch>()) {
-  if (argv.empty()) throw std::invalid_argument("GuardedProcess: empty argv");
+GuardedProcess::GuardedProcess(const std::vector<std::string>& argv)
+    : launch_(std::make_unique<Launch>()) {
+  if (argv.empty())
+    throw std::invalid_argument("GuardedProcess: empty argv");
   const fs::path guard = guard_path();
 
   std::array<int, 2> ends{};
@@ -230,20 +257,23 @@ GuardedProcess::GuardedProcess(const std::vector<std::string>& argv) : launch_(s
     // stdin /dev/null; stdout and stderr the same pipe, so their interleaving
     // is the order the program wrote in.
     launch_->process.emplace(launch_->context, guard, args,
-                             bp::process_stdio{nullptr, write_end.get(), write_end.get()}, DieWithParent{::getpid()});
+                             bp::process_stdio{nullptr, write_end.get(), write_end.get()},
+                             DieWithParent{::getpid()});
   } catch (const std::exception& e) {
     throw LaunchError(fmt::format("cannot start {} for {}: {}", guard.string(), argv[0], e.what()));
   }
   write_end.reset();  // only the child's copies remain: EOF when the whole tree is gone
   guard_pid_ = launch_->process->id();
   guard_pidfd_ = open_pidfd(guard_pid_);  // our unreaped child: it cannot be gone
-  if (!guard_pidfd_) throw LaunchError(fmt::format("pidfd_open({}): {}", guard_pid_, std::strerror(errno)));
+  if (!guard_pidfd_)
+    throw LaunchError(fmt::format("pidfd_open({}): {}", guard_pid_, std::strerror(errno)));
   output_ = std::make_unique<OutputCollector>(std::move(read_end));
 }
 
 GuardedProcess::~GuardedProcess() {
   try {
-    if (!guard_exited()) kill_tree();
+    if (!guard_exited())
+      kill_tree();
     reap();
   } catch (...) {
     // A destructor must not throw; the guard kills the tree when we die anyway.
@@ -255,18 +285,22 @@ std::optional<pid_t> GuardedProcess::find_program(Clock::time_point deadline) {
     std::optional<ProcInfo> oldest;
     for (const pid_t child : children_of(guard_pid_)) {
       const auto info = read_proc(child);
-      if (info && (!oldest || info->start_ticks < oldest->start_ticks)) oldest = info;
+      if (info && (!oldest || info->start_ticks < oldest->start_ticks))
+        oldest = info;
     }
     // Orphans re-parented to the guard are younger than the program (they
     // descend from it), so the oldest child is the program while it lives.
-    if (oldest) return oldest->pid;
-    if (guard_exited() || Clock::now() >= deadline) return std::nullopt;
+    if (oldest)
+      return oldest->pid;
+    if (guard_exited() || Clock::now() >= deadline)
+      return std::nullopt;
     wait_pidfd(guard_pidfd_, std::min(deadline, Clock::now() + kStep));
   }
 }
 
 std::vector<pid_t> GuardedProcess::tree() const {
-  if (status_) return {};  // reaped: the pid may belong to someone else now
+  if (status_)
+    return {};  // reaped: the pid may belong to someone else now
   return descendants(guard_pid_);
 }
 
@@ -279,7 +313,8 @@ std::vector<std::string> GuardedProcess::kill_tree() {
   while (!guard_exited()) {
     for (const pid_t pid : descendants(guard_pid_)) {
       const auto info = read_proc(pid);
-      if (!info || info->state == 'Z') continue;  // already exited: nothing to kill, nothing to report
+      if (!info || info->state == 'Z')
+        continue;  // already exited: nothing to kill, nothing to report
       if (signal_descendant(pid, guard_pid_, SIGKILL) && seen.insert(pid).second) {
         killed.push_back(fmt::format("{} ({})", pid, info->comm));
       }
@@ -301,10 +336,12 @@ std::vector<std::string> GuardedProcess::kill_tree() {
 }
 
 std::optional<int> GuardedProcess::reap() {
-  if (status_ || !launch_->process) return status_;
+  if (status_ || !launch_->process)
+    return status_;
   boost::system::error_code ec;
   launch_->process->wait(ec);  // waitpid: returns at once when the guard has exited
-  if (!ec) status_ = launch_->process->native_exit_code();
+  if (!ec)
+    status_ = launch_->process->native_exit_code();
   // Boost's destructor would waitpid (and kill) the pid again; it may be reused by now.
   launch_->process->detach();
   return status_;

@@ -30,8 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 // pidfds: a handle on one process that cannot be confused with a later
 // process reusing its pid.
-Fd open_pidfd(pid_t pid);                                      // invalid Fd if the process is gone
-bool pidfd_exited(const Fd& pidfd);                            // true once the process has exited (zombie or reaped)
+Fd open_pidfd(pid_t pid);            // invalid Fd if the process is gone
+bool pidfd_exited(const Fd& pidfd);  // true once the process has exited (zombie or reaped)
 bool wait_pidfd(const Fd& pidfd, Clock::time_point deadline);  // true if it exited by the deadline
 bool pidfd_signal(const Fd& pidfd, int sig);                   // false if it is gone (or never was)
 // Sends `sig` to `pid` if it is (still) a descendant of `ancestor`; false if not.

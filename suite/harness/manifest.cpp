@@ -22,7 +22,8 @@ namespace {
 
 constexpr std::string_view kFileField = "(file)";
 const std::vector<std::string> kPlaceholders{"host", "port", "workers"};
-const std::vector<std::string> kFields{"name", "command", "protocol", "model", "workers", "ready", "accept_wakeup"};
+const std::vector<std::string> kFields{"name",    "command", "protocol",     "model",
+                                       "workers", "ready",   "accept_wakeup"};
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
@@ -41,10 +42,12 @@ class Reader {
 
   json parse() const {
     std::ifstream in(path_);
-    if (!in) fail(kFileField, fmt::format("cannot read: {}", std::strerror(errno)));
+    if (!in)
+      fail(kFileField, fmt::format("cannot read: {}", std::strerror(errno)));
     std::stringstream text;
     text << in.rdbuf();
-    if (in.bad()) fail(kFileField, fmt::format("cannot read: {}", std::strerror(errno)));
+    if (in.bad())
+      fail(kFileField, fmt::format("cannot read: {}", std::strerror(errno)));
     try {
       return json::parse(text.str());
     } catch (const json::parse_error& e) {
@@ -53,54 +56,68 @@ class Reader {
   }
 
   void check_known_fields(const json& doc) const {
-    if (!doc.is_object()) fail(kFileField, "must hold one JSON object");
+    if (!doc.is_object())
+      fail(kFileField, "must hold one JSON object");
     for (const auto& [key, value] : doc.items()) {
       const bool known = std::find(kFields.begin(), kFields.end(), key) != kFields.end();
       // "description" and "x-..." are for people and other tools; anything
       // else unknown is most likely a typo of a field we would then miss.
       const bool free_form = key == "description" || key.rfind("x-", 0) == 0;
       if (!known && !free_form) {
-        fail(key, fmt::format("unknown field (known: {}; free-form: description, x-*)", join(kFields, ", ")));
+        fail(key, fmt::format("unknown field (known: {}; free-form: description, x-*)",
+                              join(kFields, ", ")));
       }
     }
   }
 
   std::string name(const json& doc) const {
-    if (!doc.contains("name")) fail("name", "missing");
+    if (!doc.contains("name"))
+      fail("name", "missing");
     const auto& v = doc.at("name");
-    if (!v.is_string() || v.get<std::string>().empty()) fail("name", "must be a non-empty string");
+    if (!v.is_string() || v.get<std::string>().empty())
+      fail("name", "must be a non-empty string");
     return v.get<std::string>();
   }
 
   std::vector<std::string> command(const json& doc) const {
-    if (!doc.contains("command")) fail("command", "missing");
+    if (!doc.contains("command"))
+      fail("command", "missing");
     const auto& v = doc.at("command");
-    if (!v.is_array()) fail("command", "must be an array of strings, e.g. [\"prog\", \"-p\", \"{port}\"]");
-    if (v.empty()) fail("command", "is empty");
+    if (!v.is_array())
+      fail("command", "must be an array of strings, e.g. [\"prog\", \"-p\", \"{port}\"]");
+    if (v.empty())
+      fail("command", "is empty");
     std::vector<std::string> argv;
     for (std::size_t i = 0; i < v.size(); ++i) {
-      if (!v[i].is_string()) fail("command", fmt::format("item {} is not a string: {}", i, v[i].dump()));
+      if (!v[i].is_string())
+        fail("command", fmt::format("item {} is not a string: {}", i, v[i].dump()));
       argv.push_back(v[i].get<std::string>());
     }
-    if (argv[0].empty()) fail("command", "item 0 (the program) is empty");
+    if (argv[0].empty())
+      fail("command", "item 0 (the program) is empty");
     for (std::size_t i = 0; i < argv.size(); ++i) check_placeholders(argv[i], i);
     return argv;
   }
 
   WireProtocol protocol(const json& doc) const {
-    if (!doc.contains("protocol")) return WireProtocol::size;
+    if (!doc.contains("protocol"))
+      return WireProtocol::size;
     const auto& v = doc.at("protocol");
-    if (v == "size") return WireProtocol::size;
-    if (v == "echo") return WireProtocol::echo;
+    if (v == "size")
+      return WireProtocol::size;
+    if (v == "echo")
+      return WireProtocol::echo;
     fail("protocol", fmt::format("must be \"size\" or \"echo\", not {}", v.dump()));
   }
 
   std::string model(const json& doc) const {
     // Absent means "other": only the design-independent checks apply.
-    if (!doc.contains("model")) return "other";
+    if (!doc.contains("model"))
+      return "other";
     const auto& v = doc.at("model");
     const auto& models = known_models();
-    if (v.is_string() && std::find(models.begin(), models.end(), v.get<std::string>()) != models.end()) {
+    if (v.is_string() &&
+        std::find(models.begin(), models.end(), v.get<std::string>()) != models.end()) {
       return v.get<std::string>();
     }
     fail("model", fmt::format("unknown model {} (known: {})", v.dump(), join(models, ", ")));
@@ -108,7 +125,8 @@ class Reader {
 
   int workers(const json& doc, bool required) const {
     if (!doc.contains("workers")) {
-      if (required) fail("workers", "missing, but the command uses {workers}");
+      if (required)
+        fail("workers", "missing, but the command uses {workers}");
       return 0;
     }
     const auto& v = doc.at("workers");
@@ -120,33 +138,47 @@ class Reader {
   }
 
   bool prints_ready_line(const json& doc) const {
-    if (!doc.contains("ready")) return true;
+    if (!doc.contains("ready"))
+      return true;
     const auto& v = doc.at("ready");
-    if (v == "line") return true;
-    if (v == "port") return false;
-    fail("ready",
-         fmt::format("must be \"line\" (prints 'listening on') or \"port\" (prints nothing), not {}", v.dump()));
+    if (v == "line")
+      return true;
+    if (v == "port")
+      return false;
+    fail(
+        "ready",
+        fmt::format("must be \"line\" (prints 'listening on') or \"port\" (prints nothing), not {}",
+                    v.dump()));
   }
 
   AcceptWakeup accept_wakeup(const json& doc) const {
-    if (!doc.contains("accept_wakeup")) return AcceptWakeup::unspecified;
+    if (!doc.contains("accept_wakeup"))
+      return AcceptWakeup::unspecified;
     const auto& v = doc.at("accept_wakeup");
-    if (v == "fifo") return AcceptWakeup::fifo;
-    if (v == "lifo") return AcceptWakeup::lifo;
-    if (v == "all") return AcceptWakeup::all;
-    if (v == "some") return AcceptWakeup::some;
+    if (v == "fifo")
+      return AcceptWakeup::fifo;
+    if (v == "lifo")
+      return AcceptWakeup::lifo;
+    if (v == "all")
+      return AcceptWakeup::all;
+    if (v == "some")
+      return AcceptWakeup::some;
     fail("accept_wakeup",
-         fmt::format("must be \"fifo\" (one waiter, longest idle), \"lifo\" (one waiter, the same again), "
-                     "\"all\" (every idle worker) or \"some\" (more than one, varying), not {}",
-                     v.dump()));
+         fmt::format(
+             "must be \"fifo\" (one waiter, longest idle), \"lifo\" (one waiter, the same again), "
+             "\"all\" (every idle worker) or \"some\" (more than one, varying), not {}",
+             v.dump()));
   }
 
-  fs::path resolve_program(const std::string& program, const std::vector<fs::path>& search_dirs) const {
-    if (program.find('/') != std::string::npos) return resolve_path(program);
+  fs::path resolve_program(const std::string& program,
+                           const std::vector<fs::path>& search_dirs) const {
+    if (program.find('/') != std::string::npos)
+      return resolve_path(program);
     std::vector<std::string> looked;
     for (const auto& dir : search_dirs) {
       const auto candidate = dir / program;
-      if (is_executable_file(candidate)) return fs::absolute(candidate).lexically_normal();
+      if (is_executable_file(candidate))
+        return fs::absolute(candidate).lexically_normal();
       looked.push_back(dir.string());
     }
     const char* path_env = std::getenv("PATH");
@@ -154,13 +186,17 @@ class Reader {
     while (true) {
       const auto colon = path_list.find(':');
       const std::string dir(path_list.substr(0, colon));
-      const auto candidate = fs::path(dir.empty() ? "." : dir) / program;  // an empty entry means "."
-      if (is_executable_file(candidate)) return fs::absolute(candidate).lexically_normal();
-      if (colon == std::string_view::npos) break;
+      const auto candidate =
+          fs::path(dir.empty() ? "." : dir) / program;  // an empty entry means "."
+      if (is_executable_file(candidate))
+        return fs::absolute(candidate).lexically_normal();
+      if (colon == std::string_view::npos)
+        break;
       path_list.remove_prefix(colon + 1);
     }
-    fail("command", fmt::format("program '{}' not found (looked in {}{}$PATH={})", program, join(looked, ", "),
-                                looked.empty() ? "" : ", then ", path_env != nullptr ? path_env : "(unset)"));
+    fail("command",
+         fmt::format("program '{}' not found (looked in {}{}$PATH={})", program, join(looked, ", "),
+                     looked.empty() ? "" : ", then ", path_env != nullptr ? path_env : "(unset)"));
   }
 
  private:
@@ -168,12 +204,13 @@ class Reader {
     std::size_t pos = 0;
     while ((pos = arg.find('{', pos)) != std::string::npos) {
       const auto close = arg.find('}', pos);
-      if (close == std::string::npos) return;  // a lone '{' is literal text
+      if (close == std::string::npos)
+        return;  // a lone '{' is literal text
       const auto inner = arg.substr(pos + 1, close - pos - 1);
       if (std::find(kPlaceholders.begin(), kPlaceholders.end(), inner) == kPlaceholders.end()) {
-        fail("command",
-             fmt::format("unknown placeholder {{{}}} in item {} \"{}\" (known: {{host}} {{port}} {{workers}})", inner,
-                         index, arg));
+        fail("command", fmt::format("unknown placeholder {{{}}} in item {} \"{}\" (known: {{host}} "
+                                    "{{port}} {{workers}})",
+                                    inner, index, arg));
       }
       pos = close + 1;
     }
@@ -188,12 +225,15 @@ class Reader {
   // its server can move together.
   fs::path resolve_path(const std::string& program) const {
     fs::path p(program);
-    if (p.is_relative()) p = fs::absolute(path_).parent_path() / p;
+    if (p.is_relative())
+      p = fs::absolute(path_).parent_path() / p;
     p = p.lexically_normal();
     std::error_code ec;
-    if (!fs::exists(p, ec)) fail("command", fmt::format("program '{}' not found: no file {}", program, p.string()));
+    if (!fs::exists(p, ec))
+      fail("command", fmt::format("program '{}' not found: no file {}", program, p.string()));
     if (!is_executable_file(p)) {
-      fail("command", fmt::format("program '{}' is not an executable file: {}", program, p.string()));
+      fail("command",
+           fmt::format("program '{}' is not an executable file: {}", program, p.string()));
     }
     return p;
   }
@@ -239,8 +279,9 @@ std::string_view to_string(AcceptWakeup w) {
 
 const std::vector<std::string>& known_models() {
   static const std::vector<std::string> models{
-      "iterative", "fork",        "select",           "poll",      "epoll", "prefork", "prefork-lock", "prefork-fdpass",
-      "thread",    "prethreaded", "prethreaded-main", "reuseport", "other"};
+      "iterative",        "fork",         "select",         "poll",   "epoll",
+      "prefork",          "prefork-lock", "prefork-fdpass", "thread", "prethreaded",
+      "prethreaded-main", "reuseport",    "other"};
   return models;
 }
 
@@ -261,13 +302,17 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   return m;
 }
 
-std::vector<Manifest> load_manifest_dir(const fs::path& dir, const std::vector<fs::path>& search_dirs) {
+std::vector<Manifest> load_manifest_dir(const fs::path& dir,
+                                        const std::vector<fs::path>& search_dirs) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path());
+    if (entry.path().extension() == ".json")
+      files.push_back(entry.path());
   }
-  if (ec) throw ManifestError(dir, std::string(kFileField), fmt::format("cannot list directory: {}", ec.message()));
+  if (ec)
+    throw ManifestError(dir, std::string(kFileField),
+                        fmt::format("cannot list directory: {}", ec.message()));
   std::sort(files.begin(), files.end());
   std::vector<Manifest> manifests;
   manifests.reserve(files.size());
@@ -279,8 +324,8 @@ std::vector<std::string> expand_command(const Manifest& m, std::string_view host
   std::vector<std::string> argv = m.command;
   for (auto& arg : argv) {
     if (arg.find("{workers}") != std::string::npos && m.workers <= 0) {
-      throw std::invalid_argument(
-          fmt::format("{}: the command uses {{workers}} but no worker count was given", m.path.string()));
+      throw std::invalid_argument(fmt::format(
+          "{}: the command uses {{workers}} but no worker count was given", m.path.string()));
     }
     replace_all(arg, "{host}", host);
     replace_all(arg, "{port}", std::to_string(port));
@@ -292,10 +337,13 @@ std::vector<std::string> expand_command(const Manifest& m, std::string_view host
 std::string parameter_name(std::string_view name) {
   std::string out(name);
   for (char& ch : out) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
-    if (!ok) ch = '_';
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_';
+    if (!ok)
+      ch = '_';
   }
-  if (out.empty()) out = "_";  // gtest refuses empty parameter names
+  if (out.empty())
+    out = "_";  // gtest refuses empty parameter names
   return out;
 }
 

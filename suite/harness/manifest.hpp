@@ -60,7 +60,8 @@ const std::vector<std::string>& known_models();
 // Where a bare command name (no '/') is looked for: first each of
 // `search_dirs` (csd-suite passes its own bin/ directory), then $PATH.
 // A relative path with a '/' is relative to the manifest's directory.
-Manifest load_manifest(const std::filesystem::path& file, const std::vector<std::filesystem::path>& search_dirs = {});
+Manifest load_manifest(const std::filesystem::path& file,
+                       const std::vector<std::filesystem::path>& search_dirs = {});
 
 // Every *.json in `dir`, sorted by name.
 std::vector<Manifest> load_manifest_dir(const std::filesystem::path& dir,

@@ -39,10 +39,12 @@ PortRange candidate_range() {
     lo = 32768;  // the kernel's default, if /proc is not there
     hi = 60999;
   }
-  if (lo - 1 >= kLowestPort + 1000) return {kLowestPort, static_cast<uint16_t>(lo - 1)};
-  if (hi + 1000 <= 65535) return {static_cast<uint16_t>(hi + 1), 65535};
-  throw std::runtime_error("PortLease: the ephemeral port range " + std::to_string(lo) + "-" + std::to_string(hi) +
-                           " leaves no room for server ports");
+  if (lo - 1 >= kLowestPort + 1000)
+    return {kLowestPort, static_cast<uint16_t>(lo - 1)};
+  if (hi + 1000 <= 65535)
+    return {static_cast<uint16_t>(hi + 1), 65535};
+  throw std::runtime_error("PortLease: the ephemeral port range " + std::to_string(lo) + "-" +
+                           std::to_string(hi) + " leaves no room for server ports");
 }
 
 // The first address `host` resolves to (numeric hosts resolve without DNS).
@@ -68,7 +70,8 @@ bool bindable(const std::string& host, uint16_t port) {
   socklen_t len = 0;
   const sockaddr_storage addr = resolve(host, port, len);
   const Fd sock(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock) throw std::system_error(errno, std::generic_category(), "PortLease: socket");
+  if (!sock)
+    throw std::system_error(errno, std::generic_category(), "PortLease: socket");
   return ::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), len) == 0;
 }
 
@@ -86,11 +89,13 @@ void ensure_lock_dir(const fs::path& dir) {
 Fd lock_port(const fs::path& dir, uint16_t port) {
   const fs::path file = dir / (std::to_string(port) + ".lock");
   Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
-  if (!fd) throw std::system_error(errno, std::generic_category(), "PortLease: open " + file.string());
+  if (!fd)
+    throw std::system_error(errno, std::generic_category(), "PortLease: open " + file.string());
   // flock, not fcntl locks: fcntl locks belong to the process, so two leases
   // in one process would not exclude each other.
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK || errno == EINTR) return Fd{};
+    if (errno == EWOULDBLOCK || errno == EINTR)
+      return Fd{};
     throw std::system_error(errno, std::generic_category(), "PortLease: flock " + file.string());
   }
   return fd;
@@ -109,8 +114,10 @@ std::optional<PortLease> PortLease::try_acquire(const std::string& host, uint16_
   // Lock first, then check: whoever holds the lock owns the port, so a check
   // made under the lock cannot be invalidated by another suite's check.
   Fd lock = lock_port(dir, port);
-  if (!lock) return std::nullopt;
-  if (!bindable(host, port)) return std::nullopt;
+  if (!lock)
+    return std::nullopt;
+  if (!bindable(host, port))
+    return std::nullopt;
   return PortLease(port, std::move(lock));
 }
 
@@ -120,10 +127,12 @@ PortLease PortLease::acquire(const std::string& host) {
   std::mt19937 gen(seed());
   std::uniform_int_distribution<int> pick(range.first, range.last);
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    if (auto lease = try_acquire(host, static_cast<uint16_t>(pick(gen)))) return std::move(*lease);
+    if (auto lease = try_acquire(host, static_cast<uint16_t>(pick(gen))))
+      return std::move(*lease);
   }
-  throw std::runtime_error("PortLease: no free port for " + host + " in " + std::to_string(range.first) + "-" +
-                           std::to_string(range.last) + " after " + std::to_string(kAttempts) + " tries");
+  throw std::runtime_error("PortLease: no free port for " + host + " in " +
+                           std::to_string(range.first) + "-" + std::to_string(range.last) +
+                           " after " + std::to_string(kAttempts) + " tries");
 }
 
 }  // namespace csd::harness

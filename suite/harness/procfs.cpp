@@ -26,12 +26,15 @@ struct CloseDir {
 };
 using DirPtr = std::unique_ptr<DIR, CloseDir>;
 
-DirPtr open_dir(const std::string& path) { return DirPtr(::opendir(path.c_str())); }  // O_CLOEXEC in glibc
+DirPtr open_dir(const std::string& path) {
+  return DirPtr(::opendir(path.c_str()));
+}  // O_CLOEXEC in glibc
 
 // Reads a whole (small, /proc) file; nullopt if it cannot be opened or read.
 std::optional<std::string> read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  if (fd < 0)
+    return std::nullopt;
   std::string text;
   std::array<char, 4096> buf{};
   for (;;) {
@@ -57,7 +60,8 @@ bool parse_number(std::string_view s, T& out) {
 
 std::optional<pid_t> parse_pid(const char* name) {
   pid_t pid = 0;
-  if (!parse_number(std::string_view(name), pid) || pid <= 0) return std::nullopt;
+  if (!parse_number(std::string_view(name), pid) || pid <= 0)
+    return std::nullopt;
   return pid;
 }
 
@@ -67,7 +71,8 @@ std::vector<std::string_view> split_fields(std::string_view s) {
   while (!s.empty()) {
     const auto space = s.find(' ');
     fields.push_back(s.substr(0, space));
-    if (space == std::string_view::npos) break;
+    if (space == std::string_view::npos)
+      break;
     s.remove_prefix(space + 1);
   }
   return fields;
@@ -83,7 +88,8 @@ struct StatLine {
 std::optional<StatLine> split_stat(std::string_view text) {
   const auto open = text.find('(');
   const auto close = text.rfind(')');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open || close + 2 > text.size()) {
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open ||
+      close + 2 > text.size()) {
     return std::nullopt;
   }
   StatLine line;
@@ -104,7 +110,8 @@ bool stat_field(const StatLine& line, std::size_t n, T& out) {
 // how often it has been switched out.
 std::optional<TaskInfo> read_task_status(pid_t pid, pid_t tid, const std::string& path) {
   const auto status = read_file(path);
-  if (!status) return std::nullopt;  // the thread exited
+  if (!status)
+    return std::nullopt;  // the thread exited
   TaskInfo task;
   task.pid = pid;
   task.tid = tid;
@@ -114,13 +121,18 @@ std::optional<TaskInfo> read_task_status(pid_t pid, pid_t tid, const std::string
     const std::string_view line = text.substr(0, eol);
     text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
     const auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
+    if (colon == std::string_view::npos)
+      continue;
     const auto key = line.substr(0, colon);
     auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    if (key == "State" && !value.empty()) task.state = value.front();
-    if (key == "voluntary_ctxt_switches") parse_number(value, task.voluntary_ctxt_switches);
-    if (key == "nonvoluntary_ctxt_switches") parse_number(value, task.nonvoluntary_ctxt_switches);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    if (key == "State" && !value.empty())
+      task.state = value.front();
+    if (key == "voluntary_ctxt_switches")
+      parse_number(value, task.voluntary_ctxt_switches);
+    if (key == "nonvoluntary_ctxt_switches")
+      parse_number(value, task.nonvoluntary_ctxt_switches);
   }
   return task;
 }
@@ -130,9 +142,11 @@ std::string fd_dir(pid_t pid) { return "/proc/" + std::to_string(pid) + "/fd"; }
 // "socket:[12345]" -> 12345.
 std::optional<uint64_t> socket_inode_of_link(std::string_view target) {
   constexpr std::string_view prefix = "socket:[";
-  if (target.substr(0, prefix.size()) != prefix || target.back() != ']') return std::nullopt;
+  if (target.substr(0, prefix.size()) != prefix || target.back() != ']')
+    return std::nullopt;
   uint64_t inode = 0;
-  if (!parse_number(target.substr(prefix.size(), target.size() - prefix.size() - 1), inode)) return std::nullopt;
+  if (!parse_number(target.substr(prefix.size(), target.size() - prefix.size() - 1), inode))
+    return std::nullopt;
   return inode;
 }
 
@@ -141,15 +155,20 @@ template <typename Visit>
 bool for_each_socket(pid_t pid, Visit visit) {
   const std::string dir_path = fd_dir(pid);
   const DirPtr dir = open_dir(dir_path);
-  if (!dir) return false;
+  if (!dir)
+    return false;
   std::array<char, 64> target{};
   while (const dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] == '.') continue;
+    if (entry->d_name[0] == '.')
+      continue;
     const std::string link = dir_path + "/" + entry->d_name;
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) continue;  // closed meanwhile, or not a socket
-    if (const auto inode = socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)))) {
-      if (visit(*inode)) return true;
+    if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
+      continue;  // closed meanwhile, or not a socket
+    if (const auto inode =
+            socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)))) {
+      if (visit(*inode))
+        return true;
     }
   }
   return false;
@@ -159,19 +178,23 @@ bool for_each_socket(pid_t pid, Visit visit) {
 
 std::optional<ProcInfo> read_proc(pid_t pid) {
   const auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return std::nullopt;
+  if (!text)
+    return std::nullopt;
   const auto line = split_stat(*text);
-  if (!line || line->rest.empty() || line->rest[0].empty()) return std::nullopt;
+  if (!line || line->rest.empty() || line->rest[0].empty())
+    return std::nullopt;
   ProcInfo info;
   info.pid = pid;
   info.comm = std::string(line->comm);
   info.state = line->rest[0][0];
   const bool ok = stat_field(*line, 4, info.ppid) && stat_field(*line, 5, info.pgid) &&
                   stat_field(*line, 6, info.session) && stat_field(*line, 14, info.utime_ticks) &&
-                  stat_field(*line, 15, info.stime_ticks) && stat_field(*line, 16, info.cutime_ticks) &&
+                  stat_field(*line, 15, info.stime_ticks) &&
+                  stat_field(*line, 16, info.cutime_ticks) &&
                   stat_field(*line, 17, info.cstime_ticks) && stat_field(*line, 20, info.threads) &&
                   stat_field(*line, 22, info.start_ticks);
-  if (!ok) return std::nullopt;
+  if (!ok)
+    return std::nullopt;
   // The process-level status file counts only the main thread: add them all.
   for (const auto& task : read_tasks(pid)) {
     info.voluntary_ctxt_switches += task.voluntary_ctxt_switches;
@@ -183,15 +206,19 @@ std::optional<ProcInfo> read_proc(pid_t pid) {
 std::vector<ParentLink> scan_parents() {
   std::vector<ParentLink> links;
   const DirPtr proc = open_dir("/proc");
-  if (!proc) return links;
+  if (!proc)
+    return links;
   while (const dirent* entry = ::readdir(proc.get())) {
     const auto pid = parse_pid(entry->d_name);
-    if (!pid) continue;
+    if (!pid)
+      continue;
     const auto text = read_file(std::string("/proc/") + entry->d_name + "/stat");
-    if (!text) continue;  // exited during the scan
+    if (!text)
+      continue;  // exited during the scan
     const auto line = split_stat(*text);
     pid_t ppid = 0;
-    if (line && stat_field(*line, 4, ppid)) links.push_back({*pid, ppid});
+    if (line && stat_field(*line, 4, ppid))
+      links.push_back({*pid, ppid});
   }
   return links;
 }
@@ -199,7 +226,8 @@ std::vector<ParentLink> scan_parents() {
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> children;
   for (const auto& link : scan_parents()) {
-    if (link.ppid == parent) children.push_back(link.pid);
+    if (link.ppid == parent)
+      children.push_back(link.pid);
   }
   std::sort(children.begin(), children.end());
   return children;
@@ -221,7 +249,8 @@ std::vector<pid_t> descendants(pid_t root) {
     for (const pid_t child : level) {
       // ppid links cannot form a cycle, but a scan is not atomic: a pid that
       // exited and was reused mid-scan could appear twice.
-      if (!seen.insert(child).second) continue;
+      if (!seen.insert(child).second)
+        continue;
       found.push_back(child);
       queue.push_back(child);
     }
@@ -230,7 +259,8 @@ std::vector<pid_t> descendants(pid_t root) {
 }
 
 std::vector<pid_t> process_tree(pid_t root) {
-  if (::access(("/proc/" + std::to_string(root)).c_str(), F_OK) != 0) return {};
+  if (::access(("/proc/" + std::to_string(root)).c_str(), F_OK) != 0)
+    return {};
   std::vector<pid_t> tree{root};
   const auto below = descendants(root);
   tree.insert(tree.end(), below.begin(), below.end());
@@ -242,8 +272,10 @@ bool is_descendant(pid_t pid, pid_t ancestor) {
   // bound keeps a racing reparenting from surprising us.
   for (int depth = 0; depth < 4096 && pid > 1; ++depth) {
     const auto info = read_proc(pid);
-    if (!info) return false;
-    if (info->ppid == ancestor) return true;
+    if (!info)
+      return false;
+    if (info->ppid == ancestor)
+      return true;
     pid = info->ppid;
   }
   return false;
@@ -251,10 +283,12 @@ bool is_descendant(pid_t pid, pid_t ancestor) {
 
 int open_fd_count(pid_t pid) {
   const DirPtr dir = open_dir(fd_dir(pid));
-  if (!dir) return -1;
+  if (!dir)
+    return -1;
   int count = 0;
   while (const dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] != '.') ++count;
+    if (entry->d_name[0] != '.')
+      ++count;
   }
   return count;
 }
@@ -262,9 +296,11 @@ int open_fd_count(pid_t pid) {
 std::vector<pid_t> thread_ids(pid_t pid) {
   std::vector<pid_t> tids;
   const DirPtr dir = open_dir("/proc/" + std::to_string(pid) + "/task");
-  if (!dir) return tids;
+  if (!dir)
+    return tids;
   while (const dirent* entry = ::readdir(dir.get())) {
-    if (const auto tid = parse_pid(entry->d_name)) tids.push_back(*tid);
+    if (const auto tid = parse_pid(entry->d_name))
+      tids.push_back(*tid);
   }
   std::sort(tids.begin(), tids.end());
   return tids;
@@ -274,13 +310,17 @@ std::vector<TaskInfo> read_tasks(pid_t pid) {
   std::vector<TaskInfo> tasks;
   const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
   const DirPtr dir = open_dir(task_dir);
-  if (!dir) return tasks;
+  if (!dir)
+    return tasks;
   while (const dirent* entry = ::readdir(dir.get())) {
     const auto tid = parse_pid(entry->d_name);
-    if (!tid) continue;
-    if (auto task = read_task_status(pid, *tid, task_dir + "/" + entry->d_name + "/status")) tasks.push_back(*task);
+    if (!tid)
+      continue;
+    if (auto task = read_task_status(pid, *tid, task_dir + "/" + entry->d_name + "/status"))
+      tasks.push_back(*task);
   }
-  std::sort(tasks.begin(), tasks.end(), [](const TaskInfo& a, const TaskInfo& b) { return a.tid < b.tid; });
+  std::sort(tasks.begin(), tasks.end(),
+            [](const TaskInfo& a, const TaskInfo& b) { return a.tid < b.tid; });
   return tasks;
 }
 
@@ -301,7 +341,8 @@ bool holds_socket(pid_t pid, uint64_t inode) {
 
 std::string describe(pid_t pid) {
   const auto info = read_proc(pid);
-  if (!info) return std::to_string(pid) + " (gone)";
+  if (!info)
+    return std::to_string(pid) + " (gone)";
   return std::to_string(pid) + " (" + info->comm + ") " + info->state;
 }
 

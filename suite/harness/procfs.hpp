@@ -26,7 +26,8 @@ struct ProcInfo {
   uint64_t stime_ticks = 0;
   uint64_t cutime_ticks = 0;  // of reaped children
   uint64_t cstime_ticks = 0;
-  uint64_t start_ticks = 0;  // start time after boot: with the pid, identifies a process (pids get reused)
+  uint64_t start_ticks =
+      0;  // start time after boot: with the pid, identifies a process (pids get reused)
 };
 
 // nullopt if the process is gone.
@@ -48,7 +49,9 @@ struct TaskInfo {
   char state = '?';  // R S D ...: 'R' also while woken but not yet run
   uint64_t voluntary_ctxt_switches = 0;
   uint64_t nonvoluntary_ctxt_switches = 0;
-  [[nodiscard]] uint64_t switches() const { return voluntary_ctxt_switches + nonvoluntary_ctxt_switches; }
+  [[nodiscard]] uint64_t switches() const {
+    return voluntary_ctxt_switches + nonvoluntary_ctxt_switches;
+  }
 };
 
 // Every thread of `pid`, by tid; empty if the process is gone.

@@ -8,7 +8,8 @@ namespace csd::harness {
 
 using namespace std::chrono_literals;
 
-RunResult run_to_completion(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+RunResult run_to_completion(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout) {
   const auto deadline = detail::Clock::now() + timeout;
   detail::GuardedProcess process(argv);  // csd-guard execvp()s argv[0]: a path, or a name in $PATH
   RunResult result;
@@ -17,9 +18,11 @@ RunResult run_to_completion(const std::vector<std::string>& argv, std::chrono::m
     process.kill_tree();
   }
   const auto status = process.reap();
-  process.output().wait_eof(detail::Clock::now() + 2s);  // the tree is gone: every write end is closed
+  process.output().wait_eof(detail::Clock::now() +
+                            2s);  // the tree is gone: every write end is closed
   result.output = process.output().text();
-  if (!result.timed_out && status && WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  if (!result.timed_out && status && WIFEXITED(*status))
+    result.exit_code = WEXITSTATUS(*status);
   return result;
 }
 

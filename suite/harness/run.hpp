@@ -17,6 +17,7 @@ struct RunResult {
 
 // Runs argv[0] (a path, or a name looked up in $PATH) with `argv`, under
 // csd-guard so that the whole tree dies if we do; SIGKILLs the tree at the deadline.
-RunResult run_to_completion(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+RunResult run_to_completion(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout);
 
 }  // namespace csd::harness

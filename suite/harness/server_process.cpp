@@ -26,7 +26,8 @@ std::string seconds(std::chrono::milliseconds ms) {
 }
 
 std::string quoted_output(const std::string& output) {
-  if (output.empty()) return "\n(it wrote nothing to stdout or stderr)";
+  if (output.empty())
+    return "\n(it wrote nothing to stdout or stderr)";
   return fmt::format("\n--- its output (stdout and stderr) ---\n{}{}--- end of output ---", output,
                      output.back() == '\n' ? "" : "\n");
 }
@@ -48,20 +49,25 @@ struct ServerProcess::Impl {
 
   void attach_main(Clock::time_point deadline) {
     const auto program = guarded->find_program(deadline);
-    if (!program) return;
+    if (!program)
+      return;
     main_pid = *program;
     main_pidfd = detail::open_pidfd(main_pid);
     // Opened after we saw it as the guard's child: if it is still the guard's
     // child now, the pidfd names it and not a process that reused its pid.
     const auto info = read_proc(main_pid);
-    if (main_pidfd && (!info || info->ppid != guarded->guard_pid())) main_pidfd.reset();
+    if (main_pidfd && (!info || info->ppid != guarded->guard_pid()))
+      main_pidfd.reset();
   }
 
-  [[nodiscard]] bool ready() const { return guarded->output().contains(kReadyLine) || tcp_port_listening(port()); }
+  [[nodiscard]] bool ready() const {
+    return guarded->output().contains(kReadyLine) || tcp_port_listening(port());
+  }
 
   [[nodiscard]] std::string awaited() const {
     const auto where = fmt::format("{}:{}", host, port());
-    if (manifest.prints_ready_line) return fmt::format("print '{}' nor listen on {}", kReadyLine, where);
+    if (manifest.prints_ready_line)
+      return fmt::format("print '{}' nor listen on {}", kReadyLine, where);
     return fmt::format("listen on {}", where);
   }
 
@@ -71,30 +77,35 @@ struct ServerProcess::Impl {
     attach_main(deadline);
     for (;;) {
       const std::size_t seen = guarded->output().size();
-      if (main_alive() && ready()) return;
+      if (main_alive() && ready())
+        return;
       // Not found at all: the guard exited first (exec failed, or the program
       // exited at once), or we are at the deadline.
       const bool ended = main_pid < 0 ? guarded->guard_exited() : !main_alive();
       if (ended) {
         const StopReport r = owner.stop(SIGKILL, 0ms);
-        throw LaunchError(fmt::format("{} exited ({}) before it was ready: it did not {}{}", manifest.name,
-                                      r.exit_status ? detail::describe_wait_status(*r.exit_status) : "status unknown",
-                                      awaited(), quoted_output(r.output)));
+        throw LaunchError(fmt::format(
+            "{} exited ({}) before it was ready: it did not {}{}", manifest.name,
+            r.exit_status ? detail::describe_wait_status(*r.exit_status) : "status unknown",
+            awaited(), quoted_output(r.output)));
       }
       if (Clock::now() >= deadline) {
         const StopReport r = owner.stop(SIGKILL, 0ms);
-        throw LaunchError(fmt::format("{} did not {} within {}; it was still running and has been killed{}",
-                                      manifest.name, awaited(), seconds(ready_timeout), quoted_output(r.output)));
+        throw LaunchError(
+            fmt::format("{} did not {} within {}; it was still running and has been killed{}",
+                        manifest.name, awaited(), seconds(ready_timeout), quoted_output(r.output)));
       }
       guarded->output().wait_for_more(seen, std::min(deadline, Clock::now() + kReadyStep));
     }
   }
 };
 
-std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest, const LaunchOptions& options) {
+std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest,
+                                                    const LaunchOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->manifest = manifest;
-  if (options.workers) impl->manifest.workers = *options.workers;
+  if (options.workers)
+    impl->manifest.workers = *options.workers;
   impl->host = options.host;
   impl->ready_timeout = options.ready_timeout;
   const auto deadline = Clock::now() + options.ready_timeout;
@@ -112,7 +123,8 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest, co
   impl->guarded = std::make_unique<detail::GuardedProcess>(argv);
   // The constructor is private; make_unique cannot reach it. Owned at once.
   std::unique_ptr<ServerProcess> server(new ServerProcess(std::move(impl)));
-  server->impl_->await_ready(deadline, *server);  // on LaunchError, `server`'s destructor has nothing left to do
+  server->impl_->await_ready(
+      deadline, *server);  // on LaunchError, `server`'s destructor has nothing left to do
   return server;
 }
 
@@ -133,12 +145,14 @@ pid_t ServerProcess::pid() const { return impl_->main_pid; }
 const std::string& ServerProcess::name() const { return impl_->manifest.name; }
 
 std::vector<pid_t> ServerProcess::tree() const {
-  if (impl_->report) return {};
+  if (impl_->report)
+    return {};
   std::vector<pid_t> pids = impl_->guarded->tree();
   // Main process first, as documented; orphans (re-parented to the guard)
   // stay in the tree even after the main process is gone.
   const auto main = std::find(pids.begin(), pids.end(), impl_->main_pid);
-  if (main != pids.end()) std::rotate(pids.begin(), main, main + 1);
+  if (main != pids.end())
+    std::rotate(pids.begin(), main, main + 1);
   return pids;
 }
 
@@ -156,7 +170,8 @@ bool ServerProcess::running() const { return !impl_->report && impl_->main_alive
 
 StopReport ServerProcess::stop(int sig, std::chrono::milliseconds grace) {
   Impl& i = *impl_;
-  if (i.report) return *i.report;
+  if (i.report)
+    return *i.report;
   const auto start = Clock::now();
   detail::GuardedProcess& guarded = *i.guarded;
   StopReport r;
@@ -169,10 +184,12 @@ StopReport ServerProcess::stop(int sig, std::chrono::milliseconds grace) {
     } else {
       // The main process is gone but left processes behind (now children of
       // the guard): nobody else will pass the request on, so tell them directly.
-      for (const pid_t pid : guarded.tree()) detail::signal_descendant(pid, guarded.guard_pid(), sig);
+      for (const pid_t pid : guarded.tree())
+        detail::signal_descendant(pid, guarded.guard_pid(), sig);
     }
     r.exited_in_time = guarded.wait_guard_exit(start + grace);
-    if (!r.exited_in_time) r.killed = guarded.kill_tree();
+    if (!r.exited_in_time)
+      r.killed = guarded.kill_tree();
   }
   r.exit_status = guarded.reap();
   guarded.output().wait_eof(Clock::now() + 2s);  // the tree is gone, so every write end is closed
@@ -186,14 +203,17 @@ std::optional<std::string> find_sanitizer_report(std::string_view output) {
   // The markers each runtime starts its report with; UBSan's "runtime error:"
   // follows a source location on the same line.
   static constexpr std::string_view kMarkers[] = {
-      "WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:", "ERROR: LeakSanitizer:", "runtime error:"};
+      "WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:", "ERROR: LeakSanitizer:",
+      "runtime error:"};
   std::size_t first = std::string_view::npos;
   for (const auto marker : kMarkers) first = std::min(first, output.find(marker));
-  if (first == std::string_view::npos) return std::nullopt;
+  if (first == std::string_view::npos)
+    return std::nullopt;
   const auto begin = output.rfind('\n', first);
   const auto start = begin == std::string_view::npos ? 0 : begin + 1;
   const auto end = output.find('\n', first);
-  return std::string(output.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+  return std::string(
+      output.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
 }
 
 }  // namespace csd::harness

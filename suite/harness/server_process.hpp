@@ -48,7 +48,8 @@ struct LaunchOptions {
 
 struct StopReport {
   int signal_sent = 0;
-  bool exited_in_time = false;  // the whole tree was gone within the grace period (or before stop())
+  bool exited_in_time =
+      false;  // the whole tree was gone within the grace period (or before stop())
   // Raw wait status of the server's main process (csd-guard exits the way it
   // did): use WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG.
   std::optional<int> exit_status;
@@ -65,7 +66,8 @@ class ServerProcess {
   // ready by the port). So the line may not be in output() yet when start()
   // returns: use wait_for_output() to read it. Throws LaunchError (after
   // killing the tree) if it exits first or is not ready in time.
-  static std::unique_ptr<ServerProcess> start(const Manifest& manifest, const LaunchOptions& options = {});
+  static std::unique_ptr<ServerProcess> start(const Manifest& manifest,
+                                              const LaunchOptions& options = {});
   ~ServerProcess();  // stops (SIGTERM, then SIGKILL) if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -96,7 +98,8 @@ class ServerProcess {
   // left behind), waits up to `grace` for the whole tree to exit, SIGKILLs
   // what is left and says so, reaps csd-guard. Idempotent: later calls return
   // the first report.
-  StopReport stop(int sig = 15 /*SIGTERM*/, std::chrono::milliseconds grace = std::chrono::milliseconds{1000});
+  StopReport stop(int sig = 15 /*SIGTERM*/,
+                  std::chrono::milliseconds grace = std::chrono::milliseconds{1000});
   // True while the main process has not exited (workers may outlive it: see tree()).
   [[nodiscard]] bool running() const;
 

@@ -38,12 +38,14 @@ bool is_v4_mapped(const in6_addr& a) { return IN6_IS_ADDR_V4MAPPED(&a); }
 
 Endpoint endpoint_of(const sockaddr* sa, socklen_t len) {
   Endpoint e;
-  if (sa != nullptr && sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+  if (sa != nullptr && sa->sa_family == AF_INET &&
+      len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
     e.family = AF_INET;
     e.port_be = in->sin_port;
     e.addr[0] = in->sin_addr.s_addr;
-  } else if (sa != nullptr && sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+  } else if (sa != nullptr && sa->sa_family == AF_INET6 &&
+             len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
     e.port_be = in6->sin6_port;
     if (is_v4_mapped(in6->sin6_addr)) {
@@ -64,7 +66,9 @@ Endpoint endpoint_of(const sockaddr* sa, socklen_t len) {
 class DiagSocket {
  public:
   DiagSocket() : fd_(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) {
-    if (!fd_) throw std::system_error(errno, std::generic_category(), "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+    if (!fd_)
+      throw std::system_error(errno, std::generic_category(),
+                              "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
     // The kernel answers within the send; the timeout only bounds a surprise.
     const timeval timeout{.tv_sec = 2, .tv_usec = 0};
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -83,9 +87,12 @@ class DiagSocket {
     receive(request.header.nlmsg_seq, "sock_diag exact lookup", [&](const inet_diag_msg& msg) {
       // Without an established match the kernel falls back to the listener
       // on the local address; that is not the connection we asked about.
-      if (msg.id.idiag_dport != remote.port_be || msg.idiag_state == TCP_LISTEN) return;
-      found = TcpSocketInfo{
-          .inode = msg.idiag_inode, .rqueue = msg.idiag_rqueue, .wqueue = msg.idiag_wqueue, .state = msg.idiag_state};
+      if (msg.id.idiag_dport != remote.port_be || msg.idiag_state == TCP_LISTEN)
+        return;
+      found = TcpSocketInfo{.inode = msg.idiag_inode,
+                            .rqueue = msg.idiag_rqueue,
+                            .wqueue = msg.idiag_wqueue,
+                            .state = msg.idiag_state};
     });
     return found;
   }
@@ -122,8 +129,11 @@ class DiagSocket {
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     for (;;) {
-      if (::sendto(fd_.get(), &r, sizeof r, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) >= 0) return;
-      if (errno != EINTR) throw std::system_error(errno, std::generic_category(), std::string(what) + ": sendto");
+      if (::sendto(fd_.get(), &r, sizeof r, 0, reinterpret_cast<const sockaddr*>(&kernel),
+                   sizeof kernel) >= 0)
+        return;
+      if (errno != EINTR)
+        throw std::system_error(errno, std::generic_category(), std::string(what) + ": sendto");
     }
   }
 
@@ -135,25 +145,32 @@ class DiagSocket {
     for (;;) {
       const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
       if (n < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         throw std::system_error(errno, std::generic_category(), std::string(what) + ": recv");
       }
       auto remaining = static_cast<unsigned int>(n);
       bool done = false;
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, remaining); h = NLMSG_NEXT(h, remaining)) {
-        if (h->nlmsg_seq != seq) continue;  // a late answer to an earlier question
-        if (h->nlmsg_type == NLMSG_DONE) return;
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, remaining);
+           h = NLMSG_NEXT(h, remaining)) {
+        if (h->nlmsg_seq != seq)
+          continue;  // a late answer to an earlier question
+        if (h->nlmsg_type == NLMSG_DONE)
+          return;
         if (h->nlmsg_type == NLMSG_ERROR) {
           const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-          if (err->error == 0 || err->error == -ENOENT) return;
+          if (err->error == 0 || err->error == -ENOENT)
+            return;
           throw std::system_error(-err->error, std::generic_category(), what);
         }
         if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
           visit(*static_cast<const inet_diag_msg*>(NLMSG_DATA(h)));
-          if ((h->nlmsg_flags & NLM_F_MULTI) == 0) done = true;  // an exact lookup's single answer
+          if ((h->nlmsg_flags & NLM_F_MULTI) == 0)
+            done = true;  // an exact lookup's single answer
         }
       }
-      if (done) return;
+      if (done)
+        return;
     }
   }
 
@@ -172,47 +189,54 @@ bool proc_net_tcp_listening(uint16_t port) {
       char local[64] = {};
       char remote[64] = {};
       unsigned state = 0;
-      if (std::sscanf(line.c_str(), "%*d: %63s %63s %x", local, remote, &state) != 3) continue;
+      if (std::sscanf(line.c_str(), "%*d: %63s %63s %x", local, remote, &state) != 3)
+        continue;
       const char* colon = std::strrchr(local, ':');
-      if (colon != nullptr && std::strtoul(colon + 1, nullptr, 16) == port && state == TCP_LISTEN) return true;
+      if (colon != nullptr && std::strtoul(colon + 1, nullptr, 16) == port && state == TCP_LISTEN)
+        return true;
     }
   }
   return false;
 }
 
 std::vector<pid_t> without(std::vector<pid_t> pids, std::optional<pid_t> excluded) {
-  if (excluded) pids.erase(std::remove(pids.begin(), pids.end(), *excluded), pids.end());
+  if (excluded)
+    pids.erase(std::remove(pids.begin(), pids.end(), *excluded), pids.end());
   return pids;
 }
 
 }  // namespace
 
-std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len, const sockaddr* remote,
-                                             socklen_t remote_len) {
+std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len,
+                                             const sockaddr* remote, socklen_t remote_len) {
   const Endpoint l = endpoint_of(local, local_len);
   const Endpoint r = endpoint_of(remote, remote_len);
-  if (l.family != r.family) throw std::invalid_argument("sock_diag: local and remote address families differ");
+  if (l.family != r.family)
+    throw std::invalid_argument("sock_diag: local and remote address families differ");
   DiagSocket diag;
   return diag.lookup(l, r);
 }
 
-std::optional<uint64_t> tcp_socket_inode(const sockaddr* local, socklen_t local_len, const sockaddr* remote,
-                                         socklen_t remote_len) {
+std::optional<uint64_t> tcp_socket_inode(const sockaddr* local, socklen_t local_len,
+                                         const sockaddr* remote, socklen_t remote_len) {
   const auto info = tcp_socket_info(local, local_len, remote, remote_len);
-  if (!info || info->inode == 0) return std::nullopt;
+  if (!info || info->inode == 0)
+    return std::nullopt;
   return info->inode;
 }
 
 std::vector<pid_t> holders_of(uint64_t inode, std::span<const pid_t> candidates) {
   std::vector<pid_t> holders;
   for (const pid_t pid : candidates) {
-    if (holds_socket(pid, inode)) holders.push_back(pid);
+    if (holds_socket(pid, inode))
+      holders.push_back(pid);
   }
   return holders;
 }
 
-Attribution attribute_connection(const sockaddr* client, socklen_t client_len, const sockaddr* server,
-                                 socklen_t server_len, pid_t tree_root, std::optional<pid_t> exclude,
+Attribution attribute_connection(const sockaddr* client, socklen_t client_len,
+                                 const sockaddr* server, socklen_t server_len, pid_t tree_root,
+                                 std::optional<pid_t> exclude,
                                  std::chrono::steady_clock::duration timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // The server's side of the connection: local = the server's address, remote = the client's.
@@ -235,8 +259,10 @@ Attribution attribute_connection(const sockaddr* client, socklen_t client_len, c
         return result;
       }
     }
-    if (std::chrono::steady_clock::now() >= deadline) return result;
-    ::poll(nullptr, 0, 1);  // nothing to wait on: the condition is in the kernel; bounded by the deadline
+    if (std::chrono::steady_clock::now() >= deadline)
+      return result;
+    ::poll(nullptr, 0,
+           1);  // nothing to wait on: the condition is in the kernel; bounded by the deadline
   }
 }
 
@@ -244,9 +270,12 @@ bool tcp_port_listening(uint16_t port) {
   try {
     DiagSocket diag;
     bool found = false;
-    const auto match = [&](const inet_diag_msg& msg) { found = found || ntohs(msg.id.idiag_sport) == port; };
+    const auto match = [&](const inet_diag_msg& msg) {
+      found = found || ntohs(msg.id.idiag_sport) == port;
+    };
     diag.dump_listeners(AF_INET, match);
-    if (found) return true;
+    if (found)
+      return true;
     try {
       diag.dump_listeners(AF_INET6, match);
     } catch (const std::system_error&) {

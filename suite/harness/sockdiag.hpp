@@ -18,8 +18,8 @@ namespace csd::harness {
 // The inode of the TCP socket whose local end is `local` and remote end is
 // `remote` (IPv4 or IPv6), or nullopt if there is none, or if it is not yet
 // accepted (inode 0). Throws std::system_error if netlink itself fails.
-std::optional<uint64_t> tcp_socket_inode(const sockaddr* local, socklen_t local_len, const sockaddr* remote,
-                                         socklen_t remote_len);
+std::optional<uint64_t> tcp_socket_inode(const sockaddr* local, socklen_t local_len,
+                                         const sockaddr* remote, socklen_t remote_len);
 
 // The processes among `candidates` whose descriptor tables hold `inode`.
 std::vector<pid_t> holders_of(uint64_t inode, std::span<const pid_t> candidates);
@@ -34,8 +34,9 @@ struct Attribution {
   std::vector<pid_t> last_holders;  // what was seen last, for the failure message
   bool accepted = false;            // the kernel had assigned an inode
 };
-Attribution attribute_connection(const sockaddr* client, socklen_t client_len, const sockaddr* server,
-                                 socklen_t server_len, pid_t tree_root, std::optional<pid_t> exclude,
+Attribution attribute_connection(const sockaddr* client, socklen_t client_len,
+                                 const sockaddr* server, socklen_t server_len, pid_t tree_root,
+                                 std::optional<pid_t> exclude,
                                  std::chrono::steady_clock::duration timeout);
 
 }  // namespace csd::harness
@@ -51,8 +52,8 @@ struct TcpSocketInfo {
   uint32_t wqueue = 0;
   uint8_t state = 0;  // TCP_ESTABLISHED, ...
 };
-std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len, const sockaddr* remote,
-                                             socklen_t remote_len);
+std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len,
+                                             const sockaddr* remote, socklen_t remote_len);
 
 }  // namespace csd::harness
 

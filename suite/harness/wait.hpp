@@ -14,7 +14,8 @@ bool wait_until(Condition condition, std::chrono::steady_clock::duration timeout
                 std::chrono::milliseconds step = std::chrono::milliseconds{2}) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
     ::poll(nullptr, 0, static_cast<int>(step.count()));
   }
   return true;

@@ -69,9 +69,11 @@ Outcome read_report(const fs::path& file) {
   Outcome outcome;
   for (const auto& suite : report.at("testsuites")) {
     for (const auto& test : suite.at("testsuite")) {
-      if (test.value("status", "") != "RUN") continue;
+      if (test.value("status", "") != "RUN")
+        continue;
       ++outcome.ran;
-      if (test.value("result", "") == "SKIPPED") ++outcome.skipped;
+      if (test.value("result", "") == "SKIPPED")
+        ++outcome.skipped;
       if (test.contains("failures")) {
         ++outcome.failed;
         outcome.failed_names += " " + suite.value("name", "") + "." + test.value("name", "");
@@ -86,15 +88,16 @@ class BrokenFixture : public ::testing::TestWithParam<Case> {};
 TEST_P(BrokenFixture, CheckCatchesTheBug) {
   const Case& c = GetParam();
   const fs::path manifest = fs::path(CSD_BROKEN_DIR) / (c.fixture + ".json");
-  const fs::path json =
-      fs::temp_directory_path() / ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
-  const auto run =
-      csd::harness::run_to_completion({CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_filter=" + c.check,
-                                       "--gtest_output=json:" + json.string()},
-                                      240s);
+  const fs::path json = fs::temp_directory_path() /
+                        ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
+  const auto run = csd::harness::run_to_completion(
+      {CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_filter=" + c.check,
+       "--gtest_output=json:" + json.string()},
+      240s);
   ASSERT_FALSE(run.timed_out) << "csd-suite did not finish within 240 s:\n" << run.output;
   ASSERT_TRUE(run.exit_code.has_value()) << "csd-suite was killed by a signal:\n" << run.output;
-  ASSERT_NE(*run.exit_code, 2) << "csd-suite refused the manifest " << manifest << ":\n" << run.output;
+  ASSERT_NE(*run.exit_code, 2) << "csd-suite refused the manifest " << manifest << ":\n"
+                               << run.output;
   ASSERT_TRUE(fs::exists(json)) << "csd-suite wrote no JSON report:\n" << run.output;
   const Outcome outcome = read_report(json);
   fs::remove(json);
@@ -103,11 +106,13 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
   EXPECT_LT(outcome.skipped, outcome.ran) << "every matching check was skipped for " << c.fixture;
   if (c.must_fail) {
     EXPECT_EQ(*run.exit_code, 1) << run.output;
-    EXPECT_GT(outcome.failed, 0) << c.check << " passed on " << c.fixture << ", whose bug it exists to catch:\n"
+    EXPECT_GT(outcome.failed, 0) << c.check << " passed on " << c.fixture
+                                 << ", whose bug it exists to catch:\n"
                                  << run.output;
   } else {
     EXPECT_EQ(*run.exit_code, 0) << run.output;
-    EXPECT_EQ(outcome.failed, 0) << "failed on a correct server:" << outcome.failed_names << "\n" << run.output;
+    EXPECT_EQ(outcome.failed, 0) << "failed on a correct server:" << outcome.failed_names << "\n"
+                                 << run.output;
   }
 }
 
@@ -115,11 +120,13 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   std::string check;
   for (const char ch : info.param.check) {
-    if (ch != '*' && ch != '/') check += ch;
+    if (ch != '*' && ch != '/')
+      check += ch;
   }
   std::string name = info.param.fixture + "__" + check;
   for (char& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    if (!std::isalnum(static_cast<unsigned char>(ch)))
+      ch = '_';
   }
   return name;
 }

@@ -20,12 +20,13 @@ struct ClientTally {
   int64_t failed = 0;
   std::vector<std::string> problems;
   void note(std::string problem) {
-    if (problems.size() < 5) problems.push_back(std::move(problem));
+    if (problems.size() < 5)
+      problems.push_back(std::move(problem));
   }
 };
 
-void one_attributed_connection(const client::Target& target, pid_t root, std::optional<pid_t> exclude, uint64_t bytes,
-                               ClientTally& tally) {
+void one_attributed_connection(const client::Target& target, pid_t root,
+                               std::optional<pid_t> exclude, uint64_t bytes, ClientTally& tally) {
   client::StepResult failure;
   auto connection = client::Connection::open(target, client::deadline_in(10s), &failure);
   if (!connection) {
@@ -35,18 +36,19 @@ void one_attributed_connection(const client::Target& target, pid_t root, std::op
   }
   const auto local = connection->local_address();
   const auto peer = connection->peer_address();
-  const auto who =
-      harness::attribute_connection(reinterpret_cast<const sockaddr*>(&local.storage), local.len,
-                                    reinterpret_cast<const sockaddr*>(&peer.storage), peer.len, root, exclude, 5s);
+  const auto who = harness::attribute_connection(
+      reinterpret_cast<const sockaddr*>(&local.storage), local.len,
+      reinterpret_cast<const sockaddr*>(&peer.storage), peer.len, root, exclude, 5s);
   if (who.owner) {
     ++tally.per_process[*who.owner];
   } else {
     ++tally.unattributed;
     std::string holders;
     for (const pid_t pid : who.last_holders) holders += fmt::format(" {}", pid);
-    tally.note(fmt::format("connection from {} {} within 5 s (holders seen:{})", local.to_string(),
-                           who.accepted ? "was never held by exactly one worker" : "was never accepted",
-                           holders.empty() ? " none" : holders));
+    tally.note(
+        fmt::format("connection from {} {} within 5 s (holders seen:{})", local.to_string(),
+                    who.accepted ? "was never held by exactly one worker" : "was never accepted",
+                    holders.empty() ? " none" : holders));
   }
   const auto request = fmt::format("{}\n", bytes);
   if (connection->send_all(request, client::deadline_in(10s)).status != client::Status::ok) {
@@ -63,15 +65,17 @@ void one_attributed_connection(const client::Target& target, pid_t root, std::op
 
 }  // namespace
 
-AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std::optional<pid_t> exclude, int clients,
-                                   int conns, uint64_t bytes) {
+AttributedLoad run_attributed_load(const client::Target& target, pid_t root,
+                                   std::optional<pid_t> exclude, int clients, int conns,
+                                   uint64_t bytes) {
   std::vector<ClientTally> tallies(static_cast<std::size_t>(clients));
   {
     std::vector<std::jthread> threads;
     threads.reserve(tallies.size());
     for (auto& tally : tallies) {
       threads.emplace_back([&, conns] {
-        for (int i = 0; i < conns; ++i) one_attributed_connection(target, root, exclude, bytes, tally);
+        for (int i = 0; i < conns; ++i)
+          one_attributed_connection(target, root, exclude, bytes, tally);
       });
     }
   }
@@ -82,7 +86,8 @@ AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std
     total.unattributed += tally.unattributed;
     total.failed += tally.failed;
     for (const auto& p : tally.problems) {
-      if (total.problems.size() < 10) total.problems.push_back(p);
+      if (total.problems.size() < 10)
+        total.problems.push_back(p);
     }
   }
   return total;

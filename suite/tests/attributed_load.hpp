@@ -26,7 +26,8 @@ struct AttributedLoad {
 // (`bytes` per reply). Before sending its request, each connection waits until
 // its accepted socket is held by exactly one process of the tree rooted at
 // `root` other than `exclude` (the pool's parent).
-AttributedLoad run_attributed_load(const client::Target& target, pid_t root, std::optional<pid_t> exclude, int clients,
-                                   int conns, uint64_t bytes);
+AttributedLoad run_attributed_load(const client::Target& target, pid_t root,
+                                   std::optional<pid_t> exclude, int clients, int conns,
+                                   uint64_t bytes);
 
 }  // namespace csd::suite

@@ -51,14 +51,17 @@ class Concurrency : public ServerTest {
     }
     RecordProperty("other_clients_served", served);
     if (harness::is_iterative(model())) {
-      EXPECT_EQ(served, 0) << "model iterative serves one client at a time, yet " << served << " of " << kOthers
-                           << " other clients were served while " << stuck;
+      EXPECT_EQ(served, 0) << "model iterative serves one client at a time, yet " << served
+                           << " of " << kOthers << " other clients were served while " << stuck;
     } else if (model() == "reuseport") {
-      EXPECT_GE(served, 1) << "none of " << kOthers << " other clients was served within 5 s while " << stuck
-                           << "; only those hashed to the stuck worker's socket should wait:" << failures;
+      EXPECT_GE(served, 1) << "none of " << kOthers << " other clients was served within 5 s while "
+                           << stuck
+                           << "; only those hashed to the stuck worker's socket should wait:"
+                           << failures;
     } else {
       EXPECT_EQ(served, kOthers) << kOthers - served << " of " << kOthers
-                                 << " other clients were not served within 5 s while " << stuck << ":" << failures;
+                                 << " other clients were not served within 5 s while " << stuck
+                                 << ":" << failures;
     }
   }
 
@@ -99,7 +102,8 @@ TEST_P(Concurrency, SlowReaderDoesNotStallOthers) {
       },
       5000ms);
   RecordProperty("slow_reader_backed_up", backed_up ? "yes" : "no");
-  expect_others_served_as_the_design_allows("one client was reading a 100 MB reply and not reading");
+  expect_others_served_as_the_design_allows(
+      "one client was reading a 100 MB reply and not reading");
 }
 
 CSD_INSTANTIATE_FAMILY(Concurrency);

@@ -23,7 +23,9 @@ TEST_P(Echo, LargePayloadComesBackWhole) {
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
 }
 
-TEST_P(Echo, TenClientsTimesHundredConnections) { EXPECT_TRUE(EveryConnectionSucceeded(load(10, 100, 4096))); }
+TEST_P(Echo, TenClientsTimesHundredConnections) {
+  EXPECT_TRUE(EveryConnectionSucceeded(load(10, 100, 4096)));
+}
 
 CSD_INSTANTIATE_FAMILY(Echo);
 

@@ -18,7 +18,8 @@ class Lifecycle : public ServerTest {};
 std::vector<pid_t> zombies_in(const std::vector<pid_t>& tree) {
   std::vector<pid_t> zombies;
   for (const pid_t pid : tree) {
-    if (const auto info = harness::read_proc(pid); info && info->state == 'Z') zombies.push_back(pid);
+    if (const auto info = harness::read_proc(pid); info && info->state == 'Z')
+      zombies.push_back(pid);
   }
   return zombies;
 }
@@ -34,9 +35,11 @@ TEST_P(Lifecycle, NoZombiesAfter200Connections) {
   // A child that exits as its client leaves is a zombie for an instant, until
   // the parent's SIGCHLD handling reaps it; a reaping server gets there quickly.
   std::vector<pid_t> zombies;
-  const bool reaped = harness::wait_until([&] { return (zombies = zombies_in(server().tree())).empty(); }, 3000ms);
+  const bool reaped =
+      harness::wait_until([&] { return (zombies = zombies_in(server().tree())).empty(); }, 3000ms);
   RecordProperty("zombies", static_cast<int>(zombies.size()));
-  EXPECT_TRUE(reaped) << zombies.size() << " zombie(s) 3 s after 200 connections ended: " << pids(zombies);
+  EXPECT_TRUE(reaped) << zombies.size()
+                      << " zombie(s) 3 s after 200 connections ended: " << pids(zombies);
 }
 
 TEST_P(Lifecycle, DescriptorCountStableOver500Connections) {
@@ -46,10 +49,11 @@ TEST_P(Lifecycle, DescriptorCountStableOver500Connections) {
   ASSERT_GE(before, 0) << "cannot read /proc/" << main_pid << "/fd";
 
   ASSERT_TRUE(EveryConnectionSucceeded(load(5, 100, 100)));
-  constexpr int kSlack = 4;  // room for a descriptor opened lazily; a leak of one per connection is ~500
+  constexpr int kSlack =
+      4;  // room for a descriptor opened lazily; a leak of one per connection is ~500
   int after = 0;
-  const bool settled =
-      harness::wait_until([&] { return (after = harness::open_fd_count(main_pid)) <= before + kSlack; }, 3000ms);
+  const bool settled = harness::wait_until(
+      [&] { return (after = harness::open_fd_count(main_pid)) <= before + kSlack; }, 3000ms);
   RecordProperty("fds_before", before);
   RecordProperty("fds_after", after);
   EXPECT_TRUE(settled) << "the main process " << harness::describe(main_pid) << " held " << before
@@ -65,9 +69,10 @@ TEST_P(Lifecycle, SigtermStopsWholeTreeWithinOneSecond) {
   RecordProperty("stop_ms", static_cast<int>(report.took.count()));
   std::string killed;
   for (const auto& k : report.killed) killed += " " + k;
-  EXPECT_TRUE(report.exited_in_time) << "after SIGTERM to " << main_process << ", " << report.killed.size() << " of "
-                                     << tree.size()
-                                     << " processes were still running after 1 s and had to be SIGKILLed:" << killed;
+  EXPECT_TRUE(report.exited_in_time)
+      << "after SIGTERM to " << main_process << ", " << report.killed.size() << " of "
+      << tree.size()
+      << " processes were still running after 1 s and had to be SIGKILLed:" << killed;
 }
 
 CSD_INSTANTIATE_FAMILY(Lifecycle);

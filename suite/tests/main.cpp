@@ -85,8 +85,10 @@ std::vector<std::string> split_path_list(std::string_view list) {
   std::vector<std::string> items;
   while (!list.empty()) {
     const auto colon = list.find(':');
-    if (colon != 0) items.emplace_back(list.substr(0, colon));
-    if (colon == std::string_view::npos) break;
+    if (colon != 0)
+      items.emplace_back(list.substr(0, colon));
+    if (colon == std::string_view::npos)
+      break;
     list.remove_prefix(colon + 1);
   }
   return items;
@@ -98,7 +100,9 @@ std::vector<Manifest> load_all(const std::vector<std::string>& sources) {
   for (const auto& source : sources) {
     if (fs::is_directory(source)) {
       auto dir = csd::harness::load_manifest_dir(source, search);
-      if (dir.empty()) throw csd::harness::ManifestError(source, "(file)", "no *.json manifests in this directory");
+      if (dir.empty())
+        throw csd::harness::ManifestError(source, "(file)",
+                                          "no *.json manifests in this directory");
       manifests.insert(manifests.end(), dir.begin(), dir.end());
     } else {
       manifests.push_back(csd::harness::load_manifest(source, search));
@@ -120,9 +124,11 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> sources = take_impl_arguments(argc, argv);
   if (sources.empty()) {
-    if (const char* env = std::getenv("CSD_IMPL"); env != nullptr && *env != '\0') sources = split_path_list(env);
+    if (const char* env = std::getenv("CSD_IMPL"); env != nullptr && *env != '\0')
+      sources = split_path_list(env);
   }
-  if (sources.empty()) sources.emplace_back(CSD_DEFAULT_IMPL_DIR);
+  if (sources.empty())
+    sources.emplace_back(CSD_DEFAULT_IMPL_DIR);
 
   try {
     csd::suite::implementations() = load_all(sources);

@@ -28,7 +28,8 @@ TEST_P(Reply, ThreeMegabyteReplyIsExact) {
 // The seed's client.py sends the bare digits, no newline, and reads once.
 TEST_P(Reply, BareNumberLikeClientPy) {
   for (const uint64_t bytes : {10ULL, 4096ULL}) {
-    EXPECT_TRUE(GotExactReply(fetch(bytes, /*bare=*/true), bytes)) << "bare request for " << bytes << " bytes";
+    EXPECT_TRUE(GotExactReply(fetch(bytes, /*bare=*/true), bytes))
+        << "bare request for " << bytes << " bytes";
   }
 }
 
@@ -40,17 +41,18 @@ TEST_P(Reply, RequestSplitByteByByte) {
   ASSERT_TRUE(sent.connection) << sent.problem;
   RecordProperty("bytes_the_server_read_separately", static_cast<int>(sent.bytes_seen_consumed));
   const auto reply = read_reply(*sent.connection, 4096);
-  EXPECT_TRUE(GotExactReply(reply, 4096)) << "request sent as " << request.size() << " one-byte segments ("
-                                          << sent.bytes_seen_consumed << " seen read by the server one by one)";
+  EXPECT_TRUE(GotExactReply(reply, 4096))
+      << "request sent as " << request.size() << " one-byte segments (" << sent.bytes_seen_consumed
+      << " seen read by the server one by one)";
 }
 
 TEST_P(Reply, TenClientsTimesHundredConnections) {
   const auto report = load(10, 100, 4096);
   RecordProperty("connections_per_second", fmt::format("{:.0f}", report.connections_per_second()));
-  RecordProperty(
-      "latency_p99_us",
-      fmt::format("{}",
-                  std::chrono::duration_cast<std::chrono::microseconds>(report.latency_percentile(0.99)).count()));
+  RecordProperty("latency_p99_us",
+                 fmt::format("{}", std::chrono::duration_cast<std::chrono::microseconds>(
+                                       report.latency_percentile(0.99))
+                                       .count()));
   std::cout << client::format_human(report);
   EXPECT_TRUE(EveryConnectionSucceeded(report));
 }

@@ -24,7 +24,8 @@ class ResourceShape : public ServerTest {
   std::vector<pid_t> live_tree() {
     std::vector<pid_t> live;
     for (const pid_t pid : server().tree()) {
-      if (const auto info = harness::read_proc(pid); info && info->state != 'Z') live.push_back(pid);
+      if (const auto info = harness::read_proc(pid); info && info->state != 'Z')
+        live.push_back(pid);
     }
     return live;
   }
@@ -45,20 +46,24 @@ class ResourceShape : public ServerTest {
 };
 
 TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
-  if (!harness::is_per_client(model())) CSD_SKIP(fmt::format("model {} does not create a worker per client", model()));
+  if (!harness::is_per_client(model()))
+    CSD_SKIP(fmt::format("model {} does not create a worker per client", model()));
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
   if (model() == "fork") {
     std::size_t size = 0;
-    const bool alone = harness::wait_until([&] { return (size = server().tree().size()) == 1; }, 3000ms);
+    const bool alone =
+        harness::wait_until([&] { return (size = server().tree().size()) == 1; }, 3000ms);
     RecordProperty("processes_after", static_cast<int>(size));
-    EXPECT_TRUE(alone) << "3 s after 100 connections ended, the tree still has " << size
-                       << " processes (zombies included); a fork-per-client server returns to its parent alone";
+    EXPECT_TRUE(alone)
+        << "3 s after 100 connections ended, the tree still has " << size
+        << " processes (zombies included); a fork-per-client server returns to its parent alone";
   } else {
     std::size_t threads = 0;
-    const bool alone =
-        harness::wait_until([&] { return within_runtime_allowance(threads = threads_of_main(), 1); }, 3000ms);
+    const bool alone = harness::wait_until(
+        [&] { return within_runtime_allowance(threads = threads_of_main(), 1); }, 3000ms);
     RecordProperty("threads_after", static_cast<int>(threads));
-    EXPECT_TRUE(alone) << "3 s after 100 connections ended, " << harness::describe(server().pid()) << " has " << threads
+    EXPECT_TRUE(alone) << "3 s after 100 connections ended, " << harness::describe(server().pid())
+                       << " has " << threads
                        << " threads; a thread-per-client server returns to its main thread";
   }
 }
@@ -68,32 +73,37 @@ TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
     CSD_SKIP(fmt::format("model {} is not a pool", model()));
   }
   const int workers = server().workers();
-  if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
+  if (workers <= 0)
+    CSD_SKIP("the manifest gives no worker count");
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
   if (harness::is_process_pool(model())) {
     const auto expected = static_cast<std::size_t>(workers) + 1;
     std::size_t size = 0;
-    const bool exact = harness::wait_until([&] { return (size = live_tree().size()) == expected; }, 3000ms);
+    const bool exact =
+        harness::wait_until([&] { return (size = live_tree().size()) == expected; }, 3000ms);
     RecordProperty("processes", static_cast<int>(size));
-    EXPECT_TRUE(exact) << "a pool of " << workers << " worker processes has " << size << " live processes, not "
-                       << expected << " (parent + workers)";
+    EXPECT_TRUE(exact) << "a pool of " << workers << " worker processes has " << size
+                       << " live processes, not " << expected << " (parent + workers)";
   } else {
     // The main thread and one per worker (the main thread accepts or waits for signals).
     const auto expected = static_cast<std::size_t>(workers) + 1;
     std::size_t threads = 0;
-    const bool exact =
-        harness::wait_until([&] { return within_runtime_allowance(threads = threads_of_main(), expected); }, 3000ms);
+    const bool exact = harness::wait_until(
+        [&] { return within_runtime_allowance(threads = threads_of_main(), expected); }, 3000ms);
     RecordProperty("threads", static_cast<int>(threads));
-    EXPECT_TRUE(exact) << "a pool of " << workers << " threads has " << threads << " threads, not " << expected
-                       << " (main + workers)";
+    EXPECT_TRUE(exact) << "a pool of " << workers << " threads has " << threads << " threads, not "
+                       << expected << " (main + workers)";
   }
 }
 
 TEST_P(ResourceShape, ProcessPoolReplacesAKilledWorker) {
-  if (harness::is_thread_pool(model())) CSD_SKIP("a thread cannot be killed on its own: nothing to replace");
-  if (!harness::is_process_pool(model())) CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
+  if (harness::is_thread_pool(model()))
+    CSD_SKIP("a thread cannot be killed on its own: nothing to replace");
+  if (!harness::is_process_pool(model()))
+    CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
   const int workers = server().workers();
-  if (workers <= 0) CSD_SKIP("the manifest gives no worker count");
+  if (workers <= 0)
+    CSD_SKIP("the manifest gives no worker count");
   const auto expected = static_cast<std::size_t>(workers) + 1;
   ASSERT_TRUE(harness::wait_until([&] { return live_tree().size() == expected; }, 5000ms))
       << "the pool never reached parent + " << workers << " workers";
@@ -108,9 +118,11 @@ TEST_P(ResourceShape, ProcessPoolReplacesAKilledWorker) {
         return now.size() == expected && std::find(now.begin(), now.end(), victim) == now.end();
       },
       3000ms);
-  EXPECT_TRUE(replaced) << "3 s after SIGKILL of worker " << victim_name << " the pool has " << now.size()
-                        << " live processes; expected a replacement (parent + " << workers << " workers)";
-  EXPECT_TRUE(EveryConnectionSucceeded(load(8, 10, 100))) << "after a worker was killed and replaced";
+  EXPECT_TRUE(replaced) << "3 s after SIGKILL of worker " << victim_name << " the pool has "
+                        << now.size() << " live processes; expected a replacement (parent + "
+                        << workers << " workers)";
+  EXPECT_TRUE(EveryConnectionSucceeded(load(8, 10, 100)))
+      << "after a worker was killed and replaced";
 }
 
 CSD_INSTANTIATE_FAMILY(ResourceShape);

@@ -22,13 +22,17 @@ class Robustness : public ServerTest {
     // whatever a server without a limit streams.
     const auto first = connection->read_exact(1, client::deadline_in(5s));
     EXPECT_NE(first.status, client::Status::ok)
-        << "request " << printable(request) << " should get no reply, but the server started sending one";
+        << "request " << printable(request)
+        << " should get no reply, but the server started sending one";
     EXPECT_NE(first.status, client::Status::timeout)
-        << "request " << printable(request) << " should close the connection; it was still open after 5 s";
+        << "request " << printable(request)
+        << " should close the connection; it was still open after 5 s";
     connection.reset();
 
-    ASSERT_TRUE(harness::read_proc(server().pid())) << "the server's main process died after " << printable(request);
-    EXPECT_TRUE(GotExactReply(fetch(100), 100)) << "after " << printable(request) << " the server must keep serving";
+    ASSERT_TRUE(harness::read_proc(server().pid()))
+        << "the server's main process died after " << printable(request);
+    EXPECT_TRUE(GotExactReply(fetch(100), 100))
+        << "after " << printable(request) << " the server must keep serving";
   }
 
   static std::string printable(std::string_view request) {
@@ -38,12 +42,18 @@ class Robustness : public ServerTest {
   }
 };
 
-TEST_P(Robustness, GarbageRequestClosesOnlyThatConnection) { expect_rejected_and_still_serving("hello\n"); }
+TEST_P(Robustness, GarbageRequestClosesOnlyThatConnection) {
+  expect_rejected_and_still_serving("hello\n");
+}
 
-TEST_P(Robustness, NegativeRequestClosesOnlyThatConnection) { expect_rejected_and_still_serving("-5\n"); }
+TEST_P(Robustness, NegativeRequestClosesOnlyThatConnection) {
+  expect_rejected_and_still_serving("-5\n");
+}
 
 // The default limit is 1 GiB; one byte more must be refused, not streamed.
-TEST_P(Robustness, OverLimitRequestClosesOnlyThatConnection) { expect_rejected_and_still_serving("1073741825\n"); }
+TEST_P(Robustness, OverLimitRequestClosesOnlyThatConnection) {
+  expect_rejected_and_still_serving("1073741825\n");
+}
 
 CSD_INSTANTIATE_FAMILY(Robustness);
 

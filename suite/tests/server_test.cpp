@@ -10,31 +10,34 @@ namespace csd::suite {
 
 void ServerTest::SetUp() {
   if (protocol_ && manifest().protocol != *protocol_) {
-    CSD_SKIP(fmt::format("speaks {}; these checks are for the {} protocol", harness::to_string(manifest().protocol),
-                         harness::to_string(*protocol_)));
+    CSD_SKIP(fmt::format("speaks {}; these checks are for the {} protocol",
+                         harness::to_string(manifest().protocol), harness::to_string(*protocol_)));
   }
   RecordProperty("implementation", manifest().name);
   RecordProperty("model", manifest().model);
   try {
     server_ = harness::ServerProcess::start(manifest(), launch_);
   } catch (const std::exception& e) {
-    FAIL() << "could not start " << manifest().name << " (" << manifest().path.string() << "):\n" << e.what();
+    FAIL() << "could not start " << manifest().name << " (" << manifest().path.string() << "):\n"
+           << e.what();
   }
 }
 
 void ServerTest::TearDown() {
-  if (!server_) return;
+  if (!server_)
+    return;
   const harness::StopReport report = stopped_ ? *stopped_ : server_->stop(SIGTERM, 2000ms);
   if (const auto line = harness::find_sanitizer_report(report.output)) {
     ADD_FAILURE() << "the server's output holds a sanitizer report: " << *line;
   }
-  if (!HasFailure()) return;
+  if (!HasFailure())
+    return;
   std::string killed;
   for (const auto& k : report.killed) killed += " " + k;
-  std::cout << fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name, server_->host(), server_->port(),
-                           manifest().path.string())
-            << fmt::format("--- stopped with signal {} in {} ms{}\n", report.signal_sent, report.took.count(),
-                           killed.empty() ? "" : "; had to SIGKILL:" + killed)
+  std::cout << fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name,
+                           server_->host(), server_->port(), manifest().path.string())
+            << fmt::format("--- stopped with signal {} in {} ms{}\n", report.signal_sent,
+                           report.took.count(), killed.empty() ? "" : "; had to SIGKILL:" + killed)
             << "--- its output:\n"
             << report.output << (report.output.empty() || report.output.back() == '\n' ? "" : "\n")
             << "--- end of output\n";
@@ -72,19 +75,22 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
 }
 
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {
-  if (r.outcome == client::Outcome::ok && r.received == asked) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "asked for " << asked << " bytes, got " << r.received << " ("
-                                       << client::to_string(r.outcome) << (r.detail.empty() ? "" : ": ") << r.detail
-                                       << ")";
+  if (r.outcome == client::Outcome::ok && r.received == asked)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "asked for " << asked << " bytes, got " << r.received << " ("
+         << client::to_string(r.outcome) << (r.detail.empty() ? "" : ": ") << r.detail << ")";
 }
 
 ::testing::AssertionResult EveryConnectionSucceeded(const client::LoadReport& report) {
-  if (report.all_ok()) return ::testing::AssertionSuccess();
+  if (report.all_ok())
+    return ::testing::AssertionSuccess();
   auto failure = ::testing::AssertionFailure();
   failure << report.failures() << " of " << report.connections << " connections failed:";
   for (std::size_t i = 1; i < client::kOutcomeCount; ++i) {
     if (report.outcomes[i] != 0) {
-      failure << " " << client::to_string(static_cast<client::Outcome>(i)) << "=" << report.outcomes[i];
+      failure << " " << client::to_string(static_cast<client::Outcome>(i)) << "="
+              << report.outcomes[i];
     }
   }
   for (const auto& detail : report.first_failures) failure << "\n  " << detail;

@@ -41,12 +41,14 @@ class WakeUps : public ServerTest {
  protected:
   WakeUps() {
     applies_to_protocol(harness::WireProtocol::size);
-    if (command_sets_worker_count()) set_workers(kPoolSize);
+    if (command_sets_worker_count())
+      set_workers(kPoolSize);
   }
 
   [[nodiscard]] bool command_sets_worker_count() const {
-    return std::any_of(manifest().command.begin(), manifest().command.end(),
-                       [](const std::string& arg) { return arg.find("{workers}") != std::string::npos; });
+    return std::any_of(
+        manifest().command.begin(), manifest().command.end(),
+        [](const std::string& arg) { return arg.find("{workers}") != std::string::npos; });
   }
 
   // Every task of the server's tree; `running` names the ones in state R.
@@ -75,17 +77,21 @@ class WakeUps : public ServerTest {
           return running.empty();
         },
         2000ms);
-    EXPECT_TRUE(quiet) << "the server's tasks did not all block within 2 s after a connection; still running: "
-                       << fmt::format("{}", fmt::join(running, ", "));
+    EXPECT_TRUE(quiet)
+        << "the server's tasks did not all block within 2 s after a connection; still running: "
+        << fmt::format("{}", fmt::join(running, ", "));
     return switches;
   }
 
-  static int woken_between(const TaskSwitches& before, const TaskSwitches& after, uint64_t& switches) {
+  static int woken_between(const TaskSwitches& before, const TaskSwitches& after,
+                           uint64_t& switches) {
     int woken = 0;
     for (const auto& [task, count] : after) {
       const auto earlier = before.find(task);
-      const uint64_t was = earlier == before.end() ? 0 : earlier->second;  // a new task counts as woken
-      if (count != was) ++woken;
+      const uint64_t was =
+          earlier == before.end() ? 0 : earlier->second;  // a new task counts as woken
+      if (count != was)
+        ++woken;
       switches += count - std::min(count, was);
     }
     return woken;
@@ -94,14 +100,19 @@ class WakeUps : public ServerTest {
   // Skips unless a pool; waits until the pool has all its workers.
   void wait_for_pool() {
     if (!harness::is_process_pool(model()) && !harness::is_thread_pool(model())) {
-      CSD_SKIP(fmt::format("model {} has no pool of idle workers waiting for connections", model()));
+      CSD_SKIP(
+          fmt::format("model {} has no pool of idle workers waiting for connections", model()));
     }
     const int workers = server().workers();
-    if (workers <= 1) CSD_SKIP("the pool has fewer than two workers: nothing to tell one wake-up from all");
+    if (workers <= 1)
+      CSD_SKIP("the pool has fewer than two workers: nothing to tell one wake-up from all");
     bool complete = false;
     if (harness::is_thread_pool(model())) {
       complete = harness::wait_until(
-          [&] { return harness::thread_ids(server().pid()).size() >= static_cast<std::size_t>(workers); }, 5000ms);
+          [&] {
+            return harness::thread_ids(server().pid()).size() >= static_cast<std::size_t>(workers);
+          },
+          5000ms);
     } else {
       complete = server().wait_for_tree_size(static_cast<std::size_t>(workers) + 1, 5000ms);
     }
@@ -111,7 +122,8 @@ class WakeUps : public ServerTest {
 
 TEST_P(WakeUps, PerAcceptMatchesTheDeclaredWakeup) {
   wait_for_pool();
-  if (IsSkipped() || HasFailure()) return;
+  if (IsSkipped() || HasFailure())
+    return;
   const int pool = server().workers();
   // Warm-up: every worker past its first accept, so only steady state is measured.
   ASSERT_TRUE(EveryConnectionSucceeded(load(pool, 2, 100)));
@@ -128,12 +140,14 @@ TEST_P(WakeUps, PerAcceptMatchesTheDeclaredWakeup) {
     ++histogram[woken];
     before = after;
   }
-  if (HasFailure()) return;
+  if (HasFailure())
+    return;
 
   const double per_connection = static_cast<double>(woken_total) / kConnections;
   const double switches_per_connection = static_cast<double>(switches_total) / kConnections;
   std::string spread;
-  for (const auto& [woken, times] : histogram) spread += fmt::format(" {} task(s) x{}", woken, times);
+  for (const auto& [woken, times] : histogram)
+    spread += fmt::format(" {} task(s) x{}", woken, times);
   RecordProperty("wakeups_per_connection", fmt::format("{:.2f}", per_connection));
   RecordProperty("switches_per_connection", fmt::format("{:.2f}", switches_per_connection));
   RecordProperty("pool", pool);
@@ -141,20 +155,23 @@ TEST_P(WakeUps, PerAcceptMatchesTheDeclaredWakeup) {
   std::cout << fmt::format(
       "pool of {}, accept_wakeup {}: {:.2f} tasks woken and {:.2f} context switches per connection "
       "({} connections, one at a time);{}\n",
-      pool, harness::to_string(declared), per_connection, switches_per_connection, kConnections, spread);
+      pool, harness::to_string(declared), per_connection, switches_per_connection, kConnections,
+      spread);
 
   const double half = pool / 2.0;
-  if (declared == harness::AcceptWakeup::some) return;  // recorded above; no side claimed
+  if (declared == harness::AcceptWakeup::some)
+    return;  // recorded above; no side claimed
   if (declared == harness::AcceptWakeup::all) {
-    EXPECT_GE(per_connection, half) << "the manifest says every idle worker wakes per connection (a thundering herd), "
-                                       "but on average only "
-                                    << per_connection << " of " << pool << " tasks ran";
+    EXPECT_GE(per_connection, half)
+        << "the manifest says every idle worker wakes per connection (a thundering herd), "
+           "but on average only "
+        << per_connection << " of " << pool << " tasks ran";
   } else {
-    EXPECT_LT(per_connection, half) << "a pool should wake about one worker per connection (accept_wakeup "
-                                    << harness::to_string(declared) << "), but on average " << per_connection << " of "
-                                    << pool
-                                    << " tasks ran for each: a thundering herd (select/poll/epoll on a shared "
-                                       "listener without EPOLLEXCLUSIVE?)";
+    EXPECT_LT(per_connection, half)
+        << "a pool should wake about one worker per connection (accept_wakeup "
+        << harness::to_string(declared) << "), but on average " << per_connection << " of " << pool
+        << " tasks ran for each: a thundering herd (select/poll/epoll on a shared "
+           "listener without EPOLLEXCLUSIVE?)";
   }
 }
 

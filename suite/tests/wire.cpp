@@ -17,14 +17,15 @@ namespace {
 // True once the server side of `connection` has no unread bytes, i.e. the
 // server has read everything sent so far. Gives up at the deadline (a server
 // may legitimately stop reading; the check then goes on without the guarantee).
-bool wait_until_server_read_everything(const client::Connection& connection, client::Deadline deadline) {
+bool wait_until_server_read_everything(const client::Connection& connection,
+                                       client::Deadline deadline) {
   const auto client_end = connection.local_address();
   const auto server_end = connection.peer_address();
   return harness::wait_until(
       [&] {
-        const auto info =
-            harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&server_end.storage), server_end.len,
-                                     reinterpret_cast<const sockaddr*>(&client_end.storage), client_end.len);
+        const auto info = harness::tcp_socket_info(
+            reinterpret_cast<const sockaddr*>(&server_end.storage), server_end.len,
+            reinterpret_cast<const sockaddr*>(&client_end.storage), client_end.len);
         return info && info->inode != 0 && info->rqueue == 0;
       },
       deadline - Clock::now(), std::chrono::milliseconds{1});
@@ -45,18 +46,21 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
   for (std::size_t i = 0; i < request.size(); ++i) {
     const auto step = connection.send_all(request.substr(i, 1), client::deadline_in(5s));
     if (step.status != client::Status::ok) {
-      result.problem = "send of byte " + std::to_string(i) + ": " + std::string(client::to_string(step.status));
+      result.problem =
+          "send of byte " + std::to_string(i) + ": " + std::string(client::to_string(step.status));
       result.connection.reset();
       return result;
     }
-    if (i + 1 < request.size() && wait_until_server_read_everything(connection, client::deadline_in(2s))) {
+    if (i + 1 < request.size() &&
+        wait_until_server_read_everything(connection, client::deadline_in(2s))) {
       ++result.bytes_seen_consumed;
     }
   }
   return result;
 }
 
-client::FetchResult read_reply(client::Connection& connection, uint64_t bytes, std::chrono::milliseconds timeout) {
+client::FetchResult read_reply(client::Connection& connection, uint64_t bytes,
+                               std::chrono::milliseconds timeout) {
   client::FetchResult result;
   const auto start = Clock::now();
   const auto step = connection.read_exact(bytes, start + timeout);

@@ -15,8 +15,9 @@ namespace csd::suite {
 
 struct DribbledRequest {
   std::optional<client::Connection> connection;
-  std::size_t bytes_seen_consumed = 0;  // bytes the server was seen to read before the next was sent
-  std::string problem;                  // why there is no connection
+  std::size_t bytes_seen_consumed =
+      0;                // bytes the server was seen to read before the next was sent
+  std::string problem;  // why there is no connection
 };
 
 // Connects and sends `request` one byte per TCP segment (TCP_NODELAY). Before
@@ -28,6 +29,7 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
 // Reads a size-protocol reply of `bytes` on an open connection and judges it
 // like client::fetch() does (exact count, then EOF/nothing more).
 client::FetchResult read_reply(client::Connection& connection, uint64_t bytes,
-                               std::chrono::milliseconds timeout = std::chrono::milliseconds{10000});
+                               std::chrono::milliseconds timeout = std::chrono::milliseconds{
+                                   10000});
 
 }  // namespace csd::suite

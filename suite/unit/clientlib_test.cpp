@@ -41,7 +41,8 @@ using ::testing::HasSubstr;
 constexpr auto kSafety = 10s;  // no test step legitimately takes this long
 
 void set_io_timeout(int fd) {
-  timeval tv{.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kSafety).count(), .tv_usec = 0};
+  timeval tv{.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kSafety).count(),
+             .tv_usec = 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
@@ -52,7 +53,8 @@ std::string read_line(int fd) {
   char c = 0;
   while (::recv(fd, &c, 1, 0) == 1) {
     line += c;
-    if (c == '\n') break;
+    if (c == '\n')
+      break;
   }
   return line;
 }
@@ -62,7 +64,8 @@ std::string read_exactly(int fd, std::size_t n) {
   std::size_t got = 0;
   while (got < n) {
     ssize_t r = ::recv(fd, s.data() + got, n - got, 0);
-    if (r <= 0) break;
+    if (r <= 0)
+      break;
     got += static_cast<std::size_t>(r);
   }
   s.resize(got);
@@ -80,7 +83,8 @@ std::string read_to_eof(int fd) {
 void write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t w = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (w <= 0) return;
+    if (w <= 0)
+      return;
     data.remove_prefix(static_cast<std::size_t>(w));
   }
 }
@@ -106,34 +110,40 @@ class TestServer {
 
   explicit TestServer(Handler handler, int connections = 1) {
     listener_ = Fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    if (!listener_) throw std::runtime_error("socket failed");
+    if (!listener_)
+      throw std::runtime_error("socket failed");
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(listener_.get(), 128) < 0 ||
+    if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
+        ::listen(listener_.get(), 128) < 0 ||
         ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&a), &len) < 0) {
       throw std::runtime_error(std::string("listen failed: ") + std::strerror(errno));
     }
     port_ = ntohs(a.sin_port);
     // Listening before the thread starts: the client may connect at once.
-    thread_ = std::jthread([this, handler = std::move(handler), connections] { serve(handler, connections); });
+    thread_ = std::jthread(
+        [this, handler = std::move(handler), connections] { serve(handler, connections); });
   }
 
   [[nodiscard]] cl::Target target() const { return {.host = "127.0.0.1", .port = port_}; }
   void join() {
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable())
+      thread_.join();
   }
 
  private:
   void serve(const Handler& handler, int connections) {
     for (int i = 0; i < connections; ++i) {
       pollfd p{.fd = listener_.get(), .events = POLLIN, .revents = 0};
-      if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kSafety).count())) != 1) return;
+      if (::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kSafety).count())) != 1)
+        return;
       sockaddr_in peer{};
       socklen_t len = sizeof peer;
       Fd conn{::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC)};
-      if (!conn) return;
+      if (!conn)
+        return;
       set_io_timeout(conn.get());
       handler(conn, peer);
     }
@@ -310,19 +320,22 @@ cl::FetchOptions echo_options(uint64_t bytes) {
 
 // Echoes chunk by chunk until the client half-closes; returns (via `total`)
 // how much it echoed. `corrupt_at` flips one byte on the way back.
-TestServer::Handler echo_handler(std::size_t* total, std::size_t corrupt_at = SIZE_MAX, std::size_t limit = SIZE_MAX) {
+TestServer::Handler echo_handler(std::size_t* total, std::size_t corrupt_at = SIZE_MAX,
+                                 std::size_t limit = SIZE_MAX) {
   return [=](Fd& c, auto&) {
     char buf[16384];
     std::size_t seen = 0;
     ssize_t r = 0;
     while ((r = ::recv(c.get(), buf, sizeof buf, 0)) > 0) {
       auto n = static_cast<std::size_t>(r);
-      if (corrupt_at >= seen && corrupt_at < seen + n) buf[corrupt_at - seen] ^= 0x55;
+      if (corrupt_at >= seen && corrupt_at < seen + n)
+        buf[corrupt_at - seen] ^= 0x55;
       std::size_t send_n = seen >= limit ? 0 : std::min(n, limit - seen);
       write_all(c.get(), std::string_view(buf, send_n));
       seen += n;
     }
-    if (total != nullptr) *total = seen;
+    if (total != nullptr)
+      *total = seen;
   };
 }
 
@@ -368,10 +381,11 @@ TEST(ClientLibEcho, PartialEchoIsShortReply) {
 TEST(ClientLibEcho, ServerThatStaysOpenAfterHalfCloseIsTimeout) {
   std::promise<void> client_done;
   auto until_client_done = client_done.get_future().share();
-  TestServer server([echo = echo_handler(nullptr), until_client_done](Fd& c, const sockaddr_in& peer) {
-    echo(c, peer);
-    until_client_done.wait();  // keeps the connection open past the client's wait
-  });
+  TestServer server(
+      [echo = echo_handler(nullptr), until_client_done](Fd& c, const sockaddr_in& peer) {
+        echo(c, peer);
+        until_client_done.wait();  // keeps the connection open past the client's wait
+      });
   auto options = echo_options(1000);
   options.echo_close_wait = 200ms;
   auto r = cl::fetch(server.target(), options);
@@ -410,7 +424,8 @@ TEST(ClientLibConnection, ReadExactIntoSinkThenReadToEnd) {
 
 TEST(ClientLibConnection, OpenToClosedPortIsRefused) {
   cl::StepResult failure;
-  auto conn = cl::Connection::open({.host = "127.0.0.1", .port = closed_port()}, cl::deadline_in(5s), &failure);
+  auto conn = cl::Connection::open({.host = "127.0.0.1", .port = closed_port()},
+                                   cl::deadline_in(5s), &failure);
   EXPECT_FALSE(conn);
   EXPECT_EQ(failure.status, cl::Status::refused);
   EXPECT_EQ(failure.error, ECONNREFUSED);
@@ -460,7 +475,8 @@ TEST(ClientLibConnection, AbortSendsReset) {
   std::string error;
   TestServer server([&error](Fd& c, auto&) {
     char b = 0;
-    if (::recv(c.get(), &b, 1, 0) < 0) error = std::strerror(errno);
+    if (::recv(c.get(), &b, 1, 0) < 0)
+      error = std::strerror(errno);
   });
   auto conn = cl::Connection::open(server.target(), cl::deadline_in(5s));
   ASSERT_TRUE(conn);
@@ -503,7 +519,8 @@ TEST(ClientLibLoad, CountsEveryConnection) {
   EXPECT_EQ(j["ok"], 20);
   EXPECT_EQ(j["failures"]["short_reply"], 0);
   EXPECT_EQ(j["bytes"], 2000);
-  for (auto key : {"elapsed_s", "connections_per_s", "bytes_per_s"}) EXPECT_TRUE(j.contains(key)) << key;
+  for (auto key : {"elapsed_s", "connections_per_s", "bytes_per_s"})
+    EXPECT_TRUE(j.contains(key)) << key;
   for (auto key : {"p50", "p99", "p999", "max"}) EXPECT_TRUE(j["latency_us"].contains(key)) << key;
   EXPECT_TRUE(j["first_failures"].empty());
   EXPECT_THAT(cl::format_human(report), HasSubstr("all ok"));
@@ -522,7 +539,8 @@ TEST(ClientLibLoad, ReportsFailuresByOutcome) {
   EXPECT_EQ(report.failures(), 3u);
   EXPECT_EQ(report.outcomes[static_cast<std::size_t>(cl::Outcome::short_reply)], 3u);
   ASSERT_EQ(report.first_failures.size(), 3u);
-  EXPECT_THAT(report.first_failures[0], HasSubstr("client 0 conn 1: short_reply: EOF after 99 of 100 bytes"));
+  EXPECT_THAT(report.first_failures[0],
+              HasSubstr("client 0 conn 1: short_reply: EOF after 99 of 100 bytes"));
   nlohmann::json j = report;
   EXPECT_EQ(j["failures"]["short_reply"], 3);
   EXPECT_EQ(j["failed"], 3);
@@ -544,7 +562,8 @@ TEST(ClientLibLoad, SpreadsSourceAddresses) {
   auto report = cl::run_load(o);
   EXPECT_TRUE(report.all_ok()) << cl::format_human(report);
   server.join();
-  EXPECT_EQ(sources, (std::map<std::string, int>{{"127.0.0.1", 2}, {"127.0.0.2", 2}, {"127.0.0.3", 2}}));
+  EXPECT_EQ(sources,
+            (std::map<std::string, int>{{"127.0.0.1", 2}, {"127.0.0.2", 2}, {"127.0.0.3", 2}}));
 }
 
 TEST(ClientLibLoad, RejectsNonNumericHost) {

@@ -33,7 +33,9 @@ TEST(ImplListen, Ipv6EndpointIsBracketed) {
   }
 }
 
-TEST(ImplListen, NamesAreRefused) { EXPECT_THROW(csd::impl::listen_tcp("localhost", 0), std::runtime_error); }
+TEST(ImplListen, NamesAreRefused) {
+  EXPECT_THROW(csd::impl::listen_tcp("localhost", 0), std::runtime_error);
+}
 
 TEST(ImplListen, AcceptReturnsTheConnection) {
   const auto l = csd::impl::listen_tcp("127.0.0.1", 0);

@@ -35,7 +35,8 @@ class ManifestTest : public ::testing::Test {
 
   fs::path write_program(const std::string& name, bool executable = true) const {
     fs::path p = write(name, "#!/bin/sh\nexit 0\n");
-    fs::permissions(p, executable ? fs::perms::owner_all : fs::perms::owner_read | fs::perms::owner_write);
+    fs::permissions(
+        p, executable ? fs::perms::owner_all : fs::perms::owner_read | fs::perms::owner_write);
     return p;
   }
 
@@ -134,7 +135,9 @@ const BadCase kBadCases[] = {
 // clang-format on
 
 INSTANTIATE_TEST_SUITE_P(Cases, BadManifest, ::testing::ValuesIn(kBadCases),
-                         [](const ::testing::TestParamInfo<BadCase>& param) { return std::string(param.param.label); });
+                         [](const ::testing::TestParamInfo<BadCase>& param) {
+                           return std::string(param.param.label);
+                         });
 
 TEST_F(ManifestTest, UnreadableFile) {
   try {
@@ -176,7 +179,8 @@ TEST_F(ManifestTest, ProgramMustBeExecutable) {
 
 TEST_F(ManifestTest, SearchDirsComeBeforePath) {
   const fs::path ours = write_program("bin/sh");
-  const Manifest m = load_manifest(write("m.json", R"({"name": "n", "command": ["sh"]})"), {dir_ / "bin"});
+  const Manifest m =
+      load_manifest(write("m.json", R"({"name": "n", "command": ["sh"]})"), {dir_ / "bin"});
   EXPECT_EQ(fs::path(m.command[0]), ours);
 }
 
@@ -192,10 +196,12 @@ TEST_F(ManifestTest, SearchDirsAreListedWhenNothingIsFound) {
 
 TEST_F(ManifestTest, ExpandsPlaceholders) {
   Manifest m;
-  m.command = {"/bin/srv", "-i", "{host}", "--port={port}", "-n", "{workers}", "{port}{port}", "{literal"};
+  m.command = {"/bin/srv", "-i",        "{host}",       "--port={port}",
+               "-n",       "{workers}", "{port}{port}", "{literal"};
   m.workers = 4;
   EXPECT_THAT(expand_command(m, "127.0.0.2", 23456),
-              ElementsAre("/bin/srv", "-i", "127.0.0.2", "--port=23456", "-n", "4", "2345623456", "{literal"));
+              ElementsAre("/bin/srv", "-i", "127.0.0.2", "--port=23456", "-n", "4", "2345623456",
+                          "{literal"));
 }
 
 TEST_F(ManifestTest, ExpandingWorkersNeedsACount) {

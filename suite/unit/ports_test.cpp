@@ -21,7 +21,9 @@ Fd listen_on(uint16_t port) {
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 1) != 0) return Fd{};
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(fd.get(), 1) != 0)
+    return Fd{};
   return fd;
 }
 
@@ -45,7 +47,8 @@ TEST(PortLease, ALeasedPortIsNotHandedOutAgain) {
   std::optional<PortLease> lease = PortLease::acquire(kHost);
   const uint16_t port = lease->port();
   EXPECT_TRUE(std::filesystem::exists(PortLease::lock_dir() / (std::to_string(port) + ".lock")));
-  EXPECT_FALSE(PortLease::try_acquire(kHost, port)) << "the lock must keep a second lease off port " << port;
+  EXPECT_FALSE(PortLease::try_acquire(kHost, port))
+      << "the lock must keep a second lease off port " << port;
   lease.reset();
   EXPECT_TRUE(PortLease::try_acquire(kHost, port)) << "released, port " << port << " is free again";
 }
@@ -54,7 +57,8 @@ TEST(PortLease, TheLockHoldsAcrossProcesses) {
   const auto lease = PortLease::acquire(kHost);
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
-  if (child == 0) ::_exit(PortLease::try_acquire(kHost, lease.port()) ? 1 : 0);
+  if (child == 0)
+    ::_exit(PortLease::try_acquire(kHost, lease.port()) ? 1 : 0);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));

@@ -30,7 +30,8 @@ using unit::ChildProcess;
 using unit::helper_server;
 
 pid_t pid_from_line(const std::optional<std::string>& line) {
-  if (!line) return -1;
+  if (!line)
+    return -1;
   return static_cast<pid_t>(std::stol(line->substr(line->find(' ') + 1)));
 }
 
@@ -50,7 +51,8 @@ TEST(ReadProc, DescribesThisProcess) {
 TEST(ReadProc, GoneProcessIsNullopt) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
-  if (child == 0) ::_exit(0);
+  if (child == 0)
+    ::_exit(0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
   EXPECT_FALSE(read_proc(child));
   EXPECT_THAT(describe(child), HasSubstr("(gone)"));
@@ -74,7 +76,8 @@ TEST(ReadProc, CountsThreads) {
   EXPECT_THAT(tids, Contains(::getpid()));  // the main thread's tid is the pid
   // join() returns when the thread has cleared its tid; the kernel drops the
   // task from /proc a moment later.
-  EXPECT_TRUE(wait_until([&] { return read_proc(::getpid())->threads == during->threads - 1; }, 2s));
+  EXPECT_TRUE(
+      wait_until([&] { return read_proc(::getpid())->threads == during->threads - 1; }, 2s));
 }
 
 // The process-level status file counts the main thread only; read_proc sums
@@ -92,8 +95,10 @@ TEST(ReadProc, SumsContextSwitchesOverThreads) {
     char c = 0;
     // Every round blocks in read(): a voluntary context switch of this thread.
     for (int i = 0; i <= kRounds; ++i) {
-      if (::read(t_read.get(), &c, 1) != 1) return;
-      if (i < kRounds && ::write(m_write.get(), &c, 1) != 1) return;
+      if (::read(t_read.get(), &c, 1) != 1)
+        return;
+      if (i < kRounds && ::write(m_write.get(), &c, 1) != 1)
+        return;
     }
   });
   const pid_t tid = tid_promise.get_future().get();
@@ -115,7 +120,8 @@ TEST(ReadProc, SumsContextSwitchesOverThreads) {
     std::string line;
     uint64_t voluntary = 0;
     while (std::getline(in, line)) {
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) voluntary = std::stoull(line.substr(line.find(':') + 1));
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+        voluntary = std::stoull(line.substr(line.find(':') + 1));
     }
     return voluntary;
   };
@@ -129,7 +135,8 @@ TEST(ReadProc, SumsContextSwitchesOverThreads) {
   EXPECT_GE(of_thread, 1u);
   EXPECT_GE(total->voluntary_ctxt_switches, of_thread + of_main);
   // Per task: the blocked thread is asleep, with its own count.
-  const auto task = std::find_if(tasks.begin(), tasks.end(), [&](const TaskInfo& t) { return t.tid == tid; });
+  const auto task =
+      std::find_if(tasks.begin(), tasks.end(), [&](const TaskInfo& t) { return t.tid == tid; });
   ASSERT_NE(task, tasks.end()) << "read_tasks did not list thread " << tid;
   EXPECT_EQ(task->pid, ::getpid());
   EXPECT_EQ(task->state, 'S');
@@ -213,7 +220,8 @@ TEST(ProcessTree, FindsAZombie) {
   }
   // ChildProcess reaped it (it re-parented to us when the helper died).
   EXPECT_TRUE(zombie_pidfd);
-  EXPECT_EQ(::waitid(P_PIDFD, static_cast<id_t>(zombie_pidfd.get()), nullptr, WEXITED | WNOHANG), -1);
+  EXPECT_EQ(::waitid(P_PIDFD, static_cast<id_t>(zombie_pidfd.get()), nullptr, WEXITED | WNOHANG),
+            -1);
   EXPECT_EQ(errno, ECHILD);
 }
 

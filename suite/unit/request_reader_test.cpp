@@ -84,7 +84,8 @@ TEST(SizeRequestParser, EmptyLineIsInvalid) {
 }
 
 TEST(SizeRequestParser, GarbageIsInvalid) {
-  for (const std::string_view bad : {"abc\n", "12a\n", "-1\n", "+1\n", " 1\n", "1 \n", "1\r2\n", "1\r\r\n", "0x10\n"}) {
+  for (const std::string_view bad :
+       {"abc\n", "12a\n", "-1\n", "+1\n", " 1\n", "1 \n", "1\r2\n", "1\r\r\n", "0x10\n"}) {
     SizeRequestParser p;
     EXPECT_EQ(p.feed(bad), Status::invalid) << bad;
     EXPECT_FALSE(p.error().empty()) << bad;
@@ -153,7 +154,9 @@ struct Pair {
       server.reset(fds[1]);
     }
   }
-  void send(std::string_view s) const { ASSERT_EQ(::write(client.get(), s.data(), s.size()), ssize_t(s.size())); }
+  void send(std::string_view s) const {
+    ASSERT_EQ(::write(client.get(), s.data(), s.size()), ssize_t(s.size()));
+  }
 };
 
 TEST(ReadSizeRequest, NewlineTerminated) {

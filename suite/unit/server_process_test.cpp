@@ -40,7 +40,8 @@ Manifest fake_server(std::vector<std::string> flags, bool listens = true) {
   m.name = "fake-server";
   m.model = "other";
   m.command = {helper_server()};
-  if (listens) m.command.insert(m.command.end(), {"--host", "{host}", "--port", "{port}"});
+  if (listens)
+    m.command.insert(m.command.end(), {"--host", "{host}", "--port", "{port}"});
   m.command.insert(m.command.end(), flags.begin(), flags.end());
   return m;
 }
@@ -56,7 +57,8 @@ bool can_connect(const std::string& host, uint16_t port) {
 
 pid_t pid_after(const std::string& output, const std::string& label) {
   const auto at = output.find(label);
-  if (at == std::string::npos) return -1;
+  if (at == std::string::npos)
+    return -1;
   return static_cast<pid_t>(std::stol(output.substr(at + label.size())));
 }
 
@@ -80,7 +82,8 @@ bool all_exit_within(const std::vector<Fd>& pidfds, std::chrono::milliseconds ti
 std::string survivors(const std::vector<pid_t>& pids, const std::vector<Fd>& pidfds) {
   std::string out;
   for (std::size_t i = 0; i < pids.size(); ++i) {
-    if (!exited(pidfds[i])) out += " " + describe(pids[i]);
+    if (!exited(pidfds[i]))
+      out += " " + describe(pids[i]);
   }
   return out;
 }
@@ -111,7 +114,8 @@ TEST_F(ServerProcessTest, ReadyByLine) {
   EXPECT_EQ(server->name(), "fake-server");
   EXPECT_EQ(server->host(), "127.0.0.1");
   // Ready is "the line or the listening port", whichever is seen first.
-  EXPECT_TRUE(server->wait_for_output(fmt::format("listening on 127.0.0.1:{}\n", server->port()), 5s));
+  EXPECT_TRUE(
+      server->wait_for_output(fmt::format("listening on 127.0.0.1:{}\n", server->port()), 5s));
   EXPECT_TRUE(can_connect(server->host(), server->port()));
   EXPECT_THAT(server->tree(), ElementsAre(server->pid()));
 
@@ -155,7 +159,8 @@ TEST_F(ServerProcessTest, SilentServerIsReadyByPortEvenWithALineManifest) {
 }
 
 TEST_F(ServerProcessTest, StdoutAndStderrAreOneStream) {
-  const auto server = ServerProcess::start(fake_server({"--say", "to stdout", "--say-stderr", "to stderr"}));
+  const auto server =
+      ServerProcess::start(fake_server({"--say", "to stdout", "--say-stderr", "to stderr"}));
   EXPECT_TRUE(server->wait_for_output("to stderr", 5s));
   EXPECT_THAT(server->output(), AllOf(HasSubstr("to stdout\n"), HasSubstr("to stderr\n")));
   EXPECT_FALSE(server->wait_for_output("never printed", 20ms));
@@ -170,8 +175,8 @@ TEST_F(ServerProcessTest, AChattyServerDoesNotBlockOnItsOutput) {
 }
 
 TEST_F(ServerProcessTest, LaunchErrorWhenTheServerExitsEarly) {
-  const std::string message =
-      launch_error_of(fake_server({"--say", "bad config: xyz", "--say-stderr", "and on stderr", "--exit", "3"}));
+  const std::string message = launch_error_of(
+      fake_server({"--say", "bad config: xyz", "--say-stderr", "and on stderr", "--exit", "3"}));
   EXPECT_THAT(message, HasSubstr("fake-server exited (exit status 3) before it was ready"));
   EXPECT_THAT(message, HasSubstr("print 'listening on' nor listen on 127.0.0.1:"));
   EXPECT_THAT(message, HasSubstr("bad config: xyz"));
@@ -188,14 +193,17 @@ TEST_F(ServerProcessTest, LaunchErrorWhenExecFails) {
   m.command = {"/nonexistent/csd-server"};
   const std::string message = launch_error_of(m);
   EXPECT_THAT(message, HasSubstr("exit status 127"));
-  EXPECT_THAT(message, HasSubstr("csd-guard: exec /nonexistent/csd-server: No such file or directory"));
+  EXPECT_THAT(message,
+              HasSubstr("csd-guard: exec /nonexistent/csd-server: No such file or directory"));
 }
 
 TEST_F(ServerProcessTest, LaunchErrorAtTheDeadline) {
   LaunchOptions options;
   options.ready_timeout = 300ms;
-  const std::string message = launch_error_of(fake_server({"--say", "starting", "--quiet"}, false), options);
-  EXPECT_THAT(message, HasSubstr("fake-server did not print 'listening on' nor listen on 127.0.0.1:"));
+  const std::string message =
+      launch_error_of(fake_server({"--say", "starting", "--quiet"}, false), options);
+  EXPECT_THAT(message,
+              HasSubstr("fake-server did not print 'listening on' nor listen on 127.0.0.1:"));
   EXPECT_THAT(message, HasSubstr("within 0.3 s; it was still running and has been killed"));
   EXPECT_THAT(message, HasSubstr("starting"));
 }
@@ -218,7 +226,8 @@ TEST_F(ServerProcessTest, WorkersOverrideAndTreeSize) {
   ASSERT_TRUE(server->wait_for_tree_size(4, 5s)) << server->tree().size();
   const auto tree = server->tree();
   EXPECT_EQ(tree.front(), server->pid());
-  for (const pid_t worker : tree) EXPECT_TRUE(worker == server->pid() || is_descendant(worker, server->pid()));
+  for (const pid_t worker : tree)
+    EXPECT_TRUE(worker == server->pid() || is_descendant(worker, server->pid()));
   EXPECT_FALSE(server->wait_for_tree_size(7, 20ms));
 }
 
@@ -231,7 +240,8 @@ TEST_F(ServerProcessTest, StopReportsWhatIgnoredSigterm) {
   EXPECT_FALSE(report.exited_in_time);
   EXPECT_GE(report.took, 200ms);
   ASSERT_THAT(report.killed, SizeIs(3u));
-  for (const pid_t pid : tree) EXPECT_THAT(report.killed, Contains(fmt::format("{} (csd-unit-helper)", pid)));
+  for (const pid_t pid : tree)
+    EXPECT_THAT(report.killed, Contains(fmt::format("{} (csd-unit-helper)", pid)));
   ASSERT_TRUE(report.exit_status);
   EXPECT_TRUE(WIFSIGNALED(*report.exit_status) && WTERMSIG(*report.exit_status) == SIGKILL);
   EXPECT_TRUE(all_exit_within(pidfds, 0ms)) << survivors(tree, pidfds);
@@ -253,7 +263,8 @@ TEST_F(ServerProcessTest, StopKillsAGrandchildThatEscapedBySetsid) {
   EXPECT_THAT(server->tree(), ElementsAre(server->pid(), grandchild));
 
   const StopReport report = server->stop(SIGTERM, 300ms);
-  EXPECT_FALSE(report.exited_in_time) << "SIGTERM to the server does not reach the escaped grandchild";
+  EXPECT_FALSE(report.exited_in_time)
+      << "SIGTERM to the server does not reach the escaped grandchild";
   EXPECT_THAT(report.killed, ElementsAre(fmt::format("{} (csd-unit-helper)", grandchild)));
   EXPECT_TRUE(exited(pidfd));
 }
@@ -297,7 +308,8 @@ TEST_F(ServerProcessTest, KillMinusNineOfTheTestProcessLeavesNothing) {
     from_driver.reset();
     std::string report;
     try {
-      const auto server = ServerProcess::start(fake_server({"--workers", "2", "--setsid-grandchild"}));
+      const auto server =
+          ServerProcess::start(fake_server({"--workers", "2", "--setsid-grandchild"}));
       server->wait_for_tree_size(4, 5s);
       report = fmt::format("guard {}\n", read_proc(server->pid())->ppid);
       for (const pid_t pid : server->tree()) report += fmt::format("tree {}\n", pid);
@@ -318,8 +330,10 @@ TEST_F(ServerProcessTest, KillMinusNineOfTheTestProcessLeavesNothing) {
         pollfd p{from_driver.get(), POLLIN, 0};
         if (::poll(&p, 1, 0) > 0) {
           const ssize_t n = ::read(from_driver.get(), buf, sizeof buf);
-          if (n > 0) report.append(buf, static_cast<std::size_t>(n));
-          if (n == 0) return true;
+          if (n > 0)
+            report.append(buf, static_cast<std::size_t>(n));
+          if (n == 0)
+            return true;
         }
         return report.find("end\n") != std::string::npos;
       },
@@ -329,8 +343,10 @@ TEST_F(ServerProcessTest, KillMinusNineOfTheTestProcessLeavesNothing) {
   std::istringstream lines(report);
   for (std::string word; lines >> word;) {
     pid_t pid = -1;
-    if (word == "guard" && lines >> pid) guard = pid;
-    if (word == "tree" && lines >> pid) tree.push_back(pid);
+    if (word == "guard" && lines >> pid)
+      guard = pid;
+    if (word == "tree" && lines >> pid)
+      tree.push_back(pid);
   }
   std::vector<pid_t> everyone = tree;
   everyone.push_back(guard);
@@ -341,16 +357,19 @@ TEST_F(ServerProcessTest, KillMinusNineOfTheTestProcessLeavesNothing) {
   ASSERT_TRUE(complete && guard > 0) << "the driver reported: " << report;
   ASSERT_THAT(tree, SizeIs(4u)) << "server, 2 workers, escaped grandchild: " << report;
 
-  EXPECT_TRUE(all_exit_within(pidfds, 10s)) << "survived the test process:" << survivors(everyone, pidfds);
+  EXPECT_TRUE(all_exit_within(pidfds, 10s))
+      << "survived the test process:" << survivors(everyone, pidfds);
   // The guard killed and reaped its tree, then exited; it is our orphan now.
   EXPECT_TRUE(wait_until([&] { return ::waitpid(guard, nullptr, WNOHANG) == guard; }, 5s));
   for (const pid_t pid : tree) {
-    EXPECT_FALSE(read_proc(pid) && is_descendant(pid, ::getpid())) << describe(pid) << " is still around";
+    EXPECT_FALSE(read_proc(pid) && is_descendant(pid, ::getpid()))
+        << describe(pid) << " is still around";
   }
 }
 
 TEST_F(ServerProcessTest, RunToCompletionReportsExitCodeAndOutput) {
-  const auto run = run_to_completion({helper_server(), "--say", "hello", "--say-stderr", "oops", "--exit", "3"}, 10s);
+  const auto run = run_to_completion(
+      {helper_server(), "--say", "hello", "--say-stderr", "oops", "--exit", "3"}, 10s);
   EXPECT_FALSE(run.timed_out);
   EXPECT_EQ(run.exit_code, 3);
   EXPECT_THAT(run.output, AllOf(HasSubstr("hello\n"), HasSubstr("oops\n")));
@@ -376,7 +395,8 @@ TEST_F(ServerProcessTest, RunToCompletionLooksUpPathAndKillsAtTheDeadline) {
 TEST_F(ServerProcessTest, RunToCompletionOfAMissingProgram) {
   const auto run = run_to_completion({"csd-no-such-program-xyz"}, 10s);
   EXPECT_EQ(run.exit_code, 127);
-  EXPECT_THAT(run.output, HasSubstr("csd-guard: exec csd-no-such-program-xyz: No such file or directory"));
+  EXPECT_THAT(run.output,
+              HasSubstr("csd-guard: exec csd-no-such-program-xyz: No such file or directory"));
 }
 
 }  // namespace
@@ -386,20 +406,24 @@ namespace csd::harness {
 namespace {
 
 TEST(FindSanitizerReport, FindsTheFirstReportLineOfEachRuntime) {
-  EXPECT_EQ(find_sanitizer_report("listening on 127.0.0.1:1\n==================\nWARNING: ThreadSanitizer: data race "
-                                  "(pid=42)\n  Write of size 8\n"),
+  EXPECT_EQ(find_sanitizer_report(
+                "listening on 127.0.0.1:1\n==================\nWARNING: ThreadSanitizer: data race "
+                "(pid=42)\n  Write of size 8\n"),
             "WARNING: ThreadSanitizer: data race (pid=42)");
-  EXPECT_EQ(find_sanitizer_report("==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1"),
-            "==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1");
+  EXPECT_EQ(
+      find_sanitizer_report("==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1"),
+      "==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1");
   EXPECT_EQ(find_sanitizer_report("x\n==7==ERROR: LeakSanitizer: detected memory leaks\n"),
             "==7==ERROR: LeakSanitizer: detected memory leaks");
-  EXPECT_EQ(find_sanitizer_report("a.cpp:3:5: runtime error: signed integer overflow\nWARNING: ThreadSanitizer: x"),
+  EXPECT_EQ(find_sanitizer_report(
+                "a.cpp:3:5: runtime error: signed integer overflow\nWARNING: ThreadSanitizer: x"),
             "a.cpp:3:5: runtime error: signed integer overflow");
 }
 
 TEST(FindSanitizerReport, IgnoresOrdinaryOutput) {
   EXPECT_EQ(find_sanitizer_report(""), std::nullopt);
-  EXPECT_EQ(find_sanitizer_report("listening on 127.0.0.1:1\nchild 0 : 3 times\naccept: Too many open files\n"),
+  EXPECT_EQ(find_sanitizer_report(
+                "listening on 127.0.0.1:1\nchild 0 : 3 times\naccept: Too many open files\n"),
             std::nullopt);
 }
 

@@ -44,7 +44,8 @@ uint64_t inode_of(const Fd& fd) {
 // A listener on the loopback address of `family`, an ephemeral port.
 Fd make_listener(int family) {
   Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fd;
+  if (!fd)
+    return fd;
   Address a;
   if (family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
@@ -57,7 +58,8 @@ Fd make_listener(int family) {
     in6->sin6_addr = in6addr_loopback;
     a.len = sizeof(sockaddr_in6);
   }
-  if (::bind(fd.get(), a.get(), a.len) != 0 || ::listen(fd.get(), 16) != 0) return Fd{};
+  if (::bind(fd.get(), a.get(), a.len) != 0 || ::listen(fd.get(), 16) != 0)
+    return Fd{};
   return fd;
 }
 
@@ -71,7 +73,8 @@ class SockDiag : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
     listener_ = make_listener(GetParam());
-    if (!listener_) GTEST_SKIP() << "no loopback for address family " << GetParam();
+    if (!listener_)
+      GTEST_SKIP() << "no loopback for address family " << GetParam();
     server_ = local_of(listener_);
     client_ = connect_to(server_);
     client_addr_ = local_of(client_);
@@ -99,14 +102,16 @@ TEST_P(SockDiag, NotYetAcceptedHasNoInode) {
 TEST_P(SockDiag, FindsTheAcceptedSocketAndItsHolder) {
   const Fd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(accepted);
-  const auto inode = tcp_socket_inode(server_.get(), server_.len, client_addr_.get(), client_addr_.len);
+  const auto inode =
+      tcp_socket_inode(server_.get(), server_.len, client_addr_.get(), client_addr_.len);
   ASSERT_TRUE(inode);
   EXPECT_EQ(*inode, inode_of(accepted));
   const std::array<pid_t, 2> candidates{::getppid(), ::getpid()};
   EXPECT_THAT(holders_of(*inode, candidates), ElementsAre(::getpid()));
 
   // The client's end is a different socket, found with the tuple reversed.
-  const auto client_inode = tcp_socket_inode(client_addr_.get(), client_addr_.len, server_.get(), server_.len);
+  const auto client_inode =
+      tcp_socket_inode(client_addr_.get(), client_addr_.len, server_.get(), server_.len);
   ASSERT_TRUE(client_inode);
   EXPECT_EQ(*client_inode, inode_of(client_));
 }
@@ -122,8 +127,9 @@ TEST_P(SockDiag, ReportsUnreadBytes) {
 // listener on the local address; that must not pass for the connection.
 TEST_P(SockDiag, UnknownConnectionIsNullopt) {
   Address stranger = client_addr_;
-  auto* port = GetParam() == AF_INET ? &reinterpret_cast<sockaddr_in*>(&stranger.storage)->sin_port
-                                     : &reinterpret_cast<sockaddr_in6*>(&stranger.storage)->sin6_port;
+  auto* port = GetParam() == AF_INET
+                   ? &reinterpret_cast<sockaddr_in*>(&stranger.storage)->sin_port
+                   : &reinterpret_cast<sockaddr_in6*>(&stranger.storage)->sin6_port;
   *port = htons(static_cast<uint16_t>(ntohs(*port) ^ 1));
   EXPECT_FALSE(tcp_socket_info(server_.get(), server_.len, stranger.get(), stranger.len));
 }
@@ -131,8 +137,8 @@ TEST_P(SockDiag, UnknownConnectionIsNullopt) {
 TEST_P(SockDiag, AttributesTheConnectionToItsHolder) {
   const Fd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(accepted);
-  const auto who =
-      attribute_connection(client_addr_.get(), client_addr_.len, server_.get(), server_.len, ::getpid(), {}, 2s);
+  const auto who = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(),
+                                        server_.len, ::getpid(), {}, 2s);
   EXPECT_TRUE(who.accepted);
   EXPECT_EQ(who.owner, ::getpid());
   EXPECT_THAT(who.last_holders, ElementsAre(::getpid()));
@@ -141,16 +147,16 @@ TEST_P(SockDiag, AttributesTheConnectionToItsHolder) {
 TEST_P(SockDiag, ExcludedHolderIsNotAnOwner) {
   const Fd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(accepted);
-  const auto who = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(), server_.len, ::getpid(),
-                                        ::getpid(), 30ms);
+  const auto who = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(),
+                                        server_.len, ::getpid(), ::getpid(), 30ms);
   EXPECT_TRUE(who.accepted);
   EXPECT_FALSE(who.owner);
   EXPECT_THAT(who.last_holders, ElementsAre(::getpid()));
 }
 
 TEST_P(SockDiag, NeverAcceptedIsReported) {
-  const auto who =
-      attribute_connection(client_addr_.get(), client_addr_.len, server_.get(), server_.len, ::getpid(), {}, 30ms);
+  const auto who = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(),
+                                        server_.len, ::getpid(), {}, 30ms);
   EXPECT_FALSE(who.accepted);
   EXPECT_FALSE(who.owner);
 }
@@ -168,16 +174,17 @@ TEST_P(SockDiag, AttributesToAChildAfterTheParentLetsGo) {
   if (child == 0) {
     hold_write.reset();
     char c;
-    [[maybe_unused]] const auto n = ::read(hold_read.get(), &c, 1);  // until the parent closes its end
+    [[maybe_unused]] const auto n =
+        ::read(hold_read.get(), &c, 1);  // until the parent closes its end
     ::_exit(0);
   }
   hold_read.reset();
-  const auto both =
-      attribute_connection(client_addr_.get(), client_addr_.len, server_.get(), server_.len, ::getpid(), {}, 30ms);
+  const auto both = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(),
+                                         server_.len, ::getpid(), {}, 30ms);
   EXPECT_FALSE(both.owner) << "two holders: no single owner";
   EXPECT_EQ(both.last_holders.size(), 2u);
-  const auto who = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(), server_.len, ::getpid(),
-                                        ::getpid(), 2s);
+  const auto who = attribute_connection(client_addr_.get(), client_addr_.len, server_.get(),
+                                        server_.len, ::getpid(), ::getpid(), 2s);
   EXPECT_EQ(who.owner, child);
   accepted.reset();
   hold_write.reset();
@@ -185,8 +192,9 @@ TEST_P(SockDiag, AttributesToAChildAfterTheParentLetsGo) {
 }
 
 TEST_P(SockDiag, SeesTheListeningPort) {
-  const auto port = GetParam() == AF_INET ? reinterpret_cast<const sockaddr_in*>(&server_.storage)->sin_port
-                                          : reinterpret_cast<const sockaddr_in6*>(&server_.storage)->sin6_port;
+  const auto port = GetParam() == AF_INET
+                        ? reinterpret_cast<const sockaddr_in*>(&server_.storage)->sin_port
+                        : reinterpret_cast<const sockaddr_in6*>(&server_.storage)->sin6_port;
   EXPECT_TRUE(tcp_port_listening(ntohs(port)));
   listener_.reset();
   EXPECT_FALSE(tcp_port_listening(ntohs(port)));
@@ -194,7 +202,8 @@ TEST_P(SockDiag, SeesTheListeningPort) {
 
 INSTANTIATE_TEST_SUITE_P(Families, SockDiag, ::testing::Values(AF_INET, AF_INET6),
                          [](const ::testing::TestParamInfo<int>& param) {
-                           return param.param == AF_INET ? std::string("IPv4") : std::string("IPv6");
+                           return param.param == AF_INET ? std::string("IPv4")
+                                                         : std::string("IPv6");
                          });
 
 }  // namespace

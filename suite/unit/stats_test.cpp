@@ -22,7 +22,8 @@ TEST(ChiSquareUpperTail, MatchesTableValues) {
   EXPECT_THAT(chi_square_upper_tail(23.209, 10), DoubleNear(0.01, 1e-4));
   EXPECT_THAT(chi_square_upper_tail(2.706, 1), DoubleNear(0.10, 1e-4));
   EXPECT_THAT(chi_square_upper_tail(0.455, 1), DoubleNear(0.50, 1e-3));
-  EXPECT_THAT(chi_square_upper_tail(124.342, 100), DoubleNear(0.05, 1e-4));  // large dof: continued fraction
+  EXPECT_THAT(chi_square_upper_tail(124.342, 100),
+              DoubleNear(0.05, 1e-4));  // large dof: continued fraction
 }
 
 TEST(ChiSquareUpperTail, TwoDegreesOfFreedomIsAnExponential) {

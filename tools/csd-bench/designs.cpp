@@ -17,8 +17,8 @@ namespace {
 Design baseline_design(const fs::path& bin_dir) {
   const fs::path program = bin_dir / kBaselineName;
   if (::access(program.c_str(), X_OK) != 0) {
-    throw UsageError(
-        fmt::format("the baseline server {} is missing: build the csd-citerative target", program.string()));
+    throw UsageError(fmt::format(
+        "the baseline server {} is missing: build the csd-citerative target", program.string()));
   }
   harness::Manifest m;
   m.path = program;
@@ -33,36 +33,43 @@ std::vector<fs::path> json_files(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path());
+    if (entry.path().extension() == ".json")
+      files.push_back(entry.path());
   }
-  if (ec) throw UsageError(fmt::format("{}: cannot list: {}", dir.string(), ec.message()));
+  if (ec)
+    throw UsageError(fmt::format("{}: cannot list: {}", dir.string(), ec.message()));
   std::sort(files.begin(), files.end());
   return files;
 }
 
 bool has_name(const std::vector<Design>& designs, const std::string& name) {
-  return std::any_of(designs.begin(), designs.end(), [&](const Design& d) { return d.name() == name; });
+  return std::any_of(designs.begin(), designs.end(),
+                     [&](const Design& d) { return d.name() == name; });
 }
 
 // Adds the manifest in `file`. A file given explicitly must work (UsageError
 // otherwise); one from the default directory that does not is skipped and noted.
-void add_manifest(DesignList& list, const fs::path& file, const fs::path& bin_dir, bool explicit_file) {
+void add_manifest(DesignList& list, const fs::path& file, const fs::path& bin_dir,
+                  bool explicit_file) {
   harness::Manifest m;
   try {
     m = harness::load_manifest(file, {bin_dir});
   } catch (const harness::ManifestError& e) {
-    if (explicit_file) throw UsageError(e.what());
+    if (explicit_file)
+      throw UsageError(e.what());
     list.skipped.push_back(e.what());
     return;
   }
   if (m.name == kBaselineName) {
-    list.skipped.push_back(fmt::format("{}: {} is the baseline, always included", file.string(), m.name));
+    list.skipped.push_back(
+        fmt::format("{}: {} is the baseline, always included", file.string(), m.name));
     return;
   }
   std::string problem;
   if (m.protocol != harness::WireProtocol::size) {
     problem = "speaks the echo protocol; the benchmark's load is the size protocol";
-    if (!explicit_file) return;  // the default directory's echo twins are skipped silently
+    if (!explicit_file)
+      return;  // the default directory's echo twins are skipped silently
   } else if (has_name(list.designs, m.name)) {
     problem = fmt::format("a design named {} is already in the list", m.name);
   }
@@ -76,7 +83,8 @@ void add_manifest(DesignList& list, const fs::path& file, const fs::path& bin_di
 }
 
 void keep_only(DesignList& list, const std::vector<std::string>& only) {
-  if (only.empty()) return;
+  if (only.empty())
+    return;
   for (const auto& name : only) {
     if (!has_name(list.designs, name)) {
       std::string known;

@@ -51,7 +51,9 @@ std::vector<LoadPoint> load_points(const Options& o) {
   std::vector<LoadPoint> points;
   for (const int clients : o.clients) {
     for (const uint64_t bytes : o.bytes) {
-      LoadPoint p{.clients = clients, .conns = o.conns.value_or(auto_conns_per_client(clients, bytes)), .bytes = bytes};
+      LoadPoint p{.clients = clients,
+                  .conns = o.conns.value_or(auto_conns_per_client(clients, bytes)),
+                  .bytes = bytes};
       p.baseline_clients = o.baseline_clients.value_or(p.clients);
       p.baseline_conns = o.baseline_conns.value_or(p.conns);
       points.push_back(p);
@@ -65,8 +67,8 @@ std::vector<LoadPoint> load_points(const Options& o) {
 // server's thousands of exited children to free, TIME_WAIT sockets), and a
 // fixed order, even rotated, would hand it to the same successor every time.
 // Seeded, so a plan can be run again.
-std::vector<RunSpec> plan_runs(const DesignList& designs, const std::vector<LoadPoint>& points, int reps,
-                               uint32_t seed) {
+std::vector<RunSpec> plan_runs(const DesignList& designs, const std::vector<LoadPoint>& points,
+                               int reps, uint32_t seed) {
   std::vector<RunSpec> plan;
   std::mt19937 shuffler(seed);
   std::vector<std::size_t> order(designs.designs.size());
@@ -110,7 +112,8 @@ std::optional<OutputFile> open_output(const std::string& path, const char* optio
 bool write_output(OutputFile& f, const std::string& text) {
   f.stream << text;
   f.stream.flush();
-  if (f.stream) return true;
+  if (f.stream)
+    return true;
   fmt::print(stderr, "csd-bench: {}: write failed\n", f.path);
   return false;
 }
@@ -128,13 +131,15 @@ RunRecord not_run(const RunSpec& spec, const Design& design) {
   return r;
 }
 
-std::vector<RunRecord> run_plan(const std::vector<RunSpec>& plan, const DesignList& designs, const Options& options,
-                                const MeasureOptions& measure, Progress& progress) {
+std::vector<RunRecord> run_plan(const std::vector<RunSpec>& plan, const DesignList& designs,
+                                const Options& options, const MeasureOptions& measure,
+                                Progress& progress) {
   std::vector<RunRecord> runs;
   runs.reserve(plan.size());
   std::vector<bool> did_not_start(designs.designs.size(), false);
   for (const auto& spec : plan) {
-    if (stop_requested.load()) break;
+    if (stop_requested.load())
+      break;
     const Design& design = designs.designs[spec.design];
     if (did_not_start[spec.design]) {
       runs.push_back(not_run(spec, design));
@@ -153,9 +158,11 @@ std::vector<RunRecord> run_plan(const std::vector<RunSpec>& plan, const DesignLi
 }
 
 int exit_status(const BenchResult& result) {
-  if (result.interrupted) return kExitInterrupted;
+  if (result.interrupted)
+    return kExitInterrupted;
   for (const auto& r : result.runs) {
-    if (!r.valid) return kExitInvalidRuns;
+    if (!r.valid)
+      return kExitInvalidRuns;
   }
   return kExitOk;
 }
@@ -170,8 +177,10 @@ int bench(const Options& options, MachineInfo machine) {
   }
   std::optional<OutputFile> json_file;
   std::optional<OutputFile> markdown_file;
-  if (!options.json_path.empty() && !(json_file = open_output(options.json_path, "--json"))) return kExitUsage;
-  if (!options.markdown_path.empty() && !(markdown_file = open_output(options.markdown_path, "--markdown"))) {
+  if (!options.json_path.empty() && !(json_file = open_output(options.json_path, "--json")))
+    return kExitUsage;
+  if (!options.markdown_path.empty() &&
+      !(markdown_file = open_output(options.markdown_path, "--markdown"))) {
     return kExitUsage;
   }
 
@@ -186,16 +195,20 @@ int bench(const Options& options, MachineInfo machine) {
   install_stop_handlers();
   {
     Progress progress(plan.size(), options.quiet);
-    for (const auto& skipped : designs.skipped) progress.message(fmt::format("skipping {}", skipped));
+    for (const auto& skipped : designs.skipped)
+      progress.message(fmt::format("skipping {}", skipped));
     if (!options.quiet) {
-      progress.message(fmt::format("{} designs x {} load points x {} reps = {} runs", designs.designs.size(),
-                                   result.points.size(), options.reps, plan.size()));
+      progress.message(fmt::format("{} designs x {} load points x {} reps = {} runs",
+                                   designs.designs.size(), result.points.size(), options.reps,
+                                   plan.size()));
     }
-    const MeasureOptions measure{
-        .sources = options.sources, .timeout = options.timeout, .port_count = result.machine.port_count};
+    const MeasureOptions measure{.sources = options.sources,
+                                 .timeout = options.timeout,
+                                 .port_count = result.machine.port_count};
     result.runs = run_plan(plan, designs, options, measure, progress);
     result.interrupted = result.runs.size() < plan.size();
-    if (result.interrupted) progress.message("interrupted: reporting the runs measured so far");
+    if (result.interrupted)
+      progress.message("interrupted: reporting the runs measured so far");
   }
   result.summary = summarize(result.runs, designs, result.points);
 
@@ -203,9 +216,12 @@ int bench(const Options& options, MachineInfo machine) {
   fmt::print("{}", markdown);
   std::fflush(stdout);
   bool written = true;
-  if (markdown_file) written = write_output(*markdown_file, markdown) && written;
-  if (json_file) written = write_output(*json_file, json_report(result).dump(2) + "\n") && written;
-  if (!written) return kExitInvalidRuns;
+  if (markdown_file)
+    written = write_output(*markdown_file, markdown) && written;
+  if (json_file)
+    written = write_output(*json_file, json_report(result).dump(2) + "\n") && written;
+  if (!written)
+    return kExitInvalidRuns;
   return exit_status(result);
 }
 
@@ -214,7 +230,8 @@ int bench(const Options& options, MachineInfo machine) {
 int main(int argc, char** argv) {
   MachineInfo machine = describe_machine();
   auto parsed = parse_options(argc, argv, machine.cores);
-  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  if (const int* code = std::get_if<int>(&parsed))
+    return *code;
   try {
     return bench(std::get<Options>(parsed), std::move(machine));
   } catch (const std::exception& e) {

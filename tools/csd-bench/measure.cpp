@@ -60,15 +60,18 @@ struct TreeSnapshot {
 
 std::optional<uint64_t> task_switches(pid_t pid, pid_t tid) {
   std::ifstream in(fmt::format("/proc/{}/task/{}/status", pid, tid));
-  if (!in) return std::nullopt;
+  if (!in)
+    return std::nullopt;
   uint64_t total = 0;
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream words(line);
     std::string key;
     uint64_t value = 0;
-    if (!(words >> key >> value)) continue;
-    if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") total += value;
+    if (!(words >> key >> value))
+      continue;
+    if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:")
+      total += value;
   }
   return total;
 }
@@ -83,7 +86,8 @@ uint64_t task_runtime_ns(pid_t pid, pid_t tid) {
 void add_tasks(pid_t pid, TreeSnapshot& s) {
   for (const pid_t tid : harness::thread_ids(pid)) {
     const auto switches = task_switches(pid, tid);
-    if (!switches) continue;  // ended meanwhile
+    if (!switches)
+      continue;  // ended meanwhile
     s.tasks[tid] = {.process = pid, .switches = *switches, .runtime_ns = task_runtime_ns(pid, tid)};
   }
 }
@@ -92,7 +96,8 @@ TreeSnapshot snapshot(const std::vector<pid_t>& tree) {
   TreeSnapshot s;
   for (const pid_t pid : tree) {
     const auto info = harness::read_proc(pid);
-    if (!info) continue;
+    if (!info)
+      continue;
     s.processes[pid] = {.user_ticks = info->utime_ticks,
                         .sys_ticks = info->stime_ticks,
                         .child_user_ticks = info->cutime_ticks,
@@ -103,13 +108,16 @@ TreeSnapshot snapshot(const std::vector<pid_t>& tree) {
   return s;
 }
 
-uint64_t minus_or_zero(uint64_t after, uint64_t before) { return after > before ? after - before : 0; }
+uint64_t minus_or_zero(uint64_t after, uint64_t before) {
+  return after > before ? after - before : 0;
+}
 
 // What a counter grew by: from its earlier value if it had one, else all of it.
 template <typename Map, typename Field>
 uint64_t growth(const Map& before, typename Map::key_type key, uint64_t now, Field field) {
   const auto was = before.find(key);
-  if (was == before.end()) return now;
+  if (was == before.end())
+    return now;
   const uint64_t then = field(was->second);
   return then <= now ? now - then : now;  // smaller: the id was reused
 }
@@ -118,10 +126,12 @@ uint64_t growth(const Map& before, typename Map::key_type key, uint64_t now, Fie
 // count whole, tasks that ended took their counts along (a lower bound then).
 void add_switch_delta(const TreeSnapshot& before, const TreeSnapshot& after, ServerFigures& f) {
   for (const auto& [tid, task] : after.tasks) {
-    f.wakeups += growth(before.tasks, tid, task.switches, [](const TaskSample& t) { return t.switches; });
+    f.wakeups +=
+        growth(before.tasks, tid, task.switches, [](const TaskSample& t) { return t.switches; });
   }
   for (const auto& [tid, task] : before.tasks) {
-    if (!after.tasks.contains(tid)) f.wakeups_lower_bound = true;
+    if (!after.tasks.contains(tid))
+      f.wakeups_lower_bound = true;
   }
 }
 
@@ -135,17 +145,18 @@ void add_cpu_delta(const TreeSnapshot& before, const TreeSnapshot& after, Server
   const auto slack = static_cast<uint64_t>(3 * ns_per_tick);  // each tick field truncates
   std::map<pid_t, uint64_t> runtime_ns;
   for (const auto& [tid, task] : after.tasks) {
-    runtime_ns[task.process] +=
-        growth(before.tasks, tid, task.runtime_ns, [](const TaskSample& t) { return t.runtime_ns; });
+    runtime_ns[task.process] += growth(before.tasks, tid, task.runtime_ns,
+                                       [](const TaskSample& t) { return t.runtime_ns; });
   }
   for (const auto& [pid, p] : after.processes) {
-    const uint64_t user =
-        growth(before.processes, pid, p.user_ticks, [](const ProcessSample& s) { return s.user_ticks; });
-    const uint64_t sys = growth(before.processes, pid, p.sys_ticks, [](const ProcessSample& s) { return s.sys_ticks; });
-    const uint64_t child_user =
-        growth(before.processes, pid, p.child_user_ticks, [](const ProcessSample& s) { return s.child_user_ticks; });
-    const uint64_t child_sys =
-        growth(before.processes, pid, p.child_sys_ticks, [](const ProcessSample& s) { return s.child_sys_ticks; });
+    const uint64_t user = growth(before.processes, pid, p.user_ticks,
+                                 [](const ProcessSample& s) { return s.user_ticks; });
+    const uint64_t sys = growth(before.processes, pid, p.sys_ticks,
+                                [](const ProcessSample& s) { return s.sys_ticks; });
+    const uint64_t child_user = growth(before.processes, pid, p.child_user_ticks,
+                                       [](const ProcessSample& s) { return s.child_user_ticks; });
+    const uint64_t child_sys = growth(before.processes, pid, p.child_sys_ticks,
+                                      [](const ProcessSample& s) { return s.child_sys_ticks; });
     f.user_ticks += user + child_user;
     f.sys_ticks += sys + child_sys;
     const auto own_by_ticks = static_cast<uint64_t>(static_cast<double>(user + sys) * ns_per_tick);
@@ -154,8 +165,10 @@ void add_cpu_delta(const TreeSnapshot& before, const TreeSnapshot& after, Server
       own = own_by_ticks;
       f.cpu_from_ticks = true;
     }
-    f.cpu_ns += own + static_cast<uint64_t>(static_cast<double>(child_user + child_sys) * ns_per_tick);
-    if (child_user + child_sys > 0) f.cpu_from_ticks = true;
+    f.cpu_ns +=
+        own + static_cast<uint64_t>(static_cast<double>(child_user + child_sys) * ns_per_tick);
+    if (child_user + child_sys > 0)
+      f.cpu_from_ticks = true;
   }
 }
 
@@ -173,9 +186,11 @@ std::size_t main_threads(const harness::ServerProcess& server) {
 // A pool is measured once all its workers exist, so that their start is not
 // charged to the load. Returns false if the pool did not complete in time.
 bool wait_for_pool(const harness::ServerProcess& server, const std::string& model) {
-  if (server.workers() <= 0) return true;
+  if (server.workers() <= 0)
+    return true;
   const auto expected = static_cast<std::size_t>(server.workers()) + 1;
-  if (is_process_pool(model)) return server.wait_for_tree_size(expected, kPoolReadyTimeout);
+  if (is_process_pool(model))
+    return server.wait_for_tree_size(expected, kPoolReadyTimeout);
   if (is_thread_pool(model)) {
     return harness::wait_until([&] { return main_threads(server) >= expected; }, kPoolReadyTimeout);
   }
@@ -199,7 +214,8 @@ bool wait_until_idle_shape(const harness::ServerProcess& server, const TreeSnaps
 std::optional<uint64_t> parse_accept_eagain(const std::string& output) {
   static const std::regex line(R"(accept\(\) returned EAGAIN (\d+) times?)");
   std::optional<uint64_t> total;
-  for (auto it = std::sregex_iterator(output.begin(), output.end(), line); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), line);
+       it != std::sregex_iterator(); ++it) {
     total = total.value_or(0) + std::stoull((*it)[1].str());
   }
   return total;
@@ -210,7 +226,9 @@ std::optional<uint64_t> parse_accept_eagain(const std::string& output) {
 std::chrono::nanoseconds own_cpu() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
-  auto to_ns = [](const timeval& t) { return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec); };
+  auto to_ns = [](const timeval& t) {
+    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+  };
   return to_ns(u.ru_utime) + to_ns(u.ru_stime);
 }
 
@@ -219,20 +237,24 @@ std::chrono::nanoseconds own_cpu() {
 bool failed_for_ports(const client::LoadReport& report) {
   const std::string no_address = std::strerror(EADDRNOTAVAIL);
   const std::string in_use = std::strerror(EADDRINUSE);
-  return std::any_of(report.first_failures.begin(), report.first_failures.end(), [&](const std::string& f) {
-    return f.find(no_address) != std::string::npos || f.find(in_use) != std::string::npos;
-  });
+  return std::any_of(
+      report.first_failures.begin(), report.first_failures.end(), [&](const std::string& f) {
+        return f.find(no_address) != std::string::npos || f.find(in_use) != std::string::npos;
+      });
 }
 
 std::string failure_summary(const client::LoadReport& report) {
   std::string how;
   for (std::size_t i = 1; i < client::kOutcomeCount; ++i) {
-    if (report.outcomes[i] == 0) continue;
+    if (report.outcomes[i] == 0)
+      continue;
     how += fmt::format("{}{} {}", how.empty() ? "" : ", ", report.outcomes[i],
                        client::to_string(static_cast<client::Outcome>(i)));
   }
-  std::string text = fmt::format("{} of {} connections failed ({})", report.failures(), report.connections, how);
-  if (!report.first_failures.empty()) text += "; first: " + report.first_failures.front();
+  std::string text =
+      fmt::format("{} of {} connections failed ({})", report.failures(), report.connections, how);
+  if (!report.first_failures.empty())
+    text += "; first: " + report.first_failures.front();
   return text;
 }
 
@@ -268,8 +290,10 @@ LoadWindow run_measured_load(const client::LoadOptions& load) {
   return w;
 }
 
-std::optional<uint64_t> delta(const std::optional<uint64_t>& after, const std::optional<uint64_t>& before) {
-  if (!after || !before) return std::nullopt;
+std::optional<uint64_t> delta(const std::optional<uint64_t>& after,
+                              const std::optional<uint64_t>& before) {
+  if (!after || !before)
+    return std::nullopt;
   return minus_or_zero(*after, *before);
 }
 
@@ -287,19 +311,23 @@ void judge(RunRecord& r, const MeasureOptions& options) {
   const auto& load = r.load;
   r.port_limited = failed_for_ports(load);
   r.valid = load.all_ok();
-  if (!r.valid) r.invalid_reason = load.connections == 0 ? "no connections made" : failure_summary(load);
+  if (!r.valid)
+    r.invalid_reason = load.connections == 0 ? "no connections made" : failure_summary(load);
   if (r.port_limited) {
-    r.notes.push_back(fmt::format(
-        "limited by ephemeral ports / TIME_WAIT: connections failed with EADDRNOTAVAIL or EADDRINUSE ({} source "
-        "addresses x {} ports); raise --sources",
-        options.sources, options.port_count));
+    r.notes.push_back(
+        fmt::format("limited by ephemeral ports / TIME_WAIT: connections failed with EADDRNOTAVAIL "
+                    "or EADDRINUSE ({} source "
+                    "addresses x {} ports); raise --sources",
+                    options.sources, options.port_count));
   }
-  const auto capacity = static_cast<uint64_t>(options.sources) * static_cast<uint64_t>(options.port_count);
+  const auto capacity =
+      static_cast<uint64_t>(options.sources) * static_cast<uint64_t>(options.port_count);
   if (load.connections > capacity / 2) {
-    r.notes.push_back(fmt::format(
-        "{} connections to one server port use over half of the {} source 4-tuples ({} addresses x {} ports): "
-        "TIME_WAIT may limit this run; raise --sources",
-        load.connections, capacity, options.sources, options.port_count));
+    r.notes.push_back(
+        fmt::format("{} connections to one server port use over half of the {} source 4-tuples ({} "
+                    "addresses x {} ports): "
+                    "TIME_WAIT may limit this run; raise --sources",
+                    load.connections, capacity, options.sources, options.port_count));
   }
 }
 
@@ -307,7 +335,8 @@ void stop_and_read_tables(harness::ServerProcess& server, RunRecord& r) {
   const harness::StopReport stop = server.stop(SIGTERM, kStopGrace);
   r.server.stopped_cleanly = stop.exited_in_time && stop.killed.empty();
   r.server.killed = stop.killed;
-  if (!stop.killed.empty()) r.notes.push_back(fmt::format("had to SIGKILL at stop: {}", fmt::join(stop.killed, ", ")));
+  if (!stop.killed.empty())
+    r.notes.push_back(fmt::format("had to SIGKILL at stop: {}", fmt::join(stop.killed, ", ")));
   r.server.accept_eagain = parse_accept_eagain(stop.output);
   r.server.worker_counts = harness::parse_seed_table(stop.output);
 }
@@ -315,27 +344,33 @@ void stop_and_read_tables(harness::ServerProcess& server, RunRecord& r) {
 }  // namespace
 
 double RunRecord::server_cpu_us_per_conn() const {
-  if (connections() == 0) return 0;
+  if (connections() == 0)
+    return 0;
   return static_cast<double>(server.cpu_ns) / 1e3 / static_cast<double>(connections());
 }
 
 double RunRecord::system_busy_share() const {
-  if (system.cpu_total_ticks == 0) return 0;
+  if (system.cpu_total_ticks == 0)
+    return 0;
   return static_cast<double>(system.cpu_busy_ticks) / static_cast<double>(system.cpu_total_ticks);
 }
 
 double RunRecord::system_cpu_us_per_conn() const {
-  if (connections() == 0) return 0;
-  return static_cast<double>(system.cpu_busy_ticks) / ticks_per_second() * 1e6 / static_cast<double>(connections());
+  if (connections() == 0)
+    return 0;
+  return static_cast<double>(system.cpu_busy_ticks) / ticks_per_second() * 1e6 /
+         static_cast<double>(connections());
 }
 
 double RunRecord::wakeups_per_conn() const {
-  if (connections() == 0) return 0;
+  if (connections() == 0)
+    return 0;
   return static_cast<double>(server.wakeups) / static_cast<double>(connections());
 }
 
 std::optional<double> RunRecord::eagain_per_conn() const {
-  if (!server.accept_eagain || connections() == 0) return std::nullopt;
+  if (!server.accept_eagain || connections() == 0)
+    return std::nullopt;
   return static_cast<double>(*server.accept_eagain) / static_cast<double>(connections());
 }
 
@@ -355,7 +390,8 @@ RunRecord measure_run(const Design& design, const RunSpec& spec, const MeasureOp
   }
   r.started = true;
   if (!wait_for_pool(*server, r.model)) {
-    r.notes.push_back(fmt::format("the pool of {} was not complete within {} s of start", server->workers(),
+    r.notes.push_back(fmt::format("the pool of {} was not complete within {} s of start",
+                                  server->workers(),
                                   std::chrono::duration<double>(kPoolReadyTimeout).count()));
   }
 
@@ -368,7 +404,8 @@ RunRecord measure_run(const Design& design, const RunSpec& spec, const MeasureOp
     return r;
   }
   r.server.settled = wait_until_idle_shape(*server, before);
-  if (!r.server.settled) r.notes.push_back("the server tree was not back to its idle shape when measured");
+  if (!r.server.settled)
+    r.notes.push_back("the server tree was not back to its idle shape when measured");
   const TreeSnapshot after = snapshot(server->tree());
   r.system = system_figures(window);
   r.system.time_wait = time_wait_sockets();
@@ -376,7 +413,8 @@ RunRecord measure_run(const Design& design, const RunSpec& spec, const MeasureOp
   r.load = std::move(window.report);
   add_cpu_delta(before, after, r.server);
   add_switch_delta(before, after, r.server);
-  if (is_per_client(r.model)) r.server.wakeups_lower_bound = true;  // per-client tasks end with their counts
+  if (is_per_client(r.model))
+    r.server.wakeups_lower_bound = true;  // per-client tasks end with their counts
 
   stop_and_read_tables(*server, r);
   judge(r, options);

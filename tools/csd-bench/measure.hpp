@@ -37,12 +37,14 @@ struct RunSpec {
 };
 
 struct ServerFigures {
-  uint64_t cpu_ns = 0;          // whole tree, reaped children included, during the load
-  bool cpu_from_ticks = false;  // part of cpu_ns came from 10 ms clock ticks (ended threads, reaped children)
-  uint64_t user_ticks = 0;      // the same from /proc/PID/stat alone, UNP-style: utime+cutime, stime+cstime
+  uint64_t cpu_ns = 0;  // whole tree, reaped children included, during the load
+  bool cpu_from_ticks =
+      false;  // part of cpu_ns came from 10 ms clock ticks (ended threads, reaped children)
+  uint64_t user_ticks =
+      0;  // the same from /proc/PID/stat alone, UNP-style: utime+cutime, stime+cstime
   uint64_t sys_ticks = 0;
-  uint64_t wakeups = 0;                   // voluntary + involuntary context switches of every task
-  bool wakeups_lower_bound = false;       // some tasks ended during the run and took their counts along
+  uint64_t wakeups = 0;              // voluntary + involuntary context switches of every task
+  bool wakeups_lower_bound = false;  // some tasks ended during the run and took their counts along
   std::optional<uint64_t> accept_eagain;  // from "accept() returned EAGAIN K times"
   std::vector<int64_t> worker_counts;     // from the "child N : K times" table; empty if none
   bool settled = true;                    // the tree was back to its idle shape when measured
@@ -56,7 +58,7 @@ struct SystemFigures {
   std::optional<uint64_t> listen_overflows;  // delta
   std::optional<uint64_t> listen_drops;      // delta
   std::optional<uint64_t> time_wait;         // sockets in TIME_WAIT just after the run
-  std::chrono::nanoseconds client_cpu{0};    // csd-bench's own user+sys during the load (the clients)
+  std::chrono::nanoseconds client_cpu{0};  // csd-bench's own user+sys during the load (the clients)
 };
 
 struct RunRecord {
@@ -76,7 +78,8 @@ struct RunRecord {
   [[nodiscard]] double conns_per_second() const { return load.connections_per_second(); }
   [[nodiscard]] double server_cpu_us_per_conn() const;
   [[nodiscard]] double system_cpu_us_per_conn() const;
-  [[nodiscard]] double system_busy_share() const;  // busy ÷ total CPU time of the machine during the load
+  [[nodiscard]] double system_busy_share()
+      const;  // busy ÷ total CPU time of the machine during the load
   [[nodiscard]] double wakeups_per_conn() const;
   [[nodiscard]] std::optional<double> eagain_per_conn() const;
 };

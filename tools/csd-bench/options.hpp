@@ -20,12 +20,13 @@ inline constexpr uint64_t kMiB = uint64_t{1} << 20;
 struct Options {
   std::vector<int> clients;     // concurrent clients per load point
   std::vector<uint64_t> bytes;  // reply size per load point
-  std::optional<int> conns;     // sequential connections per client; nullopt: chosen per point (auto)
+  std::optional<int> conns;  // sequential connections per client; nullopt: chosen per point (auto)
   int reps = 3;
-  uint32_t seed = 1;               // of the run order within each repetition
-  std::vector<std::string> impls;  // manifests given with --impl; empty: every size manifest of the default dir
-  std::vector<std::string> only;   // design names to keep
-  std::string preset;              // "" or "unp"
+  uint32_t seed = 1;  // of the run order within each repetition
+  std::vector<std::string>
+      impls;  // manifests given with --impl; empty: every size manifest of the default dir
+  std::vector<std::string> only;  // design names to keep
+  std::string preset;             // "" or "unp"
   std::string json_path;
   std::string markdown_path;
   int sources = 16;  // loopback source addresses the client binds across

@@ -20,37 +20,45 @@ std::string ratio_text(const std::optional<double>& ratio) {
 
 // "12345 ×1.05": the value with `decimals`, then its ratio to the baseline.
 std::string cell(const Figure& f, int decimals, const std::string& prefix = "") {
-  if (!f.value) return kNone;
+  if (!f.value)
+    return kNone;
   return fmt::format("{}{:.{}f}{}", prefix, *f.value, decimals, ratio_text(f.ratio));
 }
 
 std::string spread_text(const Summary& s) {
-  if (!s.conns_per_s.value || *s.conns_per_s.value <= 0 || !s.conns_per_s_min || !s.conns_per_s_max) return kNone;
+  if (!s.conns_per_s.value || *s.conns_per_s.value <= 0 || !s.conns_per_s_min || !s.conns_per_s_max)
+    return kNone;
   const double half_range = (*s.conns_per_s_max - *s.conns_per_s_min) / 2;
   return fmt::format("±{:.1f}%", 100.0 * half_range / *s.conns_per_s.value);
 }
 
 // "0.98 (0.91–1.05)": the median of the per-repetition ratios and their range.
 std::string per_rep_text(const Summary& s) {
-  if (!s.conns_per_s_per_rep) return kNone;
+  if (!s.conns_per_s_per_rep)
+    return kNone;
   const PairedRatio& r = *s.conns_per_s_per_rep;
-  if (r.reps == 1) return fmt::format("{:.2f}", r.median);
+  if (r.reps == 1)
+    return fmt::format("{:.2f}", r.median);
   return fmt::format("{:.2f} ({:.2f}–{:.2f})", r.median, r.min, r.max);
 }
 
 std::string counts_text(const Summary& s) {
-  if (!s.distribution) return kNone;
+  if (!s.distribution)
+    return kNone;
   return fmt::format("{}", fmt::join(s.distribution->counts, " "));
 }
 
 std::string max_min_text(const Summary& s) {
-  if (!s.distribution) return kNone;
-  if (s.distribution->min == 0) return "∞";
+  if (!s.distribution)
+    return kNone;
+  if (s.distribution->min == 0)
+    return "∞";
   return fmt::format("{:.2f}", s.distribution->max_over_min);
 }
 
 std::string chi_square_text(const Summary& s) {
-  if (!s.distribution || s.distribution->counts.size() < 2) return kNone;
+  if (!s.distribution || s.distribution->counts.size() < 2)
+    return kNone;
   return fmt::format("{:.1f} (p {:.2g})", s.distribution->chi_square, s.distribution->p_value);
 }
 
@@ -72,7 +80,8 @@ std::string table_row(const Summary& s) {
       cell(s.p999_us, 0),
       cell(s.max_us, 0),
       cell(s.server_cpu_us, 1),
-      s.server_cpu_minus_baseline_us ? fmt::format("{:+.1f}", *s.server_cpu_minus_baseline_us) : kNone,
+      s.server_cpu_minus_baseline_us ? fmt::format("{:+.1f}", *s.server_cpu_minus_baseline_us)
+                                     : kNone,
       cell(s.system_cpu_us, 1),
       s.system_busy ? fmt::format("{:.0f}%", 100 * *s.system_busy) : kNone,
       cell(s.wakeups, 2, s.wakeups_lower_bound ? "≥" : ""),
@@ -89,9 +98,11 @@ std::string table_row(const Summary& s) {
 }
 
 constexpr const char* kTableHeader =
-    "| design | model | conn/s | spread | × per rep | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/conn | − "
+    "| design | model | conn/s | spread | × per rep | p50 µs | p99 µs | p99.9 µs | max µs | server "
+    "CPU µs/conn | − "
     "baseline µs "
-    "| system CPU µs/conn | CPU busy | wake-ups/conn | EAGAIN/conn | per-worker counts | max/min | χ² (p) | valid runs "
+    "| system CPU µs/conn | CPU busy | wake-ups/conn | EAGAIN/conn | per-worker counts | max/min | "
+    "χ² (p) | valid runs "
     "| failed conns | listen overflows | TIME_WAIT |\n"
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n";
 
@@ -105,7 +116,9 @@ std::string header(const BenchResult& r) {
   const auto& m = r.machine;
   const auto& o = *r.options;
   std::string out = "# csd-bench: UNP Figure 30.1 on this machine\n\n| | |\n|---|---|\n";
-  auto row = [&](std::string_view key, const std::string& value) { out += fmt::format("| {} | {} |\n", key, value); };
+  auto row = [&](std::string_view key, const std::string& value) {
+    out += fmt::format("| {} | {} |\n", key, value);
+  };
   row("date", m.date);
   row("kernel", m.kernel);
   row("cores", fmt::format("{}", m.cores));
@@ -116,17 +129,22 @@ std::string header(const BenchResult& r) {
   row("build type", m.build_type);
   row("command", fmt::format("`{}`", fmt::join(o.argv, " ")));
   row("repetitions",
-      fmt::format("{}, every design once in each, in a shuffled order (--seed {}), a fresh server per run", o.reps,
-                  o.seed));
-  row("load client", fmt::format("csd_clientlib run_load, size protocol, connections bound across 127.0.0.1..{}",
-                                 last_source(o.sources)));
-  row("baseline", fmt::format("{}: every ×r is a ratio to its figure at the same load point", kBaselineName));
-  if (r.interrupted) row("interrupted", fmt::format("after {} of {} runs", r.runs.size(), r.planned_runs));
+      fmt::format(
+          "{}, every design once in each, in a shuffled order (--seed {}), a fresh server per run",
+          o.reps, o.seed));
+  row("load client",
+      fmt::format("csd_clientlib run_load, size protocol, connections bound across 127.0.0.1..{}",
+                  last_source(o.sources)));
+  row("baseline",
+      fmt::format("{}: every ×r is a ratio to its figure at the same load point", kBaselineName));
+  if (r.interrupted)
+    row("interrupted", fmt::format("after {} of {} runs", r.runs.size(), r.planned_runs));
   return out;
 }
 
 std::string skipped_section(const DesignList& designs) {
-  if (designs.skipped.empty()) return "";
+  if (designs.skipped.empty())
+    return "";
   std::string out = "\nSkipped manifests:\n\n";
   for (const auto& s : designs.skipped) out += fmt::format("- {}\n", s);
   return out;
@@ -150,7 +168,8 @@ json opt(const std::optional<T>& v) {
 json figure_json(const Figure& f) { return {{"value", opt(f.value)}, {"ratio", opt(f.ratio)}}; }
 
 json per_rep_json(const std::optional<PairedRatio>& r) {
-  if (!r) return nullptr;
+  if (!r)
+    return nullptr;
   return {{"median", r->median}, {"min", r->min}, {"max", r->max}, {"reps", r->reps}};
 }
 
@@ -189,25 +208,27 @@ json run_json(const RunRecord& r, std::size_t order) {
               {"listen_drops", opt(r.system.listen_drops)},
               {"time_wait", opt(r.system.time_wait)}};
   std::vector<int64_t> counts = r.server.worker_counts;
-  return {
-      {"order", order},
-      {"design", r.design},
-      {"model", r.model},
-      {"point", r.spec.point},
-      {"rep", r.spec.rep},
-      {"clients", r.spec.clients},
-      {"conns", r.spec.conns},
-      {"bytes", r.spec.bytes},
-      {"valid", r.valid},
-      {"invalid_reason", r.invalid_reason},
-      {"port_limited", r.port_limited},
-      {"notes", r.notes},
-      {"connections_per_s", r.conns_per_second()},
-      {"load", load},
-      {"server", server},
-      {"system", system},
-      {"client_cpu_us_per_conn", std::chrono::duration<double, std::micro>(r.system.client_cpu).count() / conns},
-      {"distribution", counts.empty() ? json(nullptr) : distribution_json(harness::summarize_distribution(counts))}};
+  return {{"order", order},
+          {"design", r.design},
+          {"model", r.model},
+          {"point", r.spec.point},
+          {"rep", r.spec.rep},
+          {"clients", r.spec.clients},
+          {"conns", r.spec.conns},
+          {"bytes", r.spec.bytes},
+          {"valid", r.valid},
+          {"invalid_reason", r.invalid_reason},
+          {"port_limited", r.port_limited},
+          {"notes", r.notes},
+          {"connections_per_s", r.conns_per_second()},
+          {"load", load},
+          {"server", server},
+          {"system", system},
+          {"client_cpu_us_per_conn",
+           std::chrono::duration<double, std::micro>(r.system.client_cpu).count() / conns},
+          {"distribution", counts.empty()
+                               ? json(nullptr)
+                               : distribution_json(harness::summarize_distribution(counts))}};
 }
 
 json summary_json(const Summary& s) {
@@ -255,8 +276,9 @@ json point_json(const LoadPoint& p) {
 }  // namespace
 
 std::string point_title(const LoadPoint& point) {
-  std::string title = fmt::format("{} client{} × {} conns × {} bytes", point.clients, point.clients == 1 ? "" : "s",
-                                  point.conns, bytes_text(point.bytes));
+  std::string title =
+      fmt::format("{} client{} × {} conns × {} bytes", point.clients, point.clients == 1 ? "" : "s",
+                  point.conns, bytes_text(point.bytes));
   if (point.baseline_clients != point.clients || point.baseline_conns != point.conns) {
     title += fmt::format(" (baseline: {} × {})", point.baseline_clients, point.baseline_conns);
   }
@@ -269,9 +291,11 @@ std::string markdown_report(const BenchResult& result) {
   for (std::size_t p = 0; p < result.points.size(); ++p) {
     std::vector<Summary> rows;
     for (const auto& s : result.summary) {
-      if (s.point == p) rows.push_back(s);
+      if (s.point == p)
+        rows.push_back(s);
     }
-    if (rows.empty()) continue;
+    if (rows.empty())
+      continue;
     out += fmt::format("\n## {}\n\n{}", point_title(result.points[p]), kTableHeader);
     for (const auto& s : rows) out += table_row(s);
     out += notes_for(rows);

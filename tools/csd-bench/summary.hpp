@@ -56,8 +56,9 @@ struct Summary {
   std::optional<double> system_busy;  // share of all CPUs' time busy during the load (0..1), median
   Figure wakeups;                     // per connection, median
   bool wakeups_lower_bound = false;
-  std::optional<double> eagain_per_conn;                     // median; nullopt: the server does not report it
-  std::optional<harness::DistributionSummary> distribution;  // of the per-worker counts summed over valid runs
+  std::optional<double> eagain_per_conn;  // median; nullopt: the server does not report it
+  std::optional<harness::DistributionSummary>
+      distribution;  // of the per-worker counts summed over valid runs
 
   uint64_t failed_connections = 0;  // over all runs, valid or not
   uint64_t listen_overflows = 0;

@@ -22,14 +22,16 @@ std::string read_trimmed(const char* path) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   for (char& c : text) {
-    if (c == '\t') c = ' ';
+    if (c == '\t')
+      c = ' ';
   }
   return in || in.eof() ? text : std::string("unreadable");
 }
 
 std::string uname_text() {
   utsname u{};
-  if (::uname(&u) != 0) return "unknown";
+  if (::uname(&u) != 0)
+    return "unknown";
   return fmt::format("{} {} {} {}", u.sysname, u.release, u.version, u.machine);
 }
 
@@ -37,7 +39,8 @@ int ports_in(const std::string& range) {
   std::istringstream in(range);
   int low = 0;
   int high = 0;
-  if (!(in >> low >> high) || high < low) return 0;
+  if (!(in >> low >> high) || high < low)
+    return 0;
   return high - low + 1;
 }
 
@@ -45,18 +48,20 @@ std::string utc_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
   ::gmtime_r(&now, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string build_type() {
   std::string type = CSD_BUILD_TYPE;
-  if (type.empty()) type = "(none)";
+  if (type.empty())
+    type = "(none)";
 #ifdef NDEBUG
   type += ", NDEBUG";
 #endif
   const std::string sanitize = CSD_SANITIZE_FLAGS;
-  if (!sanitize.empty()) type += ", sanitize=" + sanitize;
+  if (!sanitize.empty())
+    type += ", sanitize=" + sanitize;
   return type;
 }
 
@@ -67,13 +72,15 @@ std::optional<uint64_t> netstat_value(const std::string& section, const std::str
   std::string header;
   std::string values;
   while (std::getline(in, header) && std::getline(in, values)) {
-    if (!header.starts_with(section + ":")) continue;
+    if (!header.starts_with(section + ":"))
+      continue;
     std::istringstream names(header.substr(section.size() + 1));
     std::istringstream numbers(values.substr(section.size() + 1));
     std::string key;
     uint64_t value = 0;
     while (names >> key && numbers >> value) {
-      if (key == name) return value;
+      if (key == name)
+        return value;
     }
   }
   return std::nullopt;
@@ -128,12 +135,14 @@ std::optional<uint64_t> time_wait_sockets() {
   std::ifstream in("/proc/net/sockstat");
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.starts_with("TCP:")) continue;
+    if (!line.starts_with("TCP:"))
+      continue;
     std::istringstream words(line.substr(4));
     std::string key;
     uint64_t value = 0;
     while (words >> key >> value) {
-      if (key == "tw") return value;
+      if (key == "tw")
+        return value;
     }
   }
   return std::nullopt;

@@ -18,7 +18,8 @@ struct MachineInfo {
   int port_count = 0;      // ports in that range
   std::string tcp_tw_reuse;
   std::string somaxconn;
-  std::string compiler;    // compiler and version csd-bench (and the servers of the same build) was built with
+  std::string compiler;    // compiler and version csd-bench (and the servers of the same build) was
+                           // built with
   std::string build_type;  // CMake build type and sanitizers
   std::string date;        // UTC, ISO 8601
 };

@@ -46,7 +46,8 @@ struct Args {
 // IPv4 first, as client.py (AF_INET) does: "localhost" should reach a
 // server listening on 127.0.0.1 even where ::1 is listed first.
 std::optional<std::string> numeric_host(const std::string& host, std::string& error) {
-  if (cl::SockAddr::parse(host, 0)) return host;
+  if (cl::SockAddr::parse(host, 0))
+    return host;
   for (int family : {AF_INET, AF_UNSPEC}) {
     addrinfo hints{};
     hints.ai_family = family;
@@ -58,9 +59,11 @@ std::optional<std::string> numeric_host(const std::string& host, std::string& er
       continue;
     }
     std::array<char, NI_MAXHOST> text{};
-    rc = ::getnameinfo(found->ai_addr, found->ai_addrlen, text.data(), text.size(), nullptr, 0, NI_NUMERICHOST);
+    rc = ::getnameinfo(found->ai_addr, found->ai_addrlen, text.data(), text.size(), nullptr, 0,
+                       NI_NUMERICHOST);
     ::freeaddrinfo(found);
-    if (rc == 0) return std::string(text.data());
+    if (rc == 0)
+      return std::string(text.data());
     error = fmt::format("getnameinfo: {}: {}", host, ::gai_strerror(rc));
   }
   return std::nullopt;
@@ -83,18 +86,22 @@ void add_options(CLI::App& app, Args& a) {
       ->capture_default_str()
       ->check(CLI::IsMember({"size", "echo"}));
   app.add_flag("--json", a.json, "Print the report as JSON on stdout instead of text");
-  app.add_flag("--bare", a.bare, "size: send the digits without \"\\n\", as the seed's client.py does");
-  app.add_option("--timeout", a.timeout_s, "Seconds allowed per connection, connect to complete reply")
+  app.add_flag("--bare", a.bare,
+               "size: send the digits without \"\\n\", as the seed's client.py does");
+  app.add_option("--timeout", a.timeout_s,
+                 "Seconds allowed per connection, connect to complete reply")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--after-reply-wait", a.after_reply_ms,
-                 "Milliseconds to watch for stray bytes after a complete reply (a server may keep the "
-                 "connection open; that is not a failure)")
+  app.add_option(
+         "--after-reply-wait", a.after_reply_ms,
+         "Milliseconds to watch for stray bytes after a complete reply (a server may keep the "
+         "connection open; that is not a failure)")
       ->capture_default_str()
       ->check(CLI::Range(0, 600000));
-  app.add_option("--sources", a.sources,
-                 "Spread connections over source addresses 127.0.0.1..127.0.0.N (IPv4 loopback targets "
-                 "only), against ephemeral port and TIME_WAIT exhaustion")
+  app.add_option(
+         "--sources", a.sources,
+         "Spread connections over source addresses 127.0.0.1..127.0.0.N (IPv4 loopback targets "
+         "only), against ephemeral port and TIME_WAIT exhaustion")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
 }
@@ -113,7 +120,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "csd-client: load client for the csdesign/UNP size and echo protocols.\n"
       "CLIENTS concurrent clients each make CONNS sequential connections requesting BYTES bytes.\n"
-      "Exit status: 0 if every connection got exactly what it asked for, 1 if any did not, 2 on bad usage."};
+      "Exit status: 0 if every connection got exactly what it asked for, 1 if any did not, 2 on "
+      "bad usage."};
   Args a;
   add_options(app, a);
   try {
@@ -145,7 +153,8 @@ int main(int argc, char** argv) {
   options.fetch.after_reply_wait = std::chrono::milliseconds(a.after_reply_ms);
   options.source_addresses = a.sources;
   if (a.sources > 1 && !host->starts_with("127.")) {
-    fmt::print(stderr, "csd-client: --sources needs an IPv4 loopback target (127.x.y.z), not {}\n", *host);
+    fmt::print(stderr, "csd-client: --sources needs an IPv4 loopback target (127.x.y.z), not {}\n",
+               *host);
     return kExitUsage;
   }
 
@@ -162,11 +171,13 @@ int main(int argc, char** argv) {
     j["run"] = run_json(a, *host);
     fmt::print("{}\n", j.dump(2));
     if (!report.all_ok()) {
-      fmt::print(stderr, "csd-client: {} of {} connections failed\n", report.failures(), report.connections);
+      fmt::print(stderr, "csd-client: {} of {} connections failed\n", report.failures(),
+                 report.connections);
     }
   } else {
-    fmt::print("csd-client: {} clients x {} conns, {} {} bytes, to {}\n", a.clients, a.conns, protocol_name(a.protocol),
-               a.bytes, cl::SockAddr::parse(*host, options.target.port)->to_string());
+    fmt::print("csd-client: {} clients x {} conns, {} {} bytes, to {}\n", a.clients, a.conns,
+               protocol_name(a.protocol), a.bytes,
+               cl::SockAddr::parse(*host, options.target.port)->to_string());
     fmt::print("{}", cl::format_human(report));
   }
   std::fflush(stdout);

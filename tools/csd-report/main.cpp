@@ -42,7 +42,8 @@ struct Summary {
 // "Impl/Reply.Small/csd_prefork": the implementation is the parameter after
 // the last '/', unless the test recorded its manifest name as a property.
 std::string implementation_of(const nlohmann::json& test) {
-  if (test.contains("implementation")) return test["implementation"].get<std::string>();
+  if (test.contains("implementation"))
+    return test["implementation"].get<std::string>();
   const auto name = test.value("value_param", test.value("name", ""));
   const auto slash = name.rfind('/');
   return slash == std::string::npos ? name : name.substr(slash + 1);
@@ -53,9 +54,11 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 void add_results(const nlohmann::json& report, Summary& summary) {
   for (const auto& suite : report.at("testsuites")) {
     std::string family = suite.value("name", "?");
-    if (const auto slash = family.find('/'); slash != std::string::npos) family = family.substr(slash + 1);
+    if (const auto slash = family.find('/'); slash != std::string::npos)
+      family = family.substr(slash + 1);
     for (const auto& test : suite.at("testsuite")) {
-      if (test.value("status", "RUN") != "RUN") continue;
+      if (test.value("status", "RUN") != "RUN")
+        continue;
       const std::string impl = implementation_of(test);
       Tally& tally = summary.by_impl_family[impl][family];
       if (test.contains("failures")) {
@@ -65,7 +68,8 @@ void add_results(const nlohmann::json& report, Summary& summary) {
         summary.failures.push_back({impl, family + "." + test.value("name", ""), message});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
-        if (tally.skip_reason.empty()) tally.skip_reason = test.value("skipped_because", "");
+        if (tally.skip_reason.empty())
+          tally.skip_reason = test.value("skipped_because", "");
       } else {
         ++tally.passed;
       }
@@ -86,20 +90,22 @@ std::string reason(const std::string& message) {
 void print_summary(const Summary& summary, std::ostream& out) {
   std::size_t width = 14;
   for (const auto& [impl, _] : summary.by_impl_family) width = std::max(width, impl.size());
-  out << fmt::format("{:<{}}  {:<13} {:>5} {:>5} {:>5}\n", "implementation", width, "family", "pass", "fail", "skip");
+  out << fmt::format("{:<{}}  {:<13} {:>5} {:>5} {:>5}\n", "implementation", width, "family",
+                     "pass", "fail", "skip");
   for (const auto& [impl, families] : summary.by_impl_family) {
     for (const auto& [family, t] : families) {
       // A family that does not apply at all says why, instead of a row of skips.
       const bool none_applied = t.passed == 0 && t.failed == 0 && !t.skip_reason.empty();
-      out << fmt::format("{:<{}}  {:<13} {:>5} {:>5} {:>5}{}\n", impl, width, family, t.passed, t.failed, t.skipped,
+      out << fmt::format("{:<{}}  {:<13} {:>5} {:>5} {:>5}{}\n", impl, width, family, t.passed,
+                         t.failed, t.skipped,
                          t.failed > 0   ? "  FAIL"
                          : none_applied ? "  (" + t.skip_reason + ")"
                                         : "");
     }
   }
   const Tally t = summary.total();
-  out << fmt::format("\n{} passed, {} failed, {} skipped across {} implementation(s)\n", t.passed, t.failed, t.skipped,
-                     summary.by_impl_family.size());
+  out << fmt::format("\n{} passed, {} failed, {} skipped across {} implementation(s)\n", t.passed,
+                     t.failed, t.skipped, summary.by_impl_family.size());
   if (!summary.failures.empty()) {
     out << "\nFailures:\n";
     for (const auto& f : summary.failures) {
@@ -111,7 +117,8 @@ void print_summary(const Summary& summary, std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"csd-report: summarize csd-suite results (gtest JSON) per implementation and check family"};
+  CLI::App app{
+      "csd-report: summarize csd-suite results (gtest JSON) per implementation and check family"};
   std::vector<std::string> files;
   app.add_option("results", files, "gtest JSON files written by csd-suite --gtest_output=json:FILE")
       ->required()

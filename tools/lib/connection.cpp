@@ -38,9 +38,12 @@ int wait_ready(int fd, short events, Deadline deadline) {
     timespec ts{.tv_sec = static_cast<time_t>(secs.count()),
                 .tv_nsec = static_cast<long>(std::chrono::nanoseconds(left - secs).count())};
     int n = ::ppoll(&pfd, 1, &ts, nullptr);
-    if (n > 0) return pfd.revents;
-    if (n == 0) return 0;
-    if (errno != EINTR) return -1;
+    if (n > 0)
+      return pfd.revents;
+    if (n == 0)
+      return 0;
+    if (errno != EINTR)
+      return -1;
   }
 }
 
@@ -80,7 +83,8 @@ StepResult timed_out(std::string_view call, std::size_t bytes) {
 }
 
 void report(StepResult* out, const StepResult& r) {
-  if (out != nullptr) *out = r;
+  if (out != nullptr)
+    *out = r;
 }
 
 // Tells the kernel to pick the source port at connect() time, not bind():
@@ -90,7 +94,8 @@ void defer_port_choice(int fd, const SockAddr& source) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
   if (source.storage.ss_family == AF_INET || source.storage.ss_family == AF_INET6) {
     int one = 1;
-    (void)::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);  // a hint: bind works without it
+    (void)::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                       sizeof one);  // a hint: bind works without it
   }
 #endif
 }
@@ -99,13 +104,18 @@ void defer_port_choice(int fd, const SockAddr& source) {
 // common case costs no getsockopt(SO_ERROR).
 StepResult finish_connect(int fd, Deadline deadline) {
   int revents = wait_ready(fd, POLLOUT, deadline);
-  if (revents < 0) return failed_step("poll", errno);
-  if (revents == 0) return timed_out("connect", 0);
-  if ((revents & (POLLERR | POLLHUP)) == 0) return {};
+  if (revents < 0)
+    return failed_step("poll", errno);
+  if (revents == 0)
+    return timed_out("connect", 0);
+  if ((revents & (POLLERR | POLLHUP)) == 0)
+    return {};
   int error = 0;
   socklen_t len = sizeof error;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) return failed_step("getsockopt", errno);
-  if (error == 0) error = ECONNRESET;  // HUP without an error: the peer reset before we saw it
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+    return failed_step("getsockopt", errno);
+  if (error == 0)
+    error = ECONNRESET;  // HUP without an error: the peer reset before we saw it
   return failed_step("connect", error);
 }
 
@@ -147,7 +157,8 @@ std::string_view to_string(Ending e) {
 
 std::optional<SockAddr> SockAddr::parse(std::string_view host, uint16_t port) {
   // Accept "[::1]" as well as "::1": people paste what to_string() prints.
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::string text(host);  // inet_pton needs a NUL-terminated string
   SockAddr a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
@@ -182,10 +193,12 @@ std::string SockAddr::to_string() const {
   std::array<char, INET6_ADDRSTRLEN> text{};
   switch (storage.ss_family) {
     case AF_INET:
-      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text.data(), text.size());
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text.data(),
+                  text.size());
       return fmt::format("{}:{}", text.data(), port());
     case AF_INET6:
-      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, text.data(), text.size());
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr,
+                  text.data(), text.size());
       return fmt::format("[{}]:{}", text.data(), port());
     default:
       return "(unknown address)";
@@ -194,8 +207,8 @@ std::string SockAddr::to_string() const {
 
 // ---- Connection ----------------------------------------------------------------
 
-std::optional<Connection> Connection::open(const Target& target, Deadline deadline, StepResult* failure,
-                                           const SockAddr* source) {
+std::optional<Connection> Connection::open(const Target& target, Deadline deadline,
+                                           StepResult* failure, const SockAddr* source) {
   auto address = SockAddr::parse(target.host, target.port);
   if (!address) {
     report(failure, {.status = Status::error, .bytes = 0, .error = EINVAL, .call = "inet_pton"});
@@ -204,8 +217,8 @@ std::optional<Connection> Connection::open(const Target& target, Deadline deadli
   return open(*address, deadline, failure, source);
 }
 
-std::optional<Connection> Connection::open(const SockAddr& address, Deadline deadline, StepResult* failure,
-                                           const SockAddr* source) {
+std::optional<Connection> Connection::open(const SockAddr& address, Deadline deadline,
+                                           StepResult* failure, const SockAddr* source) {
   auto conn = start(address, failure, source);
   if (conn && conn->connecting_) {
     if (auto r = finish_connect(conn->fd(), deadline); r.status != Status::ok) {
@@ -217,7 +230,8 @@ std::optional<Connection> Connection::open(const SockAddr& address, Deadline dea
   return conn;
 }
 
-std::optional<Connection> Connection::start(const SockAddr& address, StepResult* failure, const SockAddr* source) {
+std::optional<Connection> Connection::start(const SockAddr& address, StepResult* failure,
+                                            const SockAddr* source) {
   Fd fd{::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
   if (!fd) {
     report(failure, failed_step("socket", errno));
@@ -244,14 +258,16 @@ std::optional<Connection> Connection::start(const SockAddr& address, StepResult*
 SockAddr Connection::local_address() const {
   SockAddr a;
   a.len = sizeof a.storage;
-  if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a.storage), &a.len) < 0) a = SockAddr{};
+  if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a.storage), &a.len) < 0)
+    a = SockAddr{};
   return a;
 }
 
 SockAddr Connection::peer_address() const {
   SockAddr a;
   a.len = sizeof a.storage;
-  if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&a.storage), &a.len) < 0) a = SockAddr{};
+  if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&a.storage), &a.len) < 0)
+    a = SockAddr{};
   return a;
 }
 
@@ -289,11 +305,15 @@ StepResult Connection::send_all(std::span<const std::byte> data, Deadline deadli
       connecting_ = false;
       continue;
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return failed_step(call_name("send"), errno, sent);
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return failed_step(call_name("send"), errno, sent);
     int revents = wait_ready(fd_.get(), POLLOUT, deadline);
-    if (revents < 0) return failed_step("poll", errno, sent);
-    if (revents == 0) return timed_out(call_name("send"), sent);
+    if (revents < 0)
+      return failed_step("poll", errno, sent);
+    if (revents == 0)
+      return timed_out(call_name("send"), sent);
   }
   return detail::ok_step(sent);
 }
@@ -310,17 +330,23 @@ StepResult Connection::read_exact(std::size_t n, Deadline deadline, std::span<st
     std::span<std::byte> buffer = sink.empty() ? scratch() : sink.subspan(got);
     std::size_t want = std::min(n - got, buffer.size());
     ssize_t r = ::recv(fd_.get(), buffer.data(), want, 0);
-    if (r >= 0) connecting_ = false;  // data or FIN: the handshake is long done
+    if (r >= 0)
+      connecting_ = false;  // data or FIN: the handshake is long done
     if (r > 0) {
       got += static_cast<std::size_t>(r);
       continue;
     }
-    if (r == 0) return {.status = Status::eof, .bytes = got, .error = 0, .call = "recv"};
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return failed_step(call_name("recv"), errno, got);
+    if (r == 0)
+      return {.status = Status::eof, .bytes = got, .error = 0, .call = "recv"};
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return failed_step(call_name("recv"), errno, got);
     int revents = wait_ready(fd_.get(), POLLIN, deadline);
-    if (revents < 0) return failed_step("poll", errno, got);
-    if (revents == 0) return timed_out(call_name("recv"), got);
+    if (revents < 0)
+      return failed_step("poll", errno, got);
+    if (revents == 0)
+      return timed_out(call_name("recv"), got);
   }
   return detail::ok_step(got);
 }
@@ -330,18 +356,25 @@ StepResult Connection::read_to_end(Deadline deadline, std::string* out) {
   auto buffer = scratch();
   for (;;) {
     ssize_t r = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
-    if (r >= 0) connecting_ = false;
+    if (r >= 0)
+      connecting_ = false;
     if (r > 0) {
-      if (out != nullptr) out->append(reinterpret_cast<const char*>(buffer.data()), static_cast<std::size_t>(r));
+      if (out != nullptr)
+        out->append(reinterpret_cast<const char*>(buffer.data()), static_cast<std::size_t>(r));
       got += static_cast<std::size_t>(r);
       continue;
     }
-    if (r == 0) return detail::ok_step(got);  // EOF is what was asked for
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return failed_step(call_name("recv"), errno, got);
+    if (r == 0)
+      return detail::ok_step(got);  // EOF is what was asked for
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return failed_step(call_name("recv"), errno, got);
     int revents = wait_ready(fd_.get(), POLLIN, deadline);
-    if (revents < 0) return failed_step("poll", errno, got);
-    if (revents == 0) return timed_out(call_name("recv"), got);
+    if (revents < 0)
+      return failed_step("poll", errno, got);
+    if (revents == 0)
+      return timed_out(call_name("recv"), got);
   }
 }
 
@@ -360,14 +393,19 @@ Ending drain(int fd, Deadline deadline, std::size_t& stray) {
       stray += static_cast<std::size_t>(r);
       continue;
     }
-    if (r == 0) return Ending::eof;
-    if (errno == EINTR) continue;
+    if (r == 0)
+      return Ending::eof;
+    if (errno == EINTR)
+      continue;
     // Any other error ends the connection abnormally; RST is the one that
     // happens in practice (ECONNRESET), the rest are reported alike.
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return Ending::reset;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return Ending::reset;
     int revents = wait_ready(fd, POLLIN, deadline);
-    if (revents < 0) return Ending::reset;
-    if (revents == 0) return Ending::still_open;
+    if (revents < 0)
+      return Ending::reset;
+    if (revents == 0)
+      return Ending::still_open;
   }
 }
 
@@ -378,7 +416,8 @@ Ending Connection::await_ending(Clock::duration wait, std::size_t* extra) {
   // report says how much too long the reply was.
   std::size_t stray = 0;
   Ending e = drain(fd_.get(), deadline_in(wait), stray);
-  if (extra != nullptr) *extra = stray;
+  if (extra != nullptr)
+    *extra = stray;
   return stray > 0 ? Ending::extra_bytes : e;
 }
 

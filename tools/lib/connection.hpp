@@ -62,10 +62,12 @@ class Connection {
   // Connects with a deadline (non-blocking connect + poll). `source`, when
   // given, is bound first (a 127.x.y.z address to spread ephemeral ports).
   // On failure returns nullopt and fills `failure`.
-  static std::optional<Connection> open(const Target& target, Deadline deadline, StepResult* failure = nullptr,
+  static std::optional<Connection> open(const Target& target, Deadline deadline,
+                                        StepResult* failure = nullptr,
                                         const SockAddr* source = nullptr);
   // Same, with the address already parsed (the load loop parses it once).
-  static std::optional<Connection> open(const SockAddr& address, Deadline deadline, StepResult* failure = nullptr,
+  static std::optional<Connection> open(const SockAddr& address, Deadline deadline,
+                                        StepResult* failure = nullptr,
                                         const SockAddr* source = nullptr);
   // Starts the connect and returns without waiting for it: the first
   // send_all/read_exact/read_to_end completes it within its own deadline, and
@@ -108,7 +110,9 @@ class Connection {
   explicit Connection(Fd fd, bool connecting) : fd_(std::move(fd)), connecting_(connecting) {}
   // The name of a failed call: while the connect is unconfirmed, its error is
   // the connect's, whichever call happened to report it.
-  [[nodiscard]] std::string_view call_name(std::string_view call) const { return connecting_ ? "connect" : call; }
+  [[nodiscard]] std::string_view call_name(std::string_view call) const {
+    return connecting_ ? "connect" : call;
+  }
   Fd fd_;
   bool connecting_ = false;  // start() returned before the handshake was confirmed
 };

@@ -28,7 +28,9 @@ Status status_from_errno(int error);
 std::string errno_text(std::string_view call, int error);
 
 // A step that did all it was asked, having moved `bytes`.
-inline StepResult ok_step(std::size_t bytes) { return {.status = Status::ok, .bytes = bytes, .error = 0, .call = {}}; }
+inline StepResult ok_step(std::size_t bytes) {
+  return {.status = Status::ok, .bytes = bytes, .error = 0, .call = {}};
+}
 
 // A step that failed in `call` with `error`, classified.
 StepResult failed_step(std::string_view call, int error, std::size_t bytes = 0);

@@ -40,21 +40,25 @@ constexpr auto kPattern = [] {
 }();
 
 std::span<const std::byte> pattern_at(uint64_t offset, std::size_t length) {
-  return std::span(kPattern).subspan(offset % kPatternPeriod, std::min(length, detail::kScratchSize));
+  return std::span(kPattern).subspan(offset % kPatternPeriod,
+                                     std::min(length, detail::kScratchSize));
 }
 
 // ---- one connection ----------------------------------------------------------------
 
 std::string duration_text(std::chrono::nanoseconds d) {
   using namespace std::chrono;
-  if (d < 1ms) return fmt::format("{} us", duration_cast<microseconds>(d).count());
-  if (d < 1s) return fmt::format("{:.1f} ms", duration<double, std::milli>(d).count());
+  if (d < 1ms)
+    return fmt::format("{} us", duration_cast<microseconds>(d).count());
+  if (d < 1s)
+    return fmt::format("{:.1f} ms", duration<double, std::milli>(d).count());
   return fmt::format("{:.2f} s", duration<double>(d).count());
 }
 
 // Turns a step that did not finish into the connection's verdict, with a
 // detail line that names the failed call and how far the reply had got.
-void classify(const StepResult& step, uint64_t wanted, const FetchOptions& options, FetchResult& r) {
+void classify(const StepResult& step, uint64_t wanted, const FetchOptions& options,
+              FetchResult& r) {
   r.error = step.error;
   switch (step.status) {
     case Status::ok:
@@ -69,12 +73,13 @@ void classify(const StepResult& step, uint64_t wanted, const FetchOptions& optio
       return;
     case Status::reset:
       r.outcome = Outcome::reset;
-      r.detail = fmt::format("{} after {} of {} bytes", errno_text(step.call, step.error), r.received, wanted);
+      r.detail = fmt::format("{} after {} of {} bytes", errno_text(step.call, step.error),
+                             r.received, wanted);
       return;
     case Status::timeout:
       r.outcome = Outcome::timeout;
-      r.detail = fmt::format("timeout in {} after {} of {} bytes (limit {})", step.call, r.received, wanted,
-                             duration_text(options.timeout));
+      r.detail = fmt::format("timeout in {} after {} of {} bytes (limit {})", step.call, r.received,
+                             wanted, duration_text(options.timeout));
       return;
     case Status::error:
       r.outcome = Outcome::error;
@@ -86,7 +91,8 @@ void classify(const StepResult& step, uint64_t wanted, const FetchOptions& optio
 // Finds the first byte of `got` (received at `offset`) that is not the pattern.
 std::optional<std::size_t> first_mismatch(std::span<const std::byte> got, uint64_t offset) {
   auto expected = pattern_at(offset, got.size());
-  if (std::memcmp(got.data(), expected.data(), got.size()) == 0) return std::nullopt;
+  if (std::memcmp(got.data(), expected.data(), got.size()) == 0)
+    return std::nullopt;
   auto [g, e] = std::mismatch(got.begin(), got.end(), expected.begin());
   return static_cast<std::size_t>(g - got.begin());
 }
@@ -108,8 +114,11 @@ StepResult exchange_echo(Connection& c, uint64_t n, Deadline deadline, std::stri
     }
     short events = static_cast<short>((got < n ? POLLIN : 0) | (sent < n ? POLLOUT : 0));
     int revents = wait_ready(fd, events, deadline);
-    if (revents < 0) return failed_step("poll", errno, got);
-    if (revents == 0) return {.status = Status::timeout, .bytes = got, .error = 0, .call = sent < n ? "send" : "recv"};
+    if (revents < 0)
+      return failed_step("poll", errno, got);
+    if (revents == 0)
+      return {
+          .status = Status::timeout, .bytes = got, .error = 0, .call = sent < n ? "send" : "recv"};
 
     if (sent < n && (revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
       auto chunk = pattern_at(sent, n - sent);
@@ -121,15 +130,19 @@ StepResult exchange_echo(Connection& c, uint64_t n, Deadline deadline, std::stri
       }
     }
     if (got < n && (revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
-      ssize_t r = ::recv(fd, buffer.data(), std::min<uint64_t>(n - got, buffer.size()), MSG_DONTWAIT);
+      ssize_t r =
+          ::recv(fd, buffer.data(), std::min<uint64_t>(n - got, buffer.size()), MSG_DONTWAIT);
       if (r > 0) {
         auto data = buffer.first(static_cast<std::size_t>(r));
         if (auto at = first_mismatch(data, got)) {
           uint64_t where = got + *at;
-          mismatch =
-              fmt::format("echo mismatch at byte {} of {}: sent 0x{:02x}, got 0x{:02x}", where, n,
-                          std::to_integer<unsigned>(echo_pattern_byte(where)), std::to_integer<unsigned>(data[*at]));
-          return {.status = Status::error, .bytes = got + static_cast<uint64_t>(r), .error = 0, .call = "echo"};
+          mismatch = fmt::format("echo mismatch at byte {} of {}: sent 0x{:02x}, got 0x{:02x}",
+                                 where, n, std::to_integer<unsigned>(echo_pattern_byte(where)),
+                                 std::to_integer<unsigned>(data[*at]));
+          return {.status = Status::error,
+                  .bytes = got + static_cast<uint64_t>(r),
+                  .error = 0,
+                  .call = "echo"};
         }
         got += static_cast<uint64_t>(r);
       } else if (r == 0) {
@@ -145,7 +158,8 @@ StepResult exchange_echo(Connection& c, uint64_t n, Deadline deadline, std::stri
 // How a size reply was read: the step, and what is already known of the
 // ending (EOF seen, or `extra` bytes beyond the reply).
 struct Reply {
-  Reply(StepResult s, std::optional<Ending> e = std::nullopt, std::size_t x = 0)  // NOLINT: implicit on purpose
+  Reply(StepResult s, std::optional<Ending> e = std::nullopt,
+        std::size_t x = 0)  // NOLINT: implicit on purpose
       : step(s), ending(e), extra(x) {}
   StepResult step;
   std::optional<Ending> ending;
@@ -169,29 +183,37 @@ Reply read_size_reply(int fd, uint64_t n, Deadline deadline) {
   for (;;) {
     if (!readable) {
       int revents = wait_ready(fd, POLLIN | POLLRDHUP, deadline);
-      if (revents < 0) return failed_step("poll", errno, got);
-      if (revents == 0) return StepResult{.status = Status::timeout, .bytes = got, .error = 0, .call = "recv"};
+      if (revents < 0)
+        return failed_step("poll", errno, got);
+      if (revents == 0)
+        return StepResult{.status = Status::timeout, .bytes = got, .error = 0, .call = "recv"};
       fin_queued = (revents & POLLRDHUP) != 0 && (revents & (POLLHUP | POLLERR)) == 0;
       readable = true;
     }
     const uint64_t owed = n - got;
-    const std::size_t want = owed < buffer.size() ? static_cast<std::size_t>(owed) + 1 : buffer.size();
+    const std::size_t want =
+        owed < buffer.size() ? static_cast<std::size_t>(owed) + 1 : buffer.size();
     ssize_t r = ::recv(fd, buffer.data(), want, 0);
     if (r > 0) {
       got += static_cast<uint64_t>(r);
-      if (got > n) return {detail::ok_step(n), std::nullopt, got - n};
+      if (got > n)
+        return {detail::ok_step(n), std::nullopt, got - n};
       if (static_cast<std::size_t>(r) < want) {  // the queue is drained
-        if (got == n) return {detail::ok_step(n), fin_queued ? std::optional(Ending::eof) : std::nullopt};
+        if (got == n)
+          return {detail::ok_step(n), fin_queued ? std::optional(Ending::eof) : std::nullopt};
         readable = fin_queued;  // with the FIN in, the next recv says EOF at once
       }
       continue;
     }
     if (r == 0) {
-      if (got == n) return {detail::ok_step(n), Ending::eof};
+      if (got == n)
+        return {detail::ok_step(n), Ending::eof};
       return StepResult{.status = Status::eof, .bytes = got, .error = 0, .call = "recv"};
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return failed_step("recv", errno, got);
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return failed_step("recv", errno, got);
     readable = false;
   }
 }
@@ -200,7 +222,8 @@ Reply read_size_reply(int fd, uint64_t n, Deadline deadline) {
 Reply exchange_size(Connection& c, const FetchOptions& options, Deadline deadline) {
   std::array<char, 24> request{};
   auto [end, ec] = std::to_chars(request.data(), request.data() + 21, options.bytes);
-  if (!options.bare) *end++ = '\n';
+  if (!options.bare)
+    *end++ = '\n';
   StepResult s = c.send_all(std::string_view(request.data(), end), deadline);
   if (s.status != Status::ok) {
     s.bytes = 0;  // the caller counts received bytes; none were
@@ -211,7 +234,9 @@ Reply exchange_size(Connection& c, const FetchOptions& options, Deadline deadlin
 
 }  // namespace
 
-std::byte echo_pattern_byte(uint64_t offset) { return static_cast<std::byte>(offset % kPatternPeriod); }
+std::byte echo_pattern_byte(uint64_t offset) {
+  return static_cast<std::byte>(offset % kPatternPeriod);
+}
 
 void echo_pattern(uint64_t offset, std::span<std::byte> out) {
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = echo_pattern_byte(offset + i);
@@ -272,12 +297,13 @@ void settle_ending(Connection& c, const FetchOptions& options, Reply& reply, Fet
         options.bytes, options.echo_close_wait.count(), c.local_address().to_string());
     return;
   }
-  if (extra == 0) return;
+  if (extra == 0)
+    return;
   r.ending = Ending::extra_bytes;
   r.received += extra;
   r.outcome = Outcome::long_reply;
-  r.detail =
-      fmt::format("{} bytes more than the {} asked for [from {}]", extra, options.bytes, c.local_address().to_string());
+  r.detail = fmt::format("{} bytes more than the {} asked for [from {}]", extra, options.bytes,
+                         c.local_address().to_string());
 }
 
 }  // namespace
@@ -290,21 +316,25 @@ FetchResult fetch(const SockAddr& address, const FetchOptions& options, const So
   // Size starts the connect and lets the request's send complete it (one
   // poll less per connection); echo multiplexes raw I/O, so it connects first.
   StepResult failure;
-  auto conn = options.protocol == Protocol::size ? Connection::start(address, &failure, source)
-                                                 : Connection::open(address, deadline, &failure, source);
+  auto conn = options.protocol == Protocol::size
+                  ? Connection::start(address, &failure, source)
+                  : Connection::open(address, deadline, &failure, source);
   if (!conn) {
     classify(failure, options.bytes, options, r);
     return r;
   }
 
   std::string mismatch;
-  Reply reply = options.protocol == Protocol::size ? exchange_size(*conn, options, deadline)
-                                                   : Reply(exchange_echo(*conn, options.bytes, deadline, mismatch));
+  Reply reply = options.protocol == Protocol::size
+                    ? exchange_size(*conn, options, deadline)
+                    : Reply(exchange_echo(*conn, options.bytes, deadline, mismatch));
   r.received = reply.step.bytes;
   if (reply.step.status != Status::ok) {
     classify(reply.step, options.bytes, options, r);
-    if (!mismatch.empty()) r.detail = std::move(mismatch);
-    if (reply.step.call != "connect") r.detail += fmt::format(" [from {}]", conn->local_address().to_string());
+    if (!mismatch.empty())
+      r.detail = std::move(mismatch);
+    if (reply.step.call != "connect")
+      r.detail += fmt::format(" [from {}]", conn->local_address().to_string());
     return r;
   }
   r.latency = Clock::now() - start;
@@ -329,7 +359,8 @@ struct Tally {
 constexpr std::size_t kFirstFailures = 10;
 
 bool is_ipv4_loopback(const SockAddr& a) {
-  if (a.storage.ss_family != AF_INET) return false;
+  if (a.storage.ss_family != AF_INET)
+    return false;
   uint32_t host = ntohl(reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr.s_addr);
   return (host >> 24) == 127;
 }
@@ -361,8 +392,8 @@ Tally run_client(int client, const LoadOptions& options, const SockAddr& address
     // same moment come from different addresses.
     const SockAddr* source = nullptr;
     if (!sources.empty()) {
-      auto slot =
-          static_cast<std::size_t>(i) * static_cast<std::size_t>(options.clients) + static_cast<std::size_t>(client);
+      auto slot = static_cast<std::size_t>(i) * static_cast<std::size_t>(options.clients) +
+                  static_cast<std::size_t>(client);
       source = &sources[slot % sources.size()];
     }
     FetchResult r = fetch(address, options.fetch, source);
@@ -372,8 +403,8 @@ Tally run_client(int client, const LoadOptions& options, const SockAddr& address
       t.latencies.push_back(r.latency);
       t.endings[static_cast<std::size_t>(r.ending)]++;
     } else if (t.failures.size() < kFirstFailures) {
-      t.failures.emplace_back(Clock::now(),
-                              fmt::format("client {} conn {}: {}: {}", client, i, to_string(r.outcome), r.detail));
+      t.failures.emplace_back(Clock::now(), fmt::format("client {} conn {}: {}: {}", client, i,
+                                                        to_string(r.outcome), r.detail));
     }
   }
   return t;
@@ -398,7 +429,8 @@ LoadReport merge(std::vector<Tally>& tallies) {
   std::sort(report.latencies.begin(), report.latencies.end());
   // The first failures in time across all threads: the earliest usually
   // explains the rest.
-  std::stable_sort(failures.begin(), failures.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::stable_sort(failures.begin(), failures.end(),
+                   [](auto& a, auto& b) { return a.first < b.first; });
   for (std::size_t i = 0; i < std::min(failures.size(), kFirstFailures); ++i) {
     report.first_failures.push_back(std::move(failures[i].second));
   }
@@ -409,9 +441,12 @@ LoadReport merge(std::vector<Tally>& tallies) {
 
 LoadReport run_load(const LoadOptions& options) {
   auto address = SockAddr::parse(options.target.host, options.target.port);
-  if (!address) throw std::invalid_argument(fmt::format("not a numeric IPv4/IPv6 address: '{}'", options.target.host));
+  if (!address)
+    throw std::invalid_argument(
+        fmt::format("not a numeric IPv4/IPv6 address: '{}'", options.target.host));
   std::vector<SockAddr> sources;
-  if (options.source_addresses > 1 && is_ipv4_loopback(*address)) sources = loopback_sources(options.source_addresses);
+  if (options.source_addresses > 1 && is_ipv4_loopback(*address))
+    sources = loopback_sources(options.source_addresses);
 
   const int clients = std::max(options.clients, 0);
   std::vector<Tally> tallies(static_cast<std::size_t>(clients));
@@ -420,8 +455,9 @@ LoadReport run_load(const LoadOptions& options) {
     std::vector<std::jthread> threads;
     threads.reserve(tallies.size());
     for (int c = 0; c < clients; ++c) {
-      threads.emplace_back(
-          [&, c] { tallies[static_cast<std::size_t>(c)] = run_client(c, options, *address, sources); });
+      threads.emplace_back([&, c] {
+        tallies[static_cast<std::size_t>(c)] = run_client(c, options, *address, sources);
+      });
     }
   }  // joins
   const auto elapsed = Clock::now() - start;
@@ -444,7 +480,8 @@ double LoadReport::bytes_per_second() const {
 }
 
 std::chrono::nanoseconds LoadReport::latency_percentile(double q) const {
-  if (latencies.empty()) return std::chrono::nanoseconds{0};
+  if (latencies.empty())
+    return std::chrono::nanoseconds{0};
   // Nearest rank: the smallest latency with at least q of them at or below it.
   auto n = static_cast<double>(latencies.size());
   auto rank = static_cast<std::size_t>(std::ceil(std::clamp(q, 0.0, 1.0) * n));
@@ -452,7 +489,9 @@ std::chrono::nanoseconds LoadReport::latency_percentile(double q) const {
 }
 
 void to_json(nlohmann::json& j, const LoadReport& report) {
-  auto us = [](std::chrono::nanoseconds d) { return std::chrono::duration<double, std::micro>(d).count(); };
+  auto us = [](std::chrono::nanoseconds d) {
+    return std::chrono::duration<double, std::micro>(d).count();
+  };
   nlohmann::json failures = nlohmann::json::object();
   for (std::size_t i = 1; i < kOutcomeCount; ++i)
     failures[std::string(to_string(static_cast<Outcome>(i)))] = report.outcomes[i];
@@ -473,7 +512,8 @@ void to_json(nlohmann::json& j, const LoadReport& report) {
        {{"p50", us(report.latency_percentile(0.50))},
         {"p99", us(report.latency_percentile(0.99))},
         {"p999", us(report.latency_percentile(0.999))},
-        {"max", us(report.latencies.empty() ? std::chrono::nanoseconds{0} : report.latencies.back())}}},
+        {"max",
+         us(report.latencies.empty() ? std::chrono::nanoseconds{0} : report.latencies.back())}}},
       {"first_failures", report.first_failures},
   };
 }
@@ -481,28 +521,35 @@ void to_json(nlohmann::json& j, const LoadReport& report) {
 namespace {
 
 std::string rate_text(double per_second, std::string_view unit) {
-  if (per_second >= 1e9) return fmt::format("{:.2f} G{}/s", per_second / 1e9, unit);
-  if (per_second >= 1e6) return fmt::format("{:.2f} M{}/s", per_second / 1e6, unit);
-  if (per_second >= 1e3) return fmt::format("{:.2f} k{}/s", per_second / 1e3, unit);
+  if (per_second >= 1e9)
+    return fmt::format("{:.2f} G{}/s", per_second / 1e9, unit);
+  if (per_second >= 1e6)
+    return fmt::format("{:.2f} M{}/s", per_second / 1e6, unit);
+  if (per_second >= 1e3)
+    return fmt::format("{:.2f} k{}/s", per_second / 1e3, unit);
   return fmt::format("{:.1f} {}/s", per_second, unit);
 }
 
 }  // namespace
 
 std::string format_human(const LoadReport& report) {
-  std::string out = fmt::format("{} connections in {:.3f} s: {:.1f} conn/s, {} ({} bytes)\n", report.connections,
-                                std::chrono::duration<double>(report.elapsed).count(), report.connections_per_second(),
-                                rate_text(report.bytes_per_second(), "B"), report.bytes_received);
+  std::string out = fmt::format(
+      "{} connections in {:.3f} s: {:.1f} conn/s, {} ({} bytes)\n", report.connections,
+      std::chrono::duration<double>(report.elapsed).count(), report.connections_per_second(),
+      rate_text(report.bytes_per_second(), "B"), report.bytes_received);
   if (!report.latencies.empty()) {
-    out += fmt::format("latency: p50 {}, p99 {}, p99.9 {}, max {}\n", duration_text(report.latency_percentile(0.5)),
-                       duration_text(report.latency_percentile(0.99)), duration_text(report.latency_percentile(0.999)),
+    out += fmt::format("latency: p50 {}, p99 {}, p99.9 {}, max {}\n",
+                       duration_text(report.latency_percentile(0.5)),
+                       duration_text(report.latency_percentile(0.99)),
+                       duration_text(report.latency_percentile(0.999)),
                        duration_text(report.latencies.back()));
   }
   auto reset_after = report.endings[static_cast<std::size_t>(Ending::reset)];
   auto open_after = report.endings[static_cast<std::size_t>(Ending::still_open)];
   if (reset_after > 0 || open_after > 0) {
-    out += fmt::format("after a full reply: {} closed (FIN), {} reset (RST), {} left open\n",
-                       report.endings[static_cast<std::size_t>(Ending::eof)], reset_after, open_after);
+    out +=
+        fmt::format("after a full reply: {} closed (FIN), {} reset (RST), {} left open\n",
+                    report.endings[static_cast<std::size_t>(Ending::eof)], reset_after, open_after);
   }
   if (report.failures() == 0) {
     out += report.connections > 0 ? "all ok\n" : "no connections made\n";
@@ -510,10 +557,13 @@ std::string format_human(const LoadReport& report) {
   }
   std::string how;
   for (std::size_t i = 1; i < kOutcomeCount; ++i) {
-    if (report.outcomes[i] == 0) continue;
-    how += fmt::format("{}{} {}", how.empty() ? "" : ", ", report.outcomes[i], to_string(static_cast<Outcome>(i)));
+    if (report.outcomes[i] == 0)
+      continue;
+    how += fmt::format("{}{} {}", how.empty() ? "" : ", ", report.outcomes[i],
+                       to_string(static_cast<Outcome>(i)));
   }
-  out += fmt::format("FAILED: {} of {} connections ({})\n", report.failures(), report.connections, how);
+  out += fmt::format("FAILED: {} of {} connections ({})\n", report.failures(), report.connections,
+                     how);
   for (const auto& f : report.first_failures) out += fmt::format("  {}\n", f);
   return out;
 }

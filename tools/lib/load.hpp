@@ -27,7 +27,7 @@ std::string_view to_string(Outcome o);
 struct FetchOptions {
   Protocol protocol = Protocol::size;
   uint64_t bytes = 3000;
-  bool bare = false;                                // size: send the digits without "\n", as client.py does
+  bool bare = false;  // size: send the digits without "\n", as client.py does
   std::chrono::milliseconds timeout{10000};         // whole connection
   std::chrono::milliseconds after_reply_wait{100};  // how long to watch for extra bytes
   // Echo: after the client's half-close the server must close (RFC 862 ends
@@ -48,9 +48,11 @@ struct FetchResult {
 };
 
 // One request/response exchange on a new connection.
-FetchResult fetch(const Target& target, const FetchOptions& options, const SockAddr* source = nullptr);
+FetchResult fetch(const Target& target, const FetchOptions& options,
+                  const SockAddr* source = nullptr);
 // Same, with the address already parsed (the load loop parses it once).
-FetchResult fetch(const SockAddr& address, const FetchOptions& options, const SockAddr* source = nullptr);
+FetchResult fetch(const SockAddr& address, const FetchOptions& options,
+                  const SockAddr* source = nullptr);
 
 // The echo protocol's payload: byte i is i % 251. The odd prime period makes
 // a dropped, repeated or reordered chunk of any power-of-two size visible.
@@ -63,7 +65,8 @@ struct LoadOptions {
   int clients = 5;
   int conns = 500;
   FetchOptions fetch;
-  int source_addresses = 1;  // >1: bind connections across 127.0.0.1.. 127.0.0.N (IPv4 loopback only)
+  int source_addresses =
+      1;  // >1: bind connections across 127.0.0.1.. 127.0.0.N (IPv4 loopback only)
 };
 
 struct LoadReport {

@@ -113,31 +113,39 @@ Options parse(int argc, char** argv) {
 }
 
 [[noreturn]] void serve(int listener) {
-  if (listener < 0) block_forever();
+  if (listener < 0)
+    block_forever();
   for (;;) {
     const int c = ::accept(listener, nullptr, nullptr);
-    if (c >= 0) ::close(c);
+    if (c >= 0)
+      ::close(c);
   }
 }
 
 int listen_on(const Options& o) {
   const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) die("socket");
+  if (s < 0)
+    die("socket");
   const int one = 1;
   ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(o.port));
-  if (::inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) die("inet_pton");
-  if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
-  if (::listen(s, 64) != 0) die("listen");
+  if (::inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1)
+    die("inet_pton");
+  if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    die("bind");
+  if (::listen(s, 64) != 0)
+    die("listen");
   return s;
 }
 
 pid_t make_zombie() {
   const pid_t child = ::fork();
-  if (child < 0) die("fork");
-  if (child == 0) ::_exit(0);
+  if (child < 0)
+    die("fork");
+  if (child == 0)
+    ::_exit(0);
   return child;  // never waited for
 }
 
@@ -145,14 +153,17 @@ pid_t make_zombie() {
 // process group and re-parents to the nearest subreaper.
 pid_t make_setsid_grandchild() {
   int p[2];
-  if (::pipe(p) != 0) die("pipe");
+  if (::pipe(p) != 0)
+    die("pipe");
   const pid_t middle = ::fork();
-  if (middle < 0) die("fork");
+  if (middle < 0)
+    die("fork");
   if (middle == 0) {
     if (::fork() == 0) {
       ::setsid();
       const pid_t self = ::getpid();
-      if (::write(p[1], &self, sizeof self) != sizeof self) ::_exit(1);
+      if (::write(p[1], &self, sizeof self) != sizeof self)
+        ::_exit(1);
       ::close(p[1]);
       ::close(p[0]);
       block_forever();
@@ -162,7 +173,8 @@ pid_t make_setsid_grandchild() {
   ::close(p[1]);
   ::waitpid(middle, nullptr, 0);
   pid_t grandchild = -1;
-  if (::read(p[0], &grandchild, sizeof grandchild) != sizeof grandchild) die("read grandchild pid");
+  if (::read(p[0], &grandchild, sizeof grandchild) != sizeof grandchild)
+    die("read grandchild pid");
   ::close(p[0]);
   return grandchild;
 }
@@ -171,28 +183,38 @@ pid_t make_setsid_grandchild() {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  if (!o.name.empty()) ::prctl(PR_SET_NAME, o.name.c_str());
-  if (o.ignore_term) (void)std::signal(SIGTERM, SIG_IGN);
+  if (!o.name.empty())
+    ::prctl(PR_SET_NAME, o.name.c_str());
+  if (o.ignore_term)
+    (void)std::signal(SIGTERM, SIG_IGN);
   for (const auto& line : o.say) std::printf("%s\n", line.c_str());
   (void)std::fflush(stdout);
   for (const auto& line : o.say_stderr) (void)std::fprintf(stderr, "%s\n", line.c_str());
-  for (long left = o.flood; left > 0; left -= 64) (void)std::fputs(std::string(63, 'x').append("\n").c_str(), stdout);
+  for (long left = o.flood; left > 0; left -= 64)
+    (void)std::fputs(std::string(63, 'x').append("\n").c_str(), stdout);
   (void)std::fflush(stdout);
-  if (o.exit_code >= 0) return o.exit_code;
+  if (o.exit_code >= 0)
+    return o.exit_code;
 
   for (int i = 0; i < o.fds; ++i) {
-    if (::open("/dev/null", O_RDONLY | O_CLOEXEC) < 0) die("open /dev/null");
+    if (::open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
+      die("open /dev/null");
   }
   for (int i = 0; i < o.threads; ++i) std::thread(block_forever).detach();
   const int listener = o.port >= 0 ? listen_on(o) : -1;
-  if (o.zombie) std::printf("zombie %d\n", make_zombie());
-  if (o.setsid_grandchild) std::printf("grandchild %d\n", make_setsid_grandchild());
+  if (o.zombie)
+    std::printf("zombie %d\n", make_zombie());
+  if (o.setsid_grandchild)
+    std::printf("grandchild %d\n", make_setsid_grandchild());
   for (int i = 0; i < o.workers; ++i) {
     const pid_t w = ::fork();
-    if (w < 0) die("fork");
-    if (w == 0) serve(listener);
+    if (w < 0)
+      die("fork");
+    if (w == 0)
+      serve(listener);
   }
-  if (o.raise_signal != 0) (void)::raise(o.raise_signal);
+  if (o.raise_signal != 0)
+    (void)::raise(o.raise_signal);
   if (!o.quiet) {
     if (listener >= 0) {
       std::printf("listening on %s:%d\n", o.host.c_str(), o.port);

@@ -54,16 +54,19 @@ class ChildProcess {
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     int ends[2];
-    if (::pipe2(ends, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    if (::pipe2(ends, O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category(), "pipe2");
     Fd read_end(ends[0]);
     Fd write_end(ends[1]);
     const pid_t parent = ::getpid();
     pid_ = ::fork();
-    if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
+    if (pid_ < 0)
+      throw std::system_error(errno, std::generic_category(), "fork");
     if (pid_ == 0) {  // only async-signal-safe calls until exec
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(126);
+      if (::getppid() != parent)
+        ::_exit(126);
       ::dup2(write_end.get(), STDOUT_FILENO);  // dup2 clears O_CLOEXEC on the copy
       ::execv(args[0], args.data());
       ::_exit(127);
@@ -80,7 +83,8 @@ class ChildProcess {
     ::kill(-pid_, SIGKILL);
     for (const pid_t pid : below) ::kill(pid, SIGKILL);  // also any that left the process group
     ::waitpid(pid_, nullptr, 0);
-    for (const pid_t pid : below) ::waitpid(pid, nullptr, 0);  // ECHILD if the helper reaped it first
+    for (const pid_t pid : below)
+      ::waitpid(pid, nullptr, 0);  // ECHILD if the helper reaped it first
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -88,23 +92,29 @@ class ChildProcess {
   [[nodiscard]] pid_t pid() const { return pid_; }
 
   // The first line of its stdout starting with `prefix`; nullopt at EOF or the deadline.
-  std::optional<std::string> read_line_starting(std::string_view prefix, std::chrono::milliseconds timeout) {
+  std::optional<std::string> read_line_starting(std::string_view prefix,
+                                                std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       for (auto eol = buffer_.find('\n'); eol != std::string::npos; eol = buffer_.find('\n')) {
         std::string line = buffer_.substr(0, eol);
         buffer_.erase(0, eol + 1);
-        if (line.rfind(prefix, 0) == 0) return line;
+        if (line.rfind(prefix, 0) == 0)
+          return line;
       }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return std::nullopt;
       pollfd p{out_.get(), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        continue;
       char buf[4096];
       const ssize_t n = ::read(out_.get(), buf, sizeof buf);
-      if (n == 0) return std::nullopt;
-      if (n > 0) buffer_.append(buf, static_cast<std::size_t>(n));
+      if (n == 0)
+        return std::nullopt;
+      if (n > 0)
+        buffer_.append(buf, static_cast<std::size_t>(n));
     }
   }
 
