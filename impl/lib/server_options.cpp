@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
@@ -25,31 +26,20 @@ const CLI::Validator kNumericAddress(
     },
     "ADDRESS");
 
-// Unsigned integer options: strtoull() would quietly turn "-5" into 2^64-5.
-const CLI::Validator kDigitsOnly(
-    [](const std::string& text) -> std::string {
-      if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
-        return {};
-      return "not a non-negative integer: " + text;
-    },
-    "");
-
 }  // namespace
 
 Options parse_options(const ProgramInfo& program, int argc, char** argv,
-                      const DesignOptions& design_options) {
+                      const DesignFlag& design_flag) {
   Options opts;
   CLI::App app{std::string(program.description), std::string(program.name)};
   app.add_option("-i,--host", opts.host, "Numeric IPv4 or IPv6 address to listen on")
       ->capture_default_str()
       ->check(kNumericAddress);
   app.add_option("-p,--port", opts.port, "Port; 0 picks an ephemeral one (see the listening line)")
-      ->capture_default_str()
-      ->check(kDigitsOnly);
+      ->capture_default_str();
   if (program.has_workers) {
     app.add_option("-n,--workers", opts.workers, "Number of worker processes")
         ->capture_default_str()
-        ->check(kDigitsOnly)
         ->check(CLI::Range(1U, 1024U));
   }
   std::string protocol{to_string(opts.protocol)};
@@ -60,10 +50,9 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv,
   app.add_option("--max-bytes", opts.max_bytes,
                  "Largest size request served; bigger ones are refused")
       ->capture_default_str()
-      ->check(kDigitsOnly)
       ->check(CLI::Range(uint64_t{0}, uint64_t{std::numeric_limits<int64_t>::max()}));
-  if (design_options)
-    design_options(app);
+  if (design_flag)
+    design_flag(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -76,6 +65,34 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv,
   }
   opts.protocol = protocol == "echo" ? Protocol::echo : Protocol::size;
   return opts;
+}
+
+DesignFlag switch_flag(std::string name, std::string help, bool& on) {
+  return [name = std::move(name), help = std::move(help), &on](CLI::App& app) {
+    app.add_flag(name, on, help)->disable_flag_override();  // a switch: no --edge=VALUE
+  };
+}
+
+DesignFlag number_flag(std::string name, std::string help, unsigned& value, unsigned min,
+                       unsigned max) {
+  return [name = std::move(name), help = std::move(help), &value, min, max](CLI::App& app) {
+    app.add_option(name, value, help)->capture_default_str()->check(CLI::Range(min, max));
+  };
+}
+
+DesignFlag choice_flag_of(std::string name, std::string help, std::vector<std::string> names,
+                          std::size_t default_index, std::function<void(std::size_t)> choose) {
+  return [=](CLI::App& app) {
+    app.add_option_function<std::string>(
+           name,
+           [names, choose](const std::string& given) {
+             choose(static_cast<std::size_t>(std::find(names.begin(), names.end(), given) -
+                                             names.begin()));
+           },
+           help)
+        ->check(CLI::IsMember(names))
+        ->default_str(names.at(default_index));
+  };
 }
 
 }  // namespace csd::impl

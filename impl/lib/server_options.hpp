@@ -5,15 +5,18 @@
 //   --protocol size|echo                                             (size)
 //   --max-bytes N       largest size request served                  (1 GiB)
 //   --help
-// plus any flags of the design's own (say csd-epoll's --edge), added through
-// the same parser so they appear in --help and are checked the same way.
-// Bad input prints a clear message and exits with status 2.
+// plus the design's own flag, if it has one (csd-epoll's --edge, csd-prefork's
+// --wait), declared with switch_flag, number_flag or choice_flag below: it
+// is parsed, checked and shown in --help like the common ones. Bad input
+// prints a clear message and exits with status 2.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "protocols.hpp"
 #include "request_reader.hpp"
@@ -38,13 +41,46 @@ struct ProgramInfo {
   bool has_workers = false;      // offer -n/--workers
 };
 
-// Adds a design's own options to the parser (app.add_option / add_flag,
-// bound to the design's variables, with their checks), after the common ones.
-using DesignOptions = std::function<void(CLI::App&)>;
+// Adds a design's own flag to the parser, after the common ones.
+using DesignFlag = std::function<void(CLI::App&)>;
 
 // Parses argv; on --help prints usage and exits 0, on bad input exits 2.
-// `design_options`, if given, adds the design's own flags to the same parser.
+// `design_flag`, if given, adds the design's own flag to the same parser.
 Options parse_options(const ProgramInfo& program, int argc, char** argv,
-                      const DesignOptions& design_options = {});
+                      const DesignFlag& design_flag = {});
+
+// ---- A design's own flag, one line in its main().
+
+// --edge: a switch, `on` when given.
+DesignFlag switch_flag(std::string name, std::string help, bool& on);
+
+// --max-threads N: an integer from `min` to `max` (CLI::Range); `value`
+// holds the default.
+DesignFlag number_flag(std::string name, std::string help, unsigned& value, unsigned min,
+                       unsigned max);
+
+// --wait accept|select|...: one of `choices` (CLI::IsMember), each a name
+// and the value it stands for; `chosen` holds the default.
+template <typename Value>
+DesignFlag choice_flag(std::string name, std::string help,
+                       std::vector<std::pair<std::string, Value>> choices, Value& chosen);
+
+// The untyped core of choice_flag: `choose(i)` gets the index of the name given.
+DesignFlag choice_flag_of(std::string name, std::string help, std::vector<std::string> names,
+                          std::size_t default_index, std::function<void(std::size_t)> choose);
+
+template <typename Value>
+DesignFlag choice_flag(std::string name, std::string help,
+                       std::vector<std::pair<std::string, Value>> choices, Value& chosen) {
+  std::vector<std::string> names;
+  std::size_t default_index = 0;
+  for (const auto& [choice_name, value] : choices) {
+    if (value == chosen)
+      default_index = names.size();
+    names.push_back(choice_name);
+  }
+  return choice_flag_of(std::move(name), std::move(help), std::move(names), default_index,
+                        [&chosen, choices](std::size_t i) { chosen = choices[i].second; });
+}
 
 }  // namespace csd::impl

@@ -47,12 +47,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/core.h>
-#include <CLI/CLI.hpp>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
@@ -67,10 +66,11 @@ using namespace csd::impl;
 
 enum class Wait { accept, select, epoll, epoll_exclusive };
 
-const std::map<std::string, Wait> kWaitModes{{"accept", Wait::accept},
-                                             {"select", Wait::select},
-                                             {"epoll", Wait::epoll},
-                                             {"epoll-exclusive", Wait::epoll_exclusive}};
+const std::vector<std::pair<std::string, Wait>> kWaitModes{
+    {"accept", Wait::accept},
+    {"select", Wait::select},
+    {"epoll", Wait::epoll},
+    {"epoll-exclusive", Wait::epoll_exclusive}};
 
 bool uses_epoll(Wait mode) { return mode == Wait::epoll || mode == Wait::epoll_exclusive; }
 
@@ -147,19 +147,14 @@ void wait_for_connection(Wait mode, int listen_fd, int epoll_fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string wait_name = "accept";
+  Wait mode = Wait::accept;
   const Options opts = parse_options(
-      {"csd-prefork",
-       "prefork: N children share the listener, each waiting for connections as --wait says", true},
-      argc, argv, [&](CLI::App& app) {
-        app.add_option("--wait", wait_name,
-                       "How idle children wait: accept (the kernel wakes one), select or epoll (it "
-                       "wakes all: "
-                       "the thundering herd), epoll-exclusive (EPOLLEXCLUSIVE: it wakes one)")
-            ->capture_default_str()
-            ->check(CLI::IsMember(kWaitModes));
-      });
-  const Wait mode = kWaitModes.at(wait_name);
+      {"csd-prefork", "prefork: N children share the listener, each waiting as --wait says", true},
+      argc, argv,
+      choice_flag("--wait",
+                  "How idle children wait: accept (the kernel wakes one), select or epoll "
+                  "(it wakes all: the thundering herd), epoll-exclusive (it wakes one)",
+                  kWaitModes, mode));
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);

@@ -115,7 +115,7 @@ class Reader {
     if (!doc.contains("model"))
       return "other";
     const auto& v = doc.at("model");
-    const auto& models = known_models();
+    const auto models = known_models();
     if (v.is_string() &&
         std::find(models.begin(), models.end(), v.get<std::string>()) != models.end()) {
       return v.get<std::string>();
@@ -261,30 +261,6 @@ ManifestError::ManifestError(fs::path path, std::string field, const std::string
 
 std::string_view to_string(WireProtocol p) { return p == WireProtocol::echo ? "echo" : "size"; }
 
-std::string_view to_string(AcceptWakeup w) {
-  switch (w) {
-    case AcceptWakeup::fifo:
-      return "fifo";
-    case AcceptWakeup::lifo:
-      return "lifo";
-    case AcceptWakeup::all:
-      return "all";
-    case AcceptWakeup::some:
-      return "some";
-    case AcceptWakeup::unspecified:
-      break;
-  }
-  return "unspecified";
-}
-
-const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> models{
-      "iterative",        "fork",         "select",         "poll",   "epoll",
-      "prefork",          "prefork-lock", "prefork-fdpass", "thread", "prethreaded",
-      "prethreaded-main", "reuseport",    "other"};
-  return models;
-}
-
 Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search_dirs) {
   const Reader reader(file);
   const json doc = reader.parse();
@@ -297,7 +273,8 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   m.model = reader.model(doc);
   m.workers = reader.workers(doc, uses_workers(m.command));
   m.prints_ready_line = reader.prints_ready_line(doc);
-  m.accept_wakeup = reader.accept_wakeup(doc);
+  m.traits = traits_of_model(m.model);
+  m.traits.wakeup = reader.accept_wakeup(doc);
   m.command[0] = reader.resolve_program(m.command[0], search_dirs).string();
   return m;
 }

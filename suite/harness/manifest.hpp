@@ -1,5 +1,5 @@
 // Implementation manifests: one JSON file describes one server under test.
-// Format (../shared/design.md): name, command (with {host} {port} {workers}),
+// Format (README.md, "Testing your own server"): name, command (with {host} {port} {workers}),
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
 // "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
 // connection.
@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "traits.hpp"
 
 namespace csd::harness {
 
@@ -31,31 +33,17 @@ class ManifestError : public std::runtime_error {
 enum class WireProtocol { size, echo };
 std::string_view to_string(WireProtocol p);
 
-// Whom a pool's idle workers' wait lets the kernel wake for one new
-// connection. `fifo`: one waiter, the longest waiting (blocking accept, a
-// futex-based lock). `lifo`: one waiter, the most recently idle
-// (EPOLLEXCLUSIVE). `all`: every idle worker (select/poll/epoll on a shared
-// listener: the thundering herd). `some`: more than one, not necessarily
-// all, varying from one connection to the next (an fcntl lock: each unlock
-// wakes the waiters queued behind the holder). `unspecified`: the manifest
-// does not say.
-enum class AcceptWakeup { unspecified, fifo, lifo, all, some };
-std::string_view to_string(AcceptWakeup w);
 
 struct Manifest {
   std::filesystem::path path;        // the file it came from
   std::string name;                  // also the gtest parameter name (sanitized)
   std::vector<std::string> command;  // command[0] resolved to an absolute executable
   WireProtocol protocol = WireProtocol::size;
-  std::string model;              // one of known_models()
+  std::string model;              // one of known_models() (traits.hpp)
+  Traits traits;                  // what the model stands for, with the declared accept_wakeup
   int workers = 0;                // 0 when the manifest gives none
   bool prints_ready_line = true;  // false: readiness is a listening port only
-  AcceptWakeup accept_wakeup = AcceptWakeup::unspecified;
 };
-
-// iterative, fork, select, poll, epoll, prefork, prefork-lock, prefork-fdpass,
-// thread, prethreaded, prethreaded-main, reuseport, other.
-const std::vector<std::string>& known_models();
 
 // Where a bare command name (no '/') is looked for: first each of
 // `search_dirs` (csd-suite passes its own bin/ directory), then $PATH.

@@ -166,6 +166,16 @@ bool ServerProcess::wait_for_tree_size(std::size_t count, std::chrono::milliseco
   return wait_until([&] { return tree().size() == count; }, timeout);
 }
 
+bool ServerProcess::wait_for_full_pool(std::chrono::milliseconds timeout) const {
+  const Traits& traits = impl_->manifest.traits;
+  if (workers() <= 0 || !traits.pool())
+    return true;
+  const auto with_main = static_cast<std::size_t>(workers()) + 1;
+  if (traits.process_pool())
+    return wait_for_tree_size(with_main, timeout);
+  return wait_until([&] { return thread_ids(pid()).size() >= with_main; }, timeout);
+}
+
 bool ServerProcess::running() const { return !impl_->report && impl_->main_alive(); }
 
 StopReport ServerProcess::stop(int sig, std::chrono::milliseconds grace) {

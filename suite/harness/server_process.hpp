@@ -94,6 +94,12 @@ class ServerProcess {
   // parent + workers after start); false at the deadline.
   bool wait_for_tree_size(std::size_t count, std::chrono::milliseconds timeout) const;
 
+  // Waits until a pool has all its workers, by its traits: a process pool's
+  // tree is the parent and workers() processes; a thread pool's main process
+  // has at least workers() + 1 threads. True at once for a design without a
+  // pool or a manifest without a worker count; false at the deadline.
+  bool wait_for_full_pool(std::chrono::milliseconds timeout) const;
+
   // Sends `sig` to the main process (if it has already exited, to what it
   // left behind), waits up to `grace` for the whole tree to exit, SIGKILLs
   // what is left and says so, reaps csd-guard. Idempotent: later calls return

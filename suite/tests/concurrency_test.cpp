@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "implementations.hpp"
-#include "models.hpp"
 #include "server_test.hpp"
 #include "sockdiag.hpp"
 #include "wait.hpp"
@@ -50,10 +49,10 @@ class Concurrency : public ServerTest {
       }
     }
     RecordProperty("other_clients_served", served);
-    if (harness::is_iterative(model())) {
+    if (traits().one_client_at_a_time) {
       EXPECT_EQ(served, 0) << "model iterative serves one client at a time, yet " << served
                            << " of " << kOthers << " other clients were served while " << stuck;
-    } else if (model() == "reuseport") {
+    } else if (traits().listener_per_worker) {
       EXPECT_GE(served, 1) << "none of " << kOthers << " other clients was served within 5 s while "
                            << stuck
                            << "; only those hashed to the stuck worker's socket should wait:"

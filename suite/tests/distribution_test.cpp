@@ -9,7 +9,6 @@
 
 #include "attributed_load.hpp"
 #include "implementations.hpp"
-#include "models.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "stats.hpp"
@@ -25,13 +24,13 @@ class Distribution : public ServerTest {
   // Skips unless the model is a pool of worker processes; then waits for the
   // pool to be complete and fills `pool` with its workers, in pid order.
   void find_process_pool_workers(std::vector<pid_t>& pool) {
-    if (harness::is_thread_pool(model())) {
+    if (traits().thread_pool()) {
       CSD_SKIP(fmt::format(
           "model {}: the workers are threads sharing one descriptor table, so which one "
           "accepted cannot be seen from /proc/PID/fd",
           model()));
     }
-    if (!harness::is_process_pool(model()))
+    if (!traits().process_pool())
       CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
     const int workers = server().workers();
     if (workers <= 0)
@@ -107,7 +106,7 @@ TEST_P(Distribution, EveryWorkerAccepts) {
                             << " served nothing of " << summary.total << " connections from "
                             << clients << " concurrent clients";
   }
-  if (!harness::parent_accepts(model()) && summary.min > 0) {
+  if (!traits().parent_accepts && summary.min > 0) {
     EXPECT_LE(summary.max_over_min, 10.0)
         << "the kernel's accept hand-off should spread connections";
   }
@@ -156,7 +155,7 @@ TEST_P(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup) {
   const auto counts = served_by(workers, 1, conns);
   const auto summary = harness::summarize_distribution(counts);
   record(summary);
-  const auto declared = manifest().accept_wakeup;
+  const auto declared = traits().wakeup;
   RecordProperty("accept_wakeup", std::string(harness::to_string(declared)));
   EXPECT_EQ(summary.total, conns) << "the per-worker counts must add up to the connections made";
   if (declared == harness::AcceptWakeup::fifo) {
@@ -180,7 +179,7 @@ TEST_P(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup) {
 // server's own "thread N : K times" table, if it prints one: N rows, every
 // count above zero, the sum equal to the connections made.
 TEST_P(Distribution, EveryPoolThreadServes) {
-  if (!harness::is_thread_pool(model()))
+  if (!traits().thread_pool())
     CSD_SKIP(fmt::format("model {} is not a pool of worker threads", model()));
   const int workers = server().workers();
   if (workers <= 0)

@@ -10,7 +10,6 @@
 #include <cstdlib>
 
 #include "implementations.hpp"
-#include "models.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "wait.hpp"
@@ -46,10 +45,10 @@ class ResourceShape : public ServerTest {
 };
 
 TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
-  if (!harness::is_per_client(model()))
+  if (!traits().worker_per_client())
     CSD_SKIP(fmt::format("model {} does not create a worker per client", model()));
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
-  if (model() == "fork") {
+  if (traits().workers == harness::Workers::process_per_client) {
     std::size_t size = 0;
     const bool alone =
         harness::wait_until([&] { return (size = server().tree().size()) == 1; }, 3000ms);
@@ -69,14 +68,14 @@ TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
 }
 
 TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
-  if (!harness::is_process_pool(model()) && !harness::is_thread_pool(model())) {
+  if (!traits().process_pool() && !traits().thread_pool()) {
     CSD_SKIP(fmt::format("model {} is not a pool", model()));
   }
   const int workers = server().workers();
   if (workers <= 0)
     CSD_SKIP("the manifest gives no worker count");
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
-  if (harness::is_process_pool(model())) {
+  if (traits().process_pool()) {
     const auto expected = static_cast<std::size_t>(workers) + 1;
     std::size_t size = 0;
     const bool exact =
@@ -97,9 +96,9 @@ TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
 }
 
 TEST_P(ResourceShape, ProcessPoolReplacesAKilledWorker) {
-  if (harness::is_thread_pool(model()))
+  if (traits().thread_pool())
     CSD_SKIP("a thread cannot be killed on its own: nothing to replace");
-  if (!harness::is_process_pool(model()))
+  if (!traits().process_pool())
     CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
   const int workers = server().workers();
   if (workers <= 0)

@@ -29,6 +29,7 @@ class ServerTest : public ::testing::TestWithParam<harness::Manifest> {
 
   [[nodiscard]] const harness::Manifest& manifest() const { return GetParam(); }
   [[nodiscard]] std::string_view model() const { return GetParam().model; }
+  [[nodiscard]] const harness::Traits& traits() const { return GetParam().traits; }
   [[nodiscard]] harness::ServerProcess& server() { return *server_; }
   [[nodiscard]] client::Target target() const;
 

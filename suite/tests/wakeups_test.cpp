@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "implementations.hpp"
-#include "models.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "wait.hpp"
@@ -99,7 +98,7 @@ class WakeUps : public ServerTest {
 
   // Skips unless a pool; waits until the pool has all its workers.
   void wait_for_pool() {
-    if (!harness::is_process_pool(model()) && !harness::is_thread_pool(model())) {
+    if (!traits().process_pool() && !traits().thread_pool()) {
       CSD_SKIP(
           fmt::format("model {} has no pool of idle workers waiting for connections", model()));
     }
@@ -107,7 +106,7 @@ class WakeUps : public ServerTest {
     if (workers <= 1)
       CSD_SKIP("the pool has fewer than two workers: nothing to tell one wake-up from all");
     bool complete = false;
-    if (harness::is_thread_pool(model())) {
+    if (traits().thread_pool()) {
       complete = harness::wait_until(
           [&] {
             return harness::thread_ids(server().pid()).size() >= static_cast<std::size_t>(workers);
@@ -151,7 +150,7 @@ TEST_P(WakeUps, PerAcceptMatchesTheDeclaredWakeup) {
   RecordProperty("wakeups_per_connection", fmt::format("{:.2f}", per_connection));
   RecordProperty("switches_per_connection", fmt::format("{:.2f}", switches_per_connection));
   RecordProperty("pool", pool);
-  const auto declared = manifest().accept_wakeup;
+  const auto declared = traits().wakeup;
   std::cout << fmt::format(
       "pool of {}, accept_wakeup {}: {:.2f} tasks woken and {:.2f} context switches per connection "
       "({} connections, one at a time);{}\n",

@@ -75,7 +75,8 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
   EXPECT_EQ(m.model, "prefork");
   EXPECT_EQ(m.workers, 4);
   EXPECT_FALSE(m.prints_ready_line);
-  EXPECT_EQ(m.accept_wakeup, AcceptWakeup::lifo);
+  EXPECT_EQ(m.traits.wakeup, AcceptWakeup::lifo);
+  EXPECT_TRUE(m.traits.process_pool());
 }
 
 TEST_F(ManifestTest, Defaults) {
@@ -84,7 +85,7 @@ TEST_F(ManifestTest, Defaults) {
   EXPECT_EQ(m.model, "other");
   EXPECT_EQ(m.workers, 0);
   EXPECT_TRUE(m.prints_ready_line);
-  EXPECT_EQ(m.accept_wakeup, AcceptWakeup::unspecified);
+  EXPECT_EQ(m.traits.wakeup, AcceptWakeup::unspecified);
 }
 
 struct BadCase {
@@ -113,22 +114,31 @@ const BadCase kBadCases[] = {
     {"MissingCommand", R"({"name": "n"})", "command", "missing"},
     {"StringCommand", R"({"name": "n", "command": "sh -c x"})", "command", "array of strings"},
     {"EmptyCommand", R"({"name": "n", "command": []})", "command", "empty"},
-    {"NonStringItem", R"({"name": "n", "command": ["sh", "-p", 8080]})", "command", "item 2 is not a string"},
+    {"NonStringItem", R"({"name": "n", "command": ["sh", "-p", 8080]})",
+     "command", "item 2 is not a string"},
     {"UnknownPlaceholder", R"({"name": "n", "command": ["sh", "--port={prot}"]})", "command",
      "unknown placeholder {prot} in item 1"},
     {"ProgramNotFound", R"({"name": "n", "command": ["csd-no-such-program-xyz"]})", "command",
      "'csd-no-such-program-xyz' not found"},
-    {"BadProtocol", R"({"name": "n", "command": ["sh"], "protocol": "http"})", "protocol", "\"size\" or \"echo\""},
+    {"BadProtocol", R"({"name": "n", "command": ["sh"], "protocol": "http"})",
+     "protocol", "\"size\" or \"echo\""},
     {"UnknownModel", R"({"name": "n", "command": ["sh"], "model": "forking"})", "model",
      "known: iterative, fork, select"},
-    {"ZeroWorkers", R"({"name": "n", "command": ["sh"], "workers": 0})", "workers", "positive integer"},
-    {"NegativeWorkers", R"({"name": "n", "command": ["sh"], "workers": -2})", "workers", "positive integer"},
-    {"FractionalWorkers", R"({"name": "n", "command": ["sh"], "workers": 2.5})", "workers", "positive integer"},
-    {"StringWorkers", R"({"name": "n", "command": ["sh"], "workers": "4"})", "workers", "positive integer"},
-    {"BoolWorkers", R"({"name": "n", "command": ["sh"], "workers": true})", "workers", "positive integer"},
-    {"WorkersNeeded", R"({"name": "n", "command": ["sh", "-n", "{workers}"]})", "workers", "uses {workers}"},
+    {"ZeroWorkers", R"({"name": "n", "command": ["sh"], "workers": 0})",
+     "workers", "positive integer"},
+    {"NegativeWorkers", R"({"name": "n", "command": ["sh"], "workers": -2})",
+     "workers", "positive integer"},
+    {"FractionalWorkers", R"({"name": "n", "command": ["sh"], "workers": 2.5})",
+     "workers", "positive integer"},
+    {"StringWorkers", R"({"name": "n", "command": ["sh"], "workers": "4"})",
+     "workers", "positive integer"},
+    {"BoolWorkers", R"({"name": "n", "command": ["sh"], "workers": true})",
+     "workers", "positive integer"},
+    {"WorkersNeeded", R"({"name": "n", "command": ["sh", "-n", "{workers}"]})",
+     "workers", "uses {workers}"},
     {"BadReady", R"({"name": "n", "command": ["sh"], "ready": "soon"})", "ready", "\"line\""},
-    {"BadAcceptWakeup", R"({"name": "n", "command": ["sh"], "accept_wakeup": "one"})", "accept_wakeup", "\"lifo\""},
+    {"BadAcceptWakeup", R"({"name": "n", "command": ["sh"], "accept_wakeup": "one"})",
+     "accept_wakeup", "\"lifo\""},
     {"TypoField", R"({"name": "n", "comand": ["sh"]})", "comand", "unknown field"},
     {"TypoWorkers", R"({"name": "n", "command": ["sh"], "worker": 4})", "worker", "unknown field"},
 };
@@ -244,6 +254,26 @@ TEST(KnownModels, ListsTheDesigns) {
   EXPECT_EQ(known_models().size(), 13u);
   EXPECT_EQ(to_string(WireProtocol::size), "size");
   EXPECT_EQ(to_string(WireProtocol::echo), "echo");
+}
+
+// Every model the manifest accepts has a row in the traits table.
+TEST(Traits, EveryKnownModelHasARow) {
+  for (const auto& model : known_models()) EXPECT_NO_THROW(traits_of_model(model)) << model;
+  EXPECT_THROW(traits_of_model("forking"), std::out_of_range);
+}
+
+// A few rows read back, one per kind of worker, so a slip in the table shows.
+TEST(Traits, TableSaysWhatEachDesignIs) {
+  EXPECT_TRUE(traits_of_model("iterative").one_client_at_a_time);
+  EXPECT_EQ(traits_of_model("fork").workers, Workers::process_per_client);
+  EXPECT_EQ(traits_of_model("thread").workers, Workers::thread_per_client);
+  EXPECT_TRUE(traits_of_model("prefork").process_pool());
+  EXPECT_FALSE(traits_of_model("prefork").parent_accepts);
+  EXPECT_TRUE(traits_of_model("prefork-fdpass").parent_accepts);
+  EXPECT_TRUE(traits_of_model("prethreaded-main").thread_pool());
+  EXPECT_TRUE(traits_of_model("reuseport").listener_per_worker);
+  EXPECT_EQ(traits_of_model("epoll").workers, Workers::none);
+  EXPECT_FALSE(traits_of_model("other").pool());
 }
 
 }  // namespace

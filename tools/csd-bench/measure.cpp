@@ -12,7 +12,6 @@
 
 #include <fmt/format.h>
 
-#include "models.hpp"
 #include "procfs.hpp"
 #include "server_process.hpp"
 #include "stats.hpp"
@@ -173,29 +172,6 @@ void add_cpu_delta(const TreeSnapshot& before, const TreeSnapshot& after, Server
 }
 
 // ---- shapes -------------------------------------------------------------------------
-
-using harness::is_per_client;
-using harness::is_process_pool;
-using harness::is_thread_pool;
-
-std::size_t main_threads(const harness::ServerProcess& server) {
-  const auto info = harness::read_proc(server.pid());
-  return info ? static_cast<std::size_t>(std::max(info->threads, 0)) : 0;
-}
-
-// A pool is measured once all its workers exist, so that their start is not
-// charged to the load. Returns false if the pool did not complete in time.
-bool wait_for_pool(const harness::ServerProcess& server, const std::string& model) {
-  if (server.workers() <= 0)
-    return true;
-  const auto expected = static_cast<std::size_t>(server.workers()) + 1;
-  if (is_process_pool(model))
-    return server.wait_for_tree_size(expected, kPoolReadyTimeout);
-  if (is_thread_pool(model)) {
-    return harness::wait_until([&] { return main_threads(server) >= expected; }, kPoolReadyTimeout);
-  }
-  return true;
-}
 
 // After the load: per-client children and threads finish their exit (and a
 // parent reaps them, adding their CPU to its own) before the tree is read.
@@ -389,7 +365,7 @@ RunRecord measure_run(const Design& design, const RunSpec& spec, const MeasureOp
     return r;
   }
   r.started = true;
-  if (!wait_for_pool(*server, r.model)) {
+  if (!server->wait_for_full_pool(kPoolReadyTimeout)) {
     r.notes.push_back(fmt::format("the pool of {} was not complete within {} s of start",
                                   server->workers(),
                                   std::chrono::duration<double>(kPoolReadyTimeout).count()));
@@ -413,7 +389,7 @@ RunRecord measure_run(const Design& design, const RunSpec& spec, const MeasureOp
   r.load = std::move(window.report);
   add_cpu_delta(before, after, r.server);
   add_switch_delta(before, after, r.server);
-  if (is_per_client(r.model))
+  if (design.manifest.traits.worker_per_client())
     r.server.wakeups_lower_bound = true;  // per-client tasks end with their counts
 
   stop_and_read_tables(*server, r);
