@@ -65,6 +65,31 @@ std::optional<pid_t> parse_pid(const char* name) {
   return pid;
 }
 
+// The lines of a /proc file, without their newlines.
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    lines.push_back(text.substr(0, eol));
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+  }
+  return lines;
+}
+
+// The words of a line, at runs of blanks (/proc/stat pads "cpu" with two).
+std::vector<std::string_view> split_words(std::string_view line) {
+  std::vector<std::string_view> words;
+  while (true) {
+    const auto start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos)
+      return words;
+    line.remove_prefix(start);
+    const auto end = line.find_first_of(" \t");
+    words.push_back(line.substr(0, end));
+    line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+  }
+}
+
 // Splits "a b c" at single spaces (the format of /proc/PID/stat after comm).
 std::vector<std::string_view> split_fields(std::string_view s) {
   std::vector<std::string_view> fields;
@@ -115,11 +140,7 @@ std::optional<TaskInfo> read_task_status(pid_t pid, pid_t tid, const std::string
   TaskInfo task;
   task.pid = pid;
   task.tid = tid;
-  std::string_view text = *status;
-  while (!text.empty()) {
-    const auto eol = text.find('\n');
-    const std::string_view line = text.substr(0, eol);
-    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+  for (const std::string_view line : split_lines(*status)) {
     const auto colon = line.find(':');
     if (colon == std::string_view::npos)
       continue;
@@ -322,6 +343,89 @@ std::vector<TaskInfo> read_tasks(pid_t pid) {
   std::sort(tasks.begin(), tasks.end(),
             [](const TaskInfo& a, const TaskInfo& b) { return a.tid < b.tid; });
   return tasks;
+}
+
+std::optional<uint64_t> task_runtime_ns(pid_t pid, pid_t tid) {
+  const auto text =
+      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/schedstat");
+  if (!text)
+    return std::nullopt;
+  // "RUNTIME_NS WAIT_NS TIMESLICES"
+  const auto words = split_words(*text);
+  uint64_t runtime = 0;
+  if (words.empty() || !parse_number(words[0], runtime))
+    return std::nullopt;
+  return runtime;
+}
+
+double clock_ticks_per_second() {
+  static const double ticks = [] {
+    const long t = ::sysconf(_SC_CLK_TCK);
+    return t > 0 ? static_cast<double>(t) : 100.0;  // 100: USER_HZ on every Linux architecture
+  }();
+  return ticks;
+}
+
+std::optional<CpuTicks> read_cpu_ticks() {
+  const auto text = read_file("/proc/stat");
+  if (!text)
+    return std::nullopt;
+  // "cpu user nice system idle iowait irq softirq steal guest guest_nice": guest time is
+  // already inside user, so the first eight fields are all there is.
+  const auto words = split_words(std::string_view(*text).substr(0, text->find('\n')));
+  constexpr std::size_t kIdle = 4;
+  constexpr std::size_t kIowait = 5;
+  constexpr std::size_t kSteal = 8;
+  if (words.size() <= kSteal || words[0] != "cpu")
+    return std::nullopt;
+  CpuTicks ticks;
+  for (std::size_t i = 1; i <= kSteal; ++i) {
+    uint64_t value = 0;
+    if (!parse_number(words[i], value))
+      return std::nullopt;
+    ticks.total += value;
+    if (i != kIdle && i != kIowait)
+      ticks.busy += value;
+  }
+  return ticks;
+}
+
+std::optional<uint64_t> read_netstat_counter(std::string_view section, std::string_view name) {
+  const auto text = read_file("/proc/net/netstat");
+  if (!text)
+    return std::nullopt;
+  // Lines in pairs: "TcpExt: NAME NAME ..." then "TcpExt: VALUE VALUE ...".
+  const auto lines = split_lines(*text);
+  for (std::size_t i = 0; i + 1 < lines.size(); i += 2) {
+    const auto names = split_words(lines[i]);
+    const auto values = split_words(lines[i + 1]);
+    if (names.empty() || names[0] != std::string(section) + ":")
+      continue;
+    for (std::size_t k = 1; k < names.size() && k < values.size(); ++k) {
+      uint64_t value = 0;
+      if (names[k] == name && parse_number(values[k], value))
+        return value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> time_wait_sockets() {
+  const auto text = read_file("/proc/net/sockstat");
+  if (!text)
+    return std::nullopt;
+  // "TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1": the counters in key-value pairs.
+  for (const std::string_view line : split_lines(*text)) {
+    const auto words = split_words(line);
+    if (words.empty() || words[0] != "TCP:")
+      continue;
+    for (std::size_t k = 1; k + 1 < words.size(); k += 2) {
+      uint64_t value = 0;
+      if (words[k] == "tw" && parse_number(words[k + 1], value))
+        return value;
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<uint64_t> socket_inodes(pid_t pid) {

@@ -1,6 +1,7 @@
 // What /proc says about a process tree: members, states (zombies), open
-// descriptors, threads, context switches, socket inodes. Knows nothing of
-// any one design.
+// descriptors, threads, context switches, CPU time, socket inodes; and the
+// few system-wide counters a benchmark reads around a load (all CPUs' time,
+// TCP's listen overflows, TIME_WAIT sockets). Knows nothing of any one design.
 #pragma once
 
 #include <sys/types.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace csd::harness {
@@ -59,6 +61,30 @@ std::vector<TaskInfo> read_tasks(pid_t pid);
 
 // Thread ids in /proc/PID/task.
 std::vector<pid_t> thread_ids(pid_t pid);
+
+// CPU time one task (thread) has run, in nanoseconds: the first field of
+// /proc/PID/task/TID/schedstat, exact where ProcInfo's *_ticks count whole
+// clock ticks. nullopt if the task is gone.
+std::optional<uint64_t> task_runtime_ns(pid_t pid, pid_t tid);
+
+// Clock ticks per second (sysconf(_SC_CLK_TCK)): the unit of ProcInfo's
+// *_ticks and of CpuTicks.
+double clock_ticks_per_second();
+
+// All CPUs' time since boot, from the "cpu" line of /proc/stat, in clock ticks.
+struct CpuTicks {
+  uint64_t busy = 0;   // user nice system irq softirq steal
+  uint64_t total = 0;  // busy plus idle and iowait
+};
+std::optional<CpuTicks> read_cpu_ticks();
+
+// One counter of /proc/net/netstat by its section and name, as nstat names
+// them ("TcpExt", "ListenOverflows"); nullopt if there is no such counter.
+std::optional<uint64_t> read_netstat_counter(std::string_view section, std::string_view name);
+
+// TCP sockets in TIME_WAIT in this network namespace, IPv4 and IPv6 together
+// (the "tw" count of /proc/net/sockstat); nullopt if unreadable.
+std::optional<uint64_t> time_wait_sockets();
 
 // Inodes of the sockets a process holds ("socket:[INODE]" links in /proc/PID/fd).
 std::vector<uint64_t> socket_inodes(pid_t pid);

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +143,80 @@ TEST(ReadProc, SumsContextSwitchesOverThreads) {
   EXPECT_EQ(task->pid, ::getpid());
   EXPECT_EQ(task->state, 'S');
   EXPECT_EQ(task->voluntary_ctxt_switches, of_thread);
+}
+
+// Spins until this thread has used `cpu` of CPU time (its own clock, so a
+// busy machine only makes it take longer).
+void spin_for_cpu(std::chrono::nanoseconds cpu) {
+  const auto used = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+  };
+  const auto until = used() + cpu;
+  while (used() < until) {
+  }
+}
+
+// schedstat counts nanoseconds, where /proc/PID/stat counts 10 ms ticks. The
+// kernel adds the running slice to it at ticks and switches, so it may lag
+// the thread's own clock by up to a tick.
+TEST(TaskRuntime, GrowsWhileTheTaskRunsAndEndsWithIt) {
+  const auto before = task_runtime_ns(::getpid(), ::gettid());
+  ASSERT_TRUE(before);
+  spin_for_cpu(50ms);
+  const auto after = task_runtime_ns(::getpid(), ::gettid());
+  ASSERT_TRUE(after);
+  EXPECT_GE(*after - *before, std::chrono::nanoseconds(30ms).count());
+
+  pid_t ended = 0;
+  std::thread([&] { ended = ::gettid(); }).join();
+  EXPECT_TRUE(wait_until([&] { return !task_runtime_ns(::getpid(), ended); }, 2s));
+}
+
+TEST(CpuTicks, BusyIsPartOfTotalAndGrowsWithWork) {
+  const auto before = read_cpu_ticks();
+  ASSERT_TRUE(before);
+  spin_for_cpu(100ms);
+  const auto after = read_cpu_ticks();
+  ASSERT_TRUE(after);
+  EXPECT_LE(after->busy, after->total);
+  EXPECT_GE(after->total, before->total);
+  // 100 ms is 10 ticks at 100 Hz: a few must have been counted busy.
+  EXPECT_GT(after->busy, before->busy);
+  EXPECT_GT(clock_ticks_per_second(), 0);
+}
+
+TEST(NetstatCounter, FindsACounterBySectionAndName) {
+  EXPECT_TRUE(read_netstat_counter("TcpExt", "ListenOverflows"));
+  EXPECT_TRUE(read_netstat_counter("IpExt", "InOctets"));
+  EXPECT_FALSE(read_netstat_counter("TcpExt", "NoSuchCounter"));
+  EXPECT_FALSE(read_netstat_counter("TcpEx", "ListenOverflows"));  // a section's prefix is not it
+}
+
+// The side that closes first keeps the TIME_WAIT: one is counted while it lasts (60 s).
+TEST(TimeWaitSockets, CountsTheActiveCloser) {
+  const Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  auto* generic = reinterpret_cast<sockaddr*>(&address);
+  ASSERT_EQ(::bind(listener.get(), generic, length), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+  ASSERT_EQ(::getsockname(listener.get(), generic, &length), 0);
+  {
+    const Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::connect(client.get(), generic, length), 0);
+    const Fd served(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(served);
+  }  // the client closes first, then the server's end
+  EXPECT_TRUE(wait_until(
+      [] {
+        const auto count = time_wait_sockets();
+        return count && *count >= 1;
+      },
+      2s));
 }
 
 TEST(OpenFdCount, CountsDescriptors) {

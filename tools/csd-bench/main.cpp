@@ -1,41 +1,34 @@
-// csd-bench: UNP Figure 30.1 on this machine. Every design under the same
-// load, interleaved over repetitions (shuffled in each) so that machine noise hits
-// all alike, each figure also as a ratio to a minimal C iterative server
-// (csd-citerative) measured in the same run. See docs/BENCHMARKS.md.
-#include <algorithm>
+// csd-bench: UNP Figure 30.1 on this machine. Plans the runs, measures them
+// one after another, and writes the JSON document and the tables made from it.
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <numeric>
-#include <optional>
 #include <random>
-#include <string>
-#include <vector>
+#include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
-#include "designs.hpp"
-#include "measure.hpp"
-#include "options.hpp"
-#include "progress.hpp"
-#include "report.hpp"
-#include "summary.hpp"
-#include "system.hpp"
+#include "bench.hpp"
 
 namespace {
 
 using namespace csd::bench;
 
-// ---- Ctrl-C: finish the current run, report what was measured, exit 130 -------------
-
+// The first SIGINT or SIGTERM asks for a clean stop after the current run
+// (its server is stopped like any other) and a report of what was measured;
+// SA_RESETHAND makes a second one fatal at once, and csd-guard then kills
+// the servers' trees.
 std::atomic<bool> stop_requested{false};  // lock-free: safe in a signal handler
 
 extern "C" void request_stop(int /*sig*/) { stop_requested.store(true); }
 
-// The first SIGINT/SIGTERM asks for a clean stop after the current run (its
-// server is stopped like any other); SA_RESETHAND makes a second one fatal at
-// once, and csd-guard then kills the servers' trees.
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = request_stop;
@@ -45,195 +38,192 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+// ---- what the machine is ------------------------------------------------------------
+
+std::string read_line(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  std::ranges::replace(line, '\t', ' ');
+  return in ? line : "unreadable";
+}
+
+json describe_machine() {
+  utsname u{};
+  ::uname(&u);
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  std::string build_type = CSD_BUILD_TYPE;
+  if (!std::string(CSD_SANITIZE_FLAGS).empty())
+    build_type += ", sanitize=" CSD_SANITIZE_FLAGS;
+  return {{"date", fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900,
+                               utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec)},
+          {"kernel", fmt::format("{} {} {} {}", u.sysname, u.release, u.version, u.machine)},
+          {"cores", std::max(1U, std::thread::hardware_concurrency())},
+          {"loadavg", read_line("/proc/loadavg")},
+          {"ip_local_port_range", read_line("/proc/sys/net/ipv4/ip_local_port_range")},
+          {"tcp_tw_reuse", read_line("/proc/sys/net/ipv4/tcp_tw_reuse")},
+          {"somaxconn", read_line("/proc/sys/net/core/somaxconn")},
+          {"compiler", CSD_COMPILER},
+          {"build_type", build_type}};
+}
+
+// Ephemeral ports per source address: what TIME_WAIT can exhaust.
+int port_count(const std::string& range) {
+  std::istringstream in(range);
+  int low = 0;
+  int high = 0;
+  return in >> low >> high && high >= low ? high - low + 1 : 0;
+}
+
 // ---- the plan -----------------------------------------------------------------------
 
-std::vector<LoadPoint> load_points(const Options& o) {
-  std::vector<LoadPoint> points;
-  for (const int clients : o.clients) {
-    for (const uint64_t bytes : o.bytes) {
-      LoadPoint p{.clients = clients,
-                  .conns = o.conns.value_or(auto_conns_per_client(clients, bytes)),
-                  .bytes = bytes};
-      p.baseline_clients = o.baseline_clients.value_or(p.clients);
-      p.baseline_conns = o.baseline_conns.value_or(p.conns);
-      points.push_back(p);
-    }
-  }
-  return points;
-}
+struct PlannedRun {
+  std::size_t design = 0;
+  std::size_t point = 0;
+  int rep = 0;
+};
 
 // Repetition by repetition, point by point, every design once, each time in
 // a freshly shuffled order: a run can leave work behind (a fork-per-client
 // server's thousands of exited children to free, TIME_WAIT sockets), and a
 // fixed order, even rotated, would hand it to the same successor every time.
-// Seeded, so a plan can be run again.
-std::vector<RunSpec> plan_runs(const DesignList& designs, const std::vector<LoadPoint>& points,
-                               int reps, uint32_t seed) {
-  std::vector<RunSpec> plan;
+std::vector<PlannedRun> plan_runs(std::size_t designs, std::size_t points, int reps,
+                                  uint32_t seed) {
+  std::vector<PlannedRun> plan;
   std::mt19937 shuffler(seed);
-  std::vector<std::size_t> order(designs.designs.size());
+  std::vector<std::size_t> order(designs);
   std::iota(order.begin(), order.end(), std::size_t{0});
   for (int rep = 0; rep < reps; ++rep) {
-    for (std::size_t p = 0; p < points.size(); ++p) {
+    for (std::size_t point = 0; point < points; ++point) {
       std::shuffle(order.begin(), order.end(), shuffler);
-      for (const std::size_t d : order) {
-        const auto& point = points[p];
-        const bool base = designs.designs[d].baseline;
-        plan.push_back({.design = d,
-                        .point = p,
-                        .rep = rep,
-                        .clients = base ? point.baseline_clients : point.clients,
-                        .conns = base ? point.baseline_conns : point.conns,
-                        .bytes = point.bytes});
-      }
+      for (const std::size_t design : order) plan.push_back({design, point, rep});
     }
   }
   return plan;
 }
 
-// ---- outputs ------------------------------------------------------------------------
+// Progress on stderr, a line per run: redrawn in place on a terminal, kept
+// otherwise (logs, CI), with the time left at the pace so far.
+void show_progress(std::size_t done, std::size_t total, const std::string& label, const json& run,
+                   std::chrono::steady_clock::time_point start) {
+  static const bool tty = ::isatty(STDERR_FILENO) == 1;
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+      elapsed * static_cast<double>(total - done) / static_cast<double>(done));
+  const std::string verdict =
+      run["valid"].get<bool>()
+          ? fmt::format("{:.0f} conn/s", run["figures"]["conns_per_s"].get<double>())
+          : "INVALID: " + run.value("invalid_reason", std::string());
+  fmt::print(stderr, "{}[{}/{}, {}:{:02} left] {}: {}{}", tty ? "\r\033[K" : "", done, total,
+             left.count() / 60, left.count() % 60, label, verdict,
+             tty && run["valid"].get<bool>() && done < total ? "" : "\n");
+}
 
 // An output file, opened before the first run so that a bad path fails at
 // once (exit 2), not after minutes of measuring.
-struct OutputFile {
-  std::string path;
-  std::ofstream stream;
-};
-
-std::optional<OutputFile> open_output(const std::string& path, const char* option) {
-  OutputFile f{.path = path, .stream = std::ofstream(path)};
-  if (!f.stream) {
-    fmt::print(stderr, "csd-bench: {} {}: cannot write\n", option, path);
+std::optional<std::ofstream> open_output(const std::string& path) {
+  if (path.empty())
     return std::nullopt;
+  std::ofstream out(path);
+  if (!out)
+    throw UsageError(fmt::format("{}: cannot write", path));
+  return out;
+}
+
+int bench(const Options& options) {
+  std::vector<std::string> skipped;
+  const std::vector<Design> designs = find_designs(options, skipped);
+  auto json_file = open_output(options.json_path);
+  auto markdown_file = open_output(options.markdown_path);
+  for (const auto& why : skipped) fmt::print(stderr, "csd-bench: skipping {}\n", why);
+
+  const std::vector<LoadPoint> points = load_points(options);
+  json document{{"tool", "csd-bench"},
+                {"machine", describe_machine()},
+                {"command", options.argv},
+                {"options",
+                 {{"reps", options.reps},
+                  {"seed", options.seed},
+                  {"sources", options.sources},
+                  {"timeout_ms", options.timeout.count()}}},
+                {"baseline", kBaselineName},
+                {"designs", json::array()},
+                {"skipped", skipped},
+                {"points", json::array()},
+                {"runs", json::array()}};
+  for (const auto& d : designs) {
+    document["designs"].push_back({{"name", d.manifest.name},
+                                   {"model", d.manifest.model},
+                                   {"manifest", d.manifest.path.string()},
+                                   {"workers", d.manifest.workers},
+                                   {"baseline", d.baseline}});
   }
-  return f;
-}
+  for (const auto& p : points)
+    document["points"].push_back({{"clients", p.clients}, {"conns", p.conns}, {"bytes", p.bytes}});
 
-bool write_output(OutputFile& f, const std::string& text) {
-  f.stream << text;
-  f.stream.flush();
-  if (f.stream)
-    return true;
-  fmt::print(stderr, "csd-bench: {}: write failed\n", f.path);
-  return false;
-}
-
-// ---- the run ------------------------------------------------------------------------
-
-// A run not made because the design's server did not start earlier: one
-// failed start is reported, not waited for again at every point.
-RunRecord not_run(const RunSpec& spec, const Design& design) {
-  RunRecord r;
-  r.spec = spec;
-  r.design = design.name();
-  r.model = design.manifest.model;
-  r.invalid_reason = "not run: the server did not start in an earlier run";
-  return r;
-}
-
-std::vector<RunRecord> run_plan(const std::vector<RunSpec>& plan, const DesignList& designs,
-                                const Options& options, const MeasureOptions& measure,
-                                Progress& progress) {
-  std::vector<RunRecord> runs;
-  runs.reserve(plan.size());
-  std::vector<bool> did_not_start(designs.designs.size(), false);
-  for (const auto& spec : plan) {
+  const auto plan = plan_runs(designs.size(), points.size(), options.reps, options.seed);
+  const MeasureOptions measure{
+      .sources = options.sources,
+      .timeout = options.timeout,
+      .port_count = port_count(document["machine"]["ip_local_port_range"])};
+  std::vector<bool> did_not_start(designs.size(), false);
+  const auto start = std::chrono::steady_clock::now();
+  install_stop_handlers();
+  for (const auto& [d, p, rep] : plan) {
     if (stop_requested.load())
       break;
-    const Design& design = designs.designs[spec.design];
-    if (did_not_start[spec.design]) {
-      runs.push_back(not_run(spec, design));
-      progress.finished(runs.back(), options.reps);
-      continue;
-    }
-    RunRecord upcoming;
-    upcoming.spec = spec;
-    upcoming.design = design.name();
-    progress.starting(upcoming, options.reps);
-    runs.push_back(measure_run(design, spec, measure));
-    did_not_start[spec.design] = !runs.back().started;
-    progress.finished(runs.back(), options.reps);
-  }
-  return runs;
-}
-
-int exit_status(const BenchResult& result) {
-  if (result.interrupted)
-    return kExitInterrupted;
-  for (const auto& r : result.runs) {
-    if (!r.valid)
-      return kExitInvalidRuns;
-  }
-  return kExitOk;
-}
-
-int bench(const Options& options, MachineInfo machine) {
-  DesignList designs;
-  try {
-    designs = find_designs(options, own_bin_dir());
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "csd-bench: {}\n", e.what());
-    return kExitUsage;
-  }
-  std::optional<OutputFile> json_file;
-  std::optional<OutputFile> markdown_file;
-  if (!options.json_path.empty() && !(json_file = open_output(options.json_path, "--json")))
-    return kExitUsage;
-  if (!options.markdown_path.empty() &&
-      !(markdown_file = open_output(options.markdown_path, "--markdown"))) {
-    return kExitUsage;
-  }
-
-  BenchResult result;
-  result.machine = std::move(machine);
-  result.options = &options;
-  result.designs = &designs;
-  result.points = load_points(options);
-  const auto plan = plan_runs(designs, result.points, options.reps, options.seed);
-  result.planned_runs = plan.size();
-
-  install_stop_handlers();
-  {
-    Progress progress(plan.size(), options.quiet);
-    for (const auto& skipped : designs.skipped)
-      progress.message(fmt::format("skipping {}", skipped));
+    const std::string& name = designs[d].manifest.name;
+    // One failed start is reported, not waited for again at every point.
+    json run = did_not_start[d]
+                   ? json{{"valid", false},
+                          {"started", false},
+                          {"notes", json::array()},
+                          {"invalid_reason", "not run: the server did not start in an earlier run"}}
+                   : measure_run(designs[d], points[p], measure);
+    did_not_start[d] = !run["started"].get<bool>();
+    run.update({{"design", name}, {"point", p}, {"rep", rep}});
+    document["runs"].push_back(std::move(run));
     if (!options.quiet) {
-      progress.message(fmt::format("{} designs x {} load points x {} reps = {} runs",
-                                   designs.designs.size(), result.points.size(), options.reps,
-                                   plan.size()));
+      show_progress(document["runs"].size(), plan.size(),
+                    fmt::format("{} {}x{}x{} rep {}/{}", name, points[p].clients, points[p].conns,
+                                bytes_text(points[p].bytes), rep + 1, options.reps),
+                    document["runs"].back(), start);
     }
-    const MeasureOptions measure{.sources = options.sources,
-                                 .timeout = options.timeout,
-                                 .port_count = result.machine.port_count};
-    result.runs = run_plan(plan, designs, options, measure, progress);
-    result.interrupted = result.runs.size() < plan.size();
-    if (result.interrupted)
-      progress.message("interrupted: reporting the runs measured so far");
   }
-  result.summary = summarize(result.runs, designs, result.points);
+  document["planned_runs"] = plan.size();
+  document["interrupted"] = document["runs"].size() < plan.size();
+  document["summary"] = summarize(document);
 
-  const std::string markdown = markdown_report(result);
-  fmt::print("{}", markdown);
+  fmt::print("{}", text_report(document));
   std::fflush(stdout);
-  bool written = true;
-  if (markdown_file)
-    written = write_output(*markdown_file, markdown) && written;
   if (json_file)
-    written = write_output(*json_file, json_report(result).dump(2) + "\n") && written;
-  if (!written)
+    *json_file << document.dump(2) << "\n";
+  if (markdown_file)
+    *markdown_file << markdown_report(document);
+  if ((json_file && !json_file->flush()) || (markdown_file && !markdown_file->flush())) {
+    fmt::print(stderr, "csd-bench: writing the results failed\n");
     return kExitInvalidRuns;
-  return exit_status(result);
+  }
+  if (document["interrupted"].get<bool>())
+    return kExitInterrupted;
+  const bool all_valid = std::ranges::all_of(
+      document["runs"], [](const json& run) { return run["valid"].get<bool>(); });
+  return all_valid ? kExitOk : kExitInvalidRuns;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  MachineInfo machine = describe_machine();
-  auto parsed = parse_options(argc, argv, machine.cores);
+  auto parsed = parse_options(argc, argv, std::max(1U, std::thread::hardware_concurrency()));
   if (const int* code = std::get_if<int>(&parsed))
     return *code;
   try {
-    return bench(std::get<Options>(parsed), std::move(machine));
+    return bench(std::get<Options>(parsed));
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "csd-bench: {}\n", e.what());
+    return kExitUsage;
   } catch (const std::exception& e) {
     fmt::print(stderr, "csd-bench: {}\n", e.what());
     return kExitInvalidRuns;

@@ -1,195 +1,160 @@
-#include "summary.hpp"
-
+// The summary, computed from the runs' JSON alone: what a repetition
+// measured is kept in the runs, and everything shown is derived from there.
 #include <algorithm>
-#include <chrono>
-#include <functional>
+#include <map>
+#include <optional>
+
+#include "bench.hpp"
+#include "stats.hpp"
 
 namespace csd::bench {
 
 namespace {
 
-using Runs = std::vector<const RunRecord*>;
+using Runs = std::vector<const json*>;
 
-// Sorts `values`.
-std::optional<double> median_of(std::vector<double>& values) {
-  if (values.empty())
-    return std::nullopt;
-  std::sort(values.begin(), values.end());
+double median(std::vector<double> values) {
+  std::ranges::sort(values);
   const std::size_t n = values.size();
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
-std::optional<double> median_of(const Runs& runs,
-                                const std::function<double(const RunRecord&)>& figure) {
-  std::vector<double> values;
-  values.reserve(runs.size());
-  for (const auto* r : runs) values.push_back(figure(*r));
-  return median_of(values);
+// Every figure the runs have (the "figures" of measure_run), as its median
+// over the runs that have it: a figure a server does not report is null.
+json medians(const Runs& valid) {
+  std::map<std::string, std::vector<double>> values;
+  for (const json* run : valid) {
+    for (const auto& figure : (*run)["figures"].items()) {
+      if (figure.value().is_number())
+        values[figure.key()].push_back(figure.value().get<double>());
+    }
+  }
+  json out = json::object();
+  for (auto& [name, all] : values) out[name] = median(std::move(all));
+  return out;
 }
 
-// Latency percentiles over every valid run's connections together: more
-// samples than any one run, so p99.9 means something.
-void pool_latencies(const Runs& valid, Summary& s) {
-  std::vector<std::chrono::nanoseconds> all;
-  for (const auto* r : valid)
-    all.insert(all.end(), r->load.latencies.begin(), r->load.latencies.end());
-  if (all.empty())
-    return;
-  std::sort(all.begin(), all.end());
-  client::LoadReport pooled;
-  pooled.latencies = std::move(all);
-  auto us = [&](double q) {
-    return std::chrono::duration<double, std::micro>(pooled.latency_percentile(q)).count();
-  };
-  s.p50_us.value = us(0.50);
-  s.p99_us.value = us(0.99);
-  s.p999_us.value = us(0.999);
-  s.max_us.value = us(1.0);
-}
-
-void sum_distribution(const Runs& valid, Summary& s) {
+// The per-worker counts summed over the runs, and how far from even they are.
+json distribution(const Runs& valid) {
   std::vector<int64_t> total;
-  for (const auto* r : valid) {
-    const auto& counts = r->server.worker_counts;
-    if (total.size() < counts.size())
-      total.resize(counts.size(), 0);
+  for (const json* run : valid) {
+    const auto counts = (*run)["server"]["worker_counts"].get<std::vector<int64_t>>();
+    total.resize(std::max(total.size(), counts.size()), 0);
     for (std::size_t i = 0; i < counts.size(); ++i) total[i] += counts[i];
   }
-  if (!total.empty())
-    s.distribution = harness::summarize_distribution(total);
+  if (total.empty())
+    return nullptr;
+  const auto d = harness::summarize_distribution(total);
+  return {{"counts", d.counts},
+          {"chi_square", d.chi_square},
+          {"p_value", d.p_value},
+          {"max_over_min", d.min > 0 ? json(d.max_over_min) : json(nullptr)}};
 }
 
-void add_health(const Runs& all, Summary& s) {
-  for (const auto* r : all) {
-    s.failed_connections += r->load.failures();
-    s.listen_overflows += r->system.listen_overflows.value_or(0);
-    if (r->system.time_wait)
-      s.time_wait_max = std::max(s.time_wait_max.value_or(0), *r->system.time_wait);
-    s.port_limited = s.port_limited || r->port_limited;
-    auto add_note = [&](const std::string& note) {
-      if (std::find(s.notes.begin(), s.notes.end(), note) == s.notes.end())
-        s.notes.push_back(note);
-    };
-    if (!r->valid)
-      add_note("invalid run: " + r->invalid_reason);
-    for (const auto& note : r->notes) add_note(note);
-  }
-}
-
-Summary summarize_one(const Runs& all, const Design& design, std::size_t design_index,
-                      std::size_t point) {
-  Summary s;
-  s.design = design_index;
-  s.point = point;
-  s.name = design.name();
-  s.model = design.manifest.model;
-  s.baseline = design.baseline;
-  if (!all.empty()) {
-    s.clients = all.front()->spec.clients;
-    s.conns = all.front()->spec.conns;
-    s.bytes = all.front()->spec.bytes;
-  }
-  s.runs = static_cast<int>(all.size());
-  Runs valid;
-  std::copy_if(all.begin(), all.end(), std::back_inserter(valid),
-               [](const RunRecord* r) { return r->valid; });
-  s.valid_runs = static_cast<int>(valid.size());
-
-  s.conns_per_s.value = median_of(valid, [](const RunRecord& r) { return r.conns_per_second(); });
-  if (!valid.empty()) {
-    auto [lo, hi] =
-        std::minmax_element(valid.begin(), valid.end(), [](const RunRecord* a, const RunRecord* b) {
-          return a->conns_per_second() < b->conns_per_second();
-        });
-    s.conns_per_s_min = (*lo)->conns_per_second();
-    s.conns_per_s_max = (*hi)->conns_per_second();
-  }
-  pool_latencies(valid, s);
-  s.server_cpu_us.value =
-      median_of(valid, [](const RunRecord& r) { return r.server_cpu_us_per_conn(); });
-  s.system_cpu_us.value =
-      median_of(valid, [](const RunRecord& r) { return r.system_cpu_us_per_conn(); });
-  s.system_busy = median_of(valid, [](const RunRecord& r) { return r.system_busy_share(); });
-  s.wakeups.value = median_of(valid, [](const RunRecord& r) { return r.wakeups_per_conn(); });
-  s.wakeups_lower_bound = std::any_of(
-      valid.begin(), valid.end(), [](const RunRecord* r) { return r->server.wakeups_lower_bound; });
-  Runs reporting;
-  std::copy_if(valid.begin(), valid.end(), std::back_inserter(reporting),
-               [](const RunRecord* r) { return r->eagain_per_conn().has_value(); });
-  s.eagain_per_conn = median_of(reporting, [](const RunRecord& r) { return *r.eagain_per_conn(); });
-  sum_distribution(valid, s);
-  add_health(all, s);
-  return s;
-}
-
-std::optional<double> ratio(const std::optional<double>& value, const std::optional<double>& base) {
-  if (!value || !base || *base <= 0)
-    return std::nullopt;
-  return *value / *base;
-}
-
-void add_ratios(Summary& s, const Summary& base) {
-  for (auto member :
-       {&Summary::conns_per_s, &Summary::p50_us, &Summary::p99_us, &Summary::p999_us,
-        &Summary::max_us, &Summary::server_cpu_us, &Summary::system_cpu_us, &Summary::wakeups}) {
-    (s.*member).ratio = ratio((s.*member).value, (base.*member).value);
-  }
-  if (s.server_cpu_us.value && base.server_cpu_us.value) {
-    s.server_cpu_minus_baseline_us = *s.server_cpu_us.value - *base.server_cpu_us.value;
-  }
-}
-
-// The design's valid runs at `point` against the baseline's of the same repetition.
-std::optional<PairedRatio> paired_by_rep(const std::vector<RunRecord>& runs, std::size_t design,
-                                         std::size_t baseline, std::size_t point) {
-  auto valid_run = [&](std::size_t d, int rep) -> const RunRecord* {
-    const auto it = std::find_if(runs.begin(), runs.end(), [&](const RunRecord& r) {
-      return r.valid && r.spec.design == d && r.spec.point == point && r.spec.rep == rep;
-    });
-    return it == runs.end() ? nullptr : &*it;
+// What went wrong in any run, valid or not, each note once.
+void add_health(const Runs& all, json& row) {
+  uint64_t failed = 0;
+  uint64_t overflows = 0;
+  uint64_t time_wait = 0;
+  bool port_limited = false;
+  std::vector<std::string> notes;
+  const auto note = [&](const std::string& text) {
+    if (std::ranges::find(notes, text) == notes.end())
+      notes.push_back(text);
   };
+  for (const json* run : all) {
+    if (!run->value("valid", false))
+      note("invalid run: " + run->value("invalid_reason", std::string()));
+    for (const auto& text : (*run)["notes"]) note(text.get<std::string>());
+    if (!run->contains("load"))
+      continue;  // did not get as far as the load
+    failed += (*run)["load"]["failed"].get<uint64_t>();
+    overflows += (*run)["system"]["listen_overflows"].get<uint64_t>();
+    time_wait = std::max(time_wait, (*run)["system"]["time_wait"].get<uint64_t>());
+    port_limited = port_limited || (*run)["port_limited"].get<bool>();
+  }
+  row["failed_connections"] = failed;
+  row["port_limited"] = port_limited;
+  row["listen_overflows"] = overflows;
+  row["time_wait_max"] = time_wait;
+  row["notes"] = notes;
+}
+
+json summarize_design(const json& design, std::size_t point, const Runs& all) {
+  Runs valid;
+  std::ranges::copy_if(all, std::back_inserter(valid),
+                       [](const json* run) { return (*run)["valid"].get<bool>(); });
+  json row{{"design", design["name"]},
+           {"model", design["model"]},
+           {"baseline", design["baseline"]},
+           {"point", point},
+           {"runs", all.size()},
+           {"valid_runs", valid.size()},
+           {"median", medians(valid)},
+           {"distribution", distribution(valid)}};
+  if (!valid.empty()) {
+    const auto [slowest, fastest] = std::ranges::minmax(
+        valid, {}, [](const json* run) { return (*run)["figures"]["conns_per_s"].get<double>(); });
+    row["conns_per_s_range"] = {(*slowest)["figures"]["conns_per_s"],
+                                (*fastest)["figures"]["conns_per_s"]};
+  }
+  row["wakeups_lower_bound"] = std::ranges::any_of(
+      valid, [](const json* run) { return (*run)["server"]["wakeups_lower_bound"].get<bool>(); });
+  add_health(all, row);
+  return row;
+}
+
+// conn/s over the baseline's in the same repetition, over the repetitions in
+// which both runs are valid. A repetition's runs are interleaved and see one
+// state of the machine, so pairing by repetition cancels most of the drift
+// between repetitions that widens the spread of either figure alone.
+json paired_ratio(const Runs& design_runs, const Runs& baseline_runs) {
   std::vector<double> ratios;
-  for (const auto& r : runs) {
-    if (!r.valid || r.spec.design != design || r.spec.point != point)
-      continue;
-    const RunRecord* base = valid_run(baseline, r.spec.rep);
-    if (base != nullptr && base->conns_per_second() > 0)
-      ratios.push_back(r.conns_per_second() / base->conns_per_second());
+  for (const json* run : design_runs) {
+    for (const json* base : baseline_runs) {
+      const double base_rate = (*base)["figures"]["conns_per_s"].get<double>();
+      if ((*base)["rep"] == (*run)["rep"] && (*run)["valid"].get<bool>() &&
+          (*base)["valid"].get<bool>() && base_rate > 0) {
+        ratios.push_back((*run)["figures"]["conns_per_s"].get<double>() / base_rate);
+      }
+    }
   }
   if (ratios.empty())
-    return std::nullopt;
-  const auto [lo, hi] = std::ranges::minmax(ratios);  // values: median_of() reorders `ratios`
-  return PairedRatio{*median_of(ratios), lo, hi, static_cast<int>(ratios.size())};
+    return nullptr;
+  const auto [low, high] = std::ranges::minmax(ratios);
+  return {{"median", median(ratios)}, {"min", low}, {"max", high}, {"reps", ratios.size()}};
 }
 
 }  // namespace
 
-std::vector<Summary> summarize(const std::vector<RunRecord>& runs, const DesignList& designs,
-                               const std::vector<LoadPoint>& points) {
-  std::vector<Summary> out;
-  for (std::size_t p = 0; p < points.size(); ++p) {
-    const std::size_t first = out.size();
-    for (std::size_t d = 0; d < designs.designs.size(); ++d) {
-      Runs mine;
-      for (const auto& r : runs) {
-        if (r.spec.design == d && r.spec.point == p)
-          mine.push_back(&r);
-      }
-      if (mine.empty())
-        continue;  // interrupted before this design ran here
-      out.push_back(summarize_one(mine, designs.designs[d], d, p));
+json summarize(const json& document) {
+  const json& designs = document["designs"];  // the baseline first (find_designs)
+  std::map<std::string, std::size_t> index;
+  for (std::size_t d = 0; d < designs.size(); ++d) index[designs[d]["name"]] = d;
+  json summary = json::array();
+  for (std::size_t point = 0; point < document["points"].size(); ++point) {
+    std::vector<Runs> runs(designs.size());
+    for (const json& run : document["runs"]) {
+      if (run["point"] == point)
+        runs[index.at(run["design"])].push_back(&run);
     }
-    const auto base = std::find_if(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                                   [](const Summary& s) { return s.baseline; });
-    if (base == out.end())
-      continue;
-    const Summary baseline = *base;
-    for (auto it = out.begin() + static_cast<std::ptrdiff_t>(first); it != out.end(); ++it) {
-      add_ratios(*it, baseline);
-      it->conns_per_s_per_rep = paired_by_rep(runs, it->design, baseline.design, p);
+    std::optional<double> baseline_cpu;
+    for (std::size_t d = 0; d < designs.size(); ++d) {
+      if (runs[d].empty())
+        continue;  // interrupted before this design ran at this point
+      json row = summarize_design(designs[d], point, runs[d]);
+      row["vs_baseline"] = paired_ratio(runs[d], runs[0]);
+      const auto cpu = row["median"].find("server_cpu_us_per_conn");
+      const bool measured = cpu != row["median"].end();
+      if (d == 0 && measured)
+        baseline_cpu = cpu->get<double>();
+      // Stevens' process control CPU time: what the design costs beyond serving the request.
+      row["overhead_us_per_conn"] =
+          measured && baseline_cpu ? json(cpu->get<double>() - *baseline_cpu) : json(nullptr);
+      summary.push_back(std::move(row));
     }
   }
-  return out;
+  return summary;
 }
 
 }  // namespace csd::bench
