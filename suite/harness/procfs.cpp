@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -345,17 +346,12 @@ std::vector<TaskInfo> read_tasks(pid_t pid) {
   return tasks;
 }
 
-std::optional<uint64_t> task_runtime_ns(pid_t pid, pid_t tid) {
-  const auto text =
-      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/schedstat");
-  if (!text)
+std::optional<uint64_t> process_cpu_ns(pid_t pid) {
+  clockid_t clock{};
+  timespec used{};
+  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &used) != 0)
     return std::nullopt;
-  // "RUNTIME_NS WAIT_NS TIMESLICES"
-  const auto words = split_words(*text);
-  uint64_t runtime = 0;
-  if (words.empty() || !parse_number(words[0], runtime))
-    return std::nullopt;
-  return runtime;
+  return static_cast<uint64_t>(used.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(used.tv_nsec);
 }
 
 double clock_ticks_per_second() {

@@ -62,10 +62,11 @@ std::vector<TaskInfo> read_tasks(pid_t pid);
 // Thread ids in /proc/PID/task.
 std::vector<pid_t> thread_ids(pid_t pid);
 
-// CPU time one task (thread) has run, in nanoseconds: the first field of
-// /proc/PID/task/TID/schedstat, exact where ProcInfo's *_ticks count whole
-// clock ticks. nullopt if the task is gone.
-std::optional<uint64_t> task_runtime_ns(pid_t pid, pid_t tid);
+// CPU time a process has used, all its threads together, ended ones
+// included, in nanoseconds: its CPU clock (clock_getcpuclockid), exact where
+// ProcInfo's utime and stime count whole clock ticks. Its reaped children's
+// time is not in it (ProcInfo's cutime, cstime). nullopt if it is gone.
+std::optional<uint64_t> process_cpu_ns(pid_t pid);
 
 // Clock ticks per second (sysconf(_SC_CLK_TCK)): the unit of ProcInfo's
 // *_ticks and of CpuTicks.

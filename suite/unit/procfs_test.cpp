@@ -158,20 +158,22 @@ void spin_for_cpu(std::chrono::nanoseconds cpu) {
   }
 }
 
-// schedstat counts nanoseconds, where /proc/PID/stat counts 10 ms ticks. The
-// kernel adds the running slice to it at ticks and switches, so it may lag
-// the thread's own clock by up to a tick.
-TEST(TaskRuntime, GrowsWhileTheTaskRunsAndEndsWithIt) {
-  const auto before = task_runtime_ns(::getpid(), ::gettid());
+// The process's CPU clock counts every thread, those that ended too, to the
+// nanosecond, where /proc/PID/stat counts 10 ms ticks.
+TEST(ProcessCpu, CountsEndedThreadsAndEndsWithTheProcess) {
+  const auto before = process_cpu_ns(::getpid());
   ASSERT_TRUE(before);
-  spin_for_cpu(50ms);
-  const auto after = task_runtime_ns(::getpid(), ::gettid());
+  std::thread([] { spin_for_cpu(50ms); }).join();
+  const auto after = process_cpu_ns(::getpid());
   ASSERT_TRUE(after);
-  EXPECT_GE(*after - *before, std::chrono::nanoseconds(30ms).count());
+  EXPECT_GE(*after - *before, std::chrono::nanoseconds(50ms).count());
 
-  pid_t ended = 0;
-  std::thread([&] { ended = ::gettid(); }).join();
-  EXPECT_TRUE(wait_until([&] { return !task_runtime_ns(::getpid(), ended); }, 2s));
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0)
+    ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  EXPECT_FALSE(process_cpu_ns(child));
 }
 
 TEST(CpuTicks, BusyIsPartOfTotalAndGrowsWithWork) {

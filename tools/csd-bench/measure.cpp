@@ -1,12 +1,12 @@
 // One run: a freshly started server under one load, and what is measured
-// around the load: the server tree's CPU and context switches (/proc/PID),
-// all CPUs' time and TCP's counters (system-wide), the server's own tables.
+// around the load: the server tree's CPU (its processes' CPU clocks) and
+// context switches (/proc/PID), all CPUs' time and TCP's counters
+// (system-wide), and the tables the server prints when it stops.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -32,17 +32,15 @@ constexpr auto kStopGrace = 3s;
 
 // ---- the server tree ----------------------------------------------------------------
 
-struct Task {
-  pid_t process = 0;
-  uint64_t switches = 0;  // voluntary + involuntary
-  uint64_t runtime_ns = 0;
+struct Process {
+  harness::ProcInfo info;  // clock ticks of its reaped children (cutime, cstime), threads
+  uint64_t cpu_ns = 0;     // all its threads', ended ones included, exact
 };
 
-// The tree at one moment: each process's clock ticks (its own, ended threads
-// included, and its reaped children's), each task's switches and run time.
+// The tree at one moment: each process's CPU and each task's context switches.
 struct TreeSnapshot {
-  std::map<pid_t, harness::ProcInfo> processes;
-  std::map<pid_t, Task> tasks;  // by task id
+  std::map<pid_t, Process> processes;
+  std::map<pid_t, uint64_t> switches;  // by task id: voluntary + involuntary
   int threads = 0;
 };
 
@@ -50,14 +48,12 @@ TreeSnapshot snapshot(const harness::ServerProcess& server) {
   TreeSnapshot s;
   for (const pid_t pid : server.tree()) {
     auto info = harness::read_proc(pid);
-    if (!info)
+    const auto cpu_ns = harness::process_cpu_ns(pid);
+    if (!info || !cpu_ns)
       continue;  // ended meanwhile
     s.threads += info->threads;
-    s.processes[pid] = *std::move(info);
-    for (const auto& task : harness::read_tasks(pid)) {
-      if (const auto runtime = harness::task_runtime_ns(pid, task.tid))
-        s.tasks[task.tid] = {.process = pid, .switches = task.switches(), .runtime_ns = *runtime};
-    }
+    s.processes[pid] = {.info = *std::move(info), .cpu_ns = *cpu_ns};
+    for (const auto& task : harness::read_tasks(pid)) s.switches[task.tid] = task.switches();
   }
   return s;
 }
@@ -66,49 +62,35 @@ TreeSnapshot snapshot(const harness::ServerProcess& server) {
 // if the id is new (or reused: the counter went down).
 template <typename Map, typename Counter>
 uint64_t growth(const Map& before, const typename Map::value_type& now, Counter counter) {
-  const uint64_t value = std::invoke(counter, now.second);
+  const uint64_t value = counter(now.second);
   const auto was = before.find(now.first);
-  if (was == before.end() || std::invoke(counter, was->second) > value)
+  if (was == before.end() || counter(was->second) > value)
     return value;
-  return value - std::invoke(counter, was->second);
+  return value - counter(was->second);
 }
 
-// CPU of the whole tree during the load. Per process, the exact run time of
-// its tasks (schedstat); but when its clock ticks grew by clearly more, tasks
-// ended meanwhile (thread per client) and the ticks, which include them,
-// count instead. Plus what its reaped children used (cutime + cstime: a
-// fork-per-client server's children), which exists only in ticks.
-json server_cpu(const TreeSnapshot& before, const TreeSnapshot& after) {
+// CPU and context switches of the whole tree during the load. A process's
+// reaped children (a fork-per-client server's) count too, in clock ticks:
+// their exact time ended with them.
+json server_figures(const TreeSnapshot& before, const TreeSnapshot& after) {
   const double ns_per_tick = 1e9 / harness::clock_ticks_per_second();
-  std::map<pid_t, uint64_t> runtime_ns;
-  for (const auto& task : after.tasks)
-    runtime_ns[task.second.process] += growth(before.tasks, task, &Task::runtime_ns);
   uint64_t cpu_ns = 0;
-  uint64_t ticks = 0;
-  bool from_ticks = false;
+  uint64_t children_ns = 0;
   for (const auto& process : after.processes) {
-    const uint64_t own = growth(before.processes, process, [](const harness::ProcInfo& p) {
-      return p.utime_ticks + p.stime_ticks;
-    });
-    const uint64_t reaped = growth(before.processes, process, [](const harness::ProcInfo& p) {
-      return p.cutime_ticks + p.cstime_ticks;
-    });
-    ticks += own + reaped;
-    const double own_ns = static_cast<double>(own) * ns_per_tick;
-    const double run_ns = static_cast<double>(runtime_ns[process.first]);
-    const bool tasks_ended = own_ns > run_ns + 3 * ns_per_tick;  // utime and stime each truncate
-    from_ticks = from_ticks || tasks_ended || reaped > 0;
-    cpu_ns += static_cast<uint64_t>((tasks_ended ? own_ns : run_ns) +
-                                    static_cast<double>(reaped) * ns_per_tick);
+    cpu_ns += growth(before.processes, process, [](const Process& p) { return p.cpu_ns; });
+    children_ns += static_cast<uint64_t>(
+        ns_per_tick * static_cast<double>(growth(before.processes, process, [](const Process& p) {
+          return p.info.cutime_ticks + p.info.cstime_ticks;
+        })));
   }
   // Tasks that ended took their switch counts along: then a lower bound.
   uint64_t switches = 0;
-  for (const auto& task : after.tasks) switches += growth(before.tasks, task, &Task::switches);
+  for (const auto& task : after.switches)
+    switches += growth(before.switches, task, [](uint64_t count) { return count; });
   const bool tasks_gone = std::ranges::any_of(
-      before.tasks, [&](const auto& task) { return !after.tasks.contains(task.first); });
-  return {{"cpu_ns", cpu_ns},
-          {"cpu_from_ticks", from_ticks},
-          {"ticks", ticks},
+      before.switches, [&](const auto& task) { return !after.switches.contains(task.first); });
+  return {{"cpu_ns", cpu_ns + children_ns},
+          {"reaped_children_cpu_ns", children_ns},
           {"wakeups", switches},
           {"wakeups_lower_bound", tasks_gone}};
 }
@@ -234,7 +216,7 @@ json measure_run(const Design& design, const LoadPoint& point, const MeasureOpti
       kSettleTimeout);
   if (!settled)
     run["notes"].push_back("the server tree was not back to its idle shape when measured");
-  json tree = server_cpu(before, snapshot(*server));
+  json tree = server_figures(before, snapshot(*server));
   if (design.manifest.traits.worker_per_client())
     tree["wakeups_lower_bound"] = true;  // per-client tasks end with their counts
 

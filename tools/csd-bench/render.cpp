@@ -63,6 +63,11 @@ Row cells(const json& row) {
       fmt::format("{}/{}", row["valid_runs"].get<int>(), row["runs"].get<int>())};
 }
 
+const std::string kLegend = fmt::format(
+    "overhead: server CPU per connection minus {0}'s (UNP Figure 30.1's \"process control CPU "
+    "time\").\n× C iterative: conn/s over {0}'s in the same repetition, median (range).\n",
+    kBaselineName);
+
 std::string point_title(const json& point) {
   const int clients = point["clients"];
   return fmt::format("{} client{} × {} conns × {} bytes", clients, clients == 1 ? "" : "s",
@@ -130,7 +135,7 @@ std::string markdown_table(const std::vector<const json*>& rows) {
 }  // namespace
 
 std::string text_report(const json& document) {
-  std::string out;
+  std::string out = kLegend;
   for_each_point(document, [&](const std::string& title, const std::vector<const json*>& rows) {
     std::vector<Row> table{kHeader};
     for (const json* row : rows) table.push_back(cells(*row));
@@ -163,10 +168,7 @@ std::string markdown_report(const json& document) {
                            o["sources"].get<int>()));
   if (document["interrupted"].get<bool>())
     fact("interrupted", fmt::format("after {} runs", document["runs"].size()));
-  out += fmt::format(
-      "\noverhead: server CPU per connection minus {}'s, UNP Figure 30.1's \"process control CPU "
-      "time\". × C iterative: conn/s over {}'s in the same repetition, median (range).\n",
-      kBaselineName, kBaselineName);
+  out += "\n" + kLegend;
   for (const auto& skipped : document["skipped"])
     out += fmt::format("\nSkipped: {}\n", skipped.get<std::string>());
   for_each_point(document, [&](const std::string& title, const std::vector<const json*>& rows) {
