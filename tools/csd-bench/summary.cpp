@@ -13,11 +13,8 @@ namespace {
 
 using Runs = std::vector<const json*>;
 
-double median(std::vector<double> values) {
-  std::ranges::sort(values);
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
+// The nearest-rank median: a value some run measured (of two, the lower).
+double median(std::vector<double> values) { return harness::percentile(std::move(values), 0.5); }
 
 // Every figure the runs have (the "figures" of measure_run), as its median
 // over the runs that have it: a figure a server does not report is null.
