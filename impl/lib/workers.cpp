@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include <fmt/core.h>
 
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace csd::impl {
@@ -91,18 +93,15 @@ void stop_children(SignalPipe& signals, std::span<const pid_t> pids,
         std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       break;
-    pollfd p{signals.fd(), POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));  // SIGCHLD wakes us
+    std::array<pollfd, 1> sigchld{{{signals.fd(), POLLIN, 0}}};
+    Poll(sigchld, static_cast<int>(left.count()));  // SIGCHLD wakes us
     signals.drain();
   }
   for (const pid_t pid : alive) {
     log_message(fmt::format("child {} ignored SIGTERM for {} ms; killing it", pid, grace.count()));
     ::kill(pid, SIGKILL);
   }
-  for (const pid_t pid : alive) {
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
+  for (const pid_t pid : alive) WaitFor(pid);
 }
 
 namespace {
@@ -134,13 +133,9 @@ void run_worker_pool(std::size_t size, const std::function<void(std::size_t)>& c
     children.push_back(spawn_worker(slot, child_main));
   ready();
 
+  std::array<pollfd, 1> signalled{{{signals.fd(), POLLIN, 0}}};
   for (;;) {
-    pollfd p{signals.fd(), POLLIN, 0};
-    if (::poll(&p, 1, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      throw syscall_error("poll");
-    }
+    Poll(signalled);
     const SignalSet got = signals.drain();
     if (got.stop())
       break;

@@ -1,47 +1,15 @@
-// csd-prefork: a pool of children that each call accept() on the shared
-// listener (UNP 30.6, no locking around accept).
-//
-// The parent creates the listener and forks -n children up front; from then
-// on the kernel hands each new connection to one of the idle children, and
-// the parent only looks after the pool. No fork() per client, but only -n
-// clients are served at once: the rest wait in the listen queue. How evenly
-// the kernel spreads connections over the children is what the per-child
-// counts show when the server stops.
-//
-// --wait says how an idle child waits for the next connection, and so whom
-// the kernel wakes when one arrives:
-//
-//   accept (default): blocked in accept(). The kernel queues the sleepers
-//     and wakes exactly one per connection, the one that has waited longest,
-//     so the counts come out close to equal. (Stevens saw every child woken,
-//     the "thundering herd"; Linux has woken one here for a long time.)
-//
-//   select, epoll: blocked in select() / epoll_wait() on the listener
-//     (level-triggered, each child with an epoll instance of its own), then
-//     accept(). Readiness is announced to every waiter, so every idle child
-//     wakes for every connection: the herd is back. One wins the accept();
-//     the others find the queue empty, so the listener is non-blocking and
-//     they get EAGAIN and go back to waiting. Wasted wake-ups, not errors.
-//
-//   epoll-exclusive: epoll with EPOLLEXCLUSIVE (Linux 4.5+), which tells the
-//     kernel to wake one of the exclusive waiters, not all. The herd is gone,
-//     but the kernel takes the first idle child in the listener's wait
-//     queue, not the one idle longest, so the same few children get most of
-//     the connections and, at low load, some get none.
-//
-// What to watch: the per-child counts, the line "accept() returned EAGAIN K
-// times" printed after them in the three non-accept modes (how many woken
-// children found nothing to accept), and each child's context switches
-// (grep ctxt /proc/PID/status), about one per connection per idle child
-// under select and epoll.
-//
-// The counts live in MAP_SHARED mappings made before the fork; each child
-// only ever increments its own slot (and the shared EAGAIN counter),
-// atomically, and the parent reads them after the children are gone.
+// csd-prefork: a pool of children, each blocking in accept() on the shared listener
+// (UNP 30.6, serv02.c); --wait select|epoll|epoll-exclusive has them wait for readiness first.
+// Verify behavior for the sequence: one new connection wakes one idle child (accept),
+// every idle child (select, epoll: the thundering herd; the losers get EAGAIN), or the
+// first idle child in the listener's wait queue (epoll-exclusive).
+// Watch: the counts printed on SIGINT, "accept() returned EAGAIN K times" after them,
+// and the children's context switches (grep ctxt /proc/PID/status).
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -57,6 +25,7 @@
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 #include "workers.hpp"
 
@@ -89,37 +58,25 @@ csd::Fd epoll_on_listener(int listen_fd, bool exclusive) {
   return epoll;
 }
 
-void wait_in_select(int listen_fd) {
-  for (;;) {
-    fd_set readable;
-    FD_ZERO(&readable);
-    FD_SET(listen_fd, &readable);  // a listener made first thing is far below FD_SETSIZE
-    if (::select(listen_fd + 1, &readable, nullptr, nullptr, nullptr) > 0)
-      return;
-    if (errno != EINTR)
-      throw syscall_error("select");
-  }
-}
-
-void wait_in_epoll(int epoll_fd) {
-  epoll_event ev{};
-  while (::epoll_wait(epoll_fd, &ev, 1, -1) < 1) {
-    if (errno != EINTR)
-      throw syscall_error("epoll_wait");
-  }
-}
-
 // Returns when it is worth calling accept(): at once in accept mode, where
 // accept() itself is the wait, else once the listener is readable.
 void wait_for_connection(Wait mode, int listen_fd, int epoll_fd) {
   switch (mode) {
     case Wait::accept:
       return;
-    case Wait::select:
-      return wait_in_select(listen_fd);
+    case Wait::select: {
+      fd_set readable;
+      FD_ZERO(&readable);
+      FD_SET(listen_fd, &readable);  // a listener made first thing is far below FD_SETSIZE
+      Select(listen_fd + 1, &readable, nullptr, nullptr);
+      return;
+    }
     case Wait::epoll:
-    case Wait::epoll_exclusive:
-      return wait_in_epoll(epoll_fd);
+    case Wait::epoll_exclusive: {
+      std::array<epoll_event, 1> ready{};
+      EpollWait(epoll_fd, ready);
+      return;
+    }
   }
 }
 

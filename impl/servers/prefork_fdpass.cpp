@@ -1,33 +1,18 @@
-// csd-prefork-fdpass: a pool of children; the parent accepts and passes each
-// connection to a free child as a descriptor over a Unix socket (UNP 30.9).
-//
-// Unlike csd-prefork, the parent decides who serves whom: it knows which
-// children are busy, hands a connection to a free one, and stops accepting
-// while none is free so clients wait in the listen queue rather than in a
-// child's. The price is the extra hop: every connection crosses a Unix
-// socket (sendmsg with SCM_RIGHTS) before it is served.
-//
-// One departure from UNP, for speed: UNP's child writes a byte on its
-// channel after every connection and the parent, which select()s on every
-// channel, reads it: two system calls and often a wake-up per connection, to
-// move one bit. Here that bit lives in memory the parent and its children
-// share (a "busy" flag per child). The channel still carries a byte, but
-// only when the parent is asleep waiting for a free child, as it says in a
-// shared "parent waiting" flag, so it cannot sleep through the moment one
-// frees up. When the listener is readable the parent hands out every client
-// waiting there while a child is free, each to the first free child as in
-// UNP (so under light load the low-numbered children do most of the work;
-// the counts printed at the end show it).
+// csd-prefork-fdpass: the parent accepts and passes each connection, as a descriptor
+// over a stream pipe, to the first free child (UNP 30.9, serv05.c).
+// Verify behavior for the sequence: poll() the listener and every child's pipe,
+// accept(), sendmsg(SCM_RIGHTS) to the first free child, which serves the client
+// and writes one byte back: free again.
+// Watch: while every child is busy the parent stops polling the listener (clients
+// wait in the listen queue), and the counts printed on SIGINT favour child 0.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
-#include <atomic>
-#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -39,6 +24,7 @@
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 #include "workers.hpp"
 
@@ -46,10 +32,10 @@ namespace {
 
 using namespace csd::impl;
 
-// ---- Passing a descriptor: one byte of data carrying an SCM_RIGHTS message.
+// ---- UNP's write_fd and read_fd: one byte of data carrying an SCM_RIGHTS message.
 
-// One byte of data and room for one descriptor: the message both ways.
-// It points into itself, so it is neither copied nor moved.
+// The message both ways: one byte of data and room for one descriptor. It
+// points into itself, so it is neither copied nor moved.
 struct FdMessage {
   FdMessage() {
     msg.msg_iov = &iov;
@@ -66,27 +52,22 @@ struct FdMessage {
   msghdr msg{};
 };
 
-bool send_fd(int channel, int fd) {
+// Passes `fd` down `channel`; false, with errno set, if it could not.
+bool write_fd(int channel, int fd) {
   FdMessage m;
   cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  for (;;) {
-    if (::sendmsg(channel, &m.msg, MSG_NOSIGNAL) == 1)
-      return true;
-    if (errno != EINTR)
-      return false;
-  }
+  return Sendmsg(channel, m.msg, MSG_NOSIGNAL) == 1;
 }
 
-// The descriptor, an invalid Fd at EOF (the parent is gone). Exits on errors.
-csd::Fd receive_fd(int channel) {
+// The descriptor passed down `channel`; an invalid Fd at EOF (the parent is
+// gone) or when no descriptor came.
+csd::Fd read_fd(int channel) {
   FdMessage m;
-  ssize_t n = 0;
-  while ((n = ::recvmsg(channel, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  const ssize_t n = Recvmsg(channel, m.msg, MSG_CMSG_CLOEXEC);
   if (n < 0)
     log_errno("recvmsg");
   if (n <= 0)
@@ -101,115 +82,82 @@ csd::Fd receive_fd(int channel) {
   return csd::Fd(fd);
 }
 
-// ---- Who is free: flags in memory shared with the children.
+// ---- The child (UNP's child_main): a descriptor in, serve it, a byte back.
 
-// One flag per child ("busy") and one for the parent ("waiting for a free
-// child"), in a shared mapping that fork() hands down (SharedAtomics). The
-// stores and loads are sequentially consistent, which is what makes the
-// hand-shake safe: a child stores busy=false, then loads waiting; the
-// parent stores waiting=true, then loads every busy flag. At least one of
-// them sees the other's store, so either the parent finds the child free or
-// the child writes the byte that wakes the parent.
-class SharedFlags {
- public:
-  explicit SharedFlags(std::size_t children) : flags_(children + 1, false) {}
-
-  std::atomic<bool>& busy(std::size_t child) { return flags_[child]; }
-  std::atomic<bool>& parent_waiting() { return flags_[flags_.size() - 1]; }
-
- private:
-  SharedAtomics<bool> flags_;  // [child]..., then the parent's
-};
-
-// ---- The pool, as the parent sees it.
-
-struct Child {
-  pid_t pid = -1;
-  csd::Fd channel;      // the parent's end of the socketpair
-  uint64_t served = 0;  // connections handed to this child
-};
-
-// Child: wait for a descriptor, serve it, mark itself free, forever. The
-// byte on the channel is only for a parent that sleeps waiting for it.
-[[noreturn]] void child_main(int channel, std::atomic<bool>& busy,
-                             std::atomic<bool>& parent_waiting, const Options& opts) {
+[[noreturn]] void child_main(int channel, const Options& opts) {
   for (;;) {
-    csd::Fd conn = receive_fd(channel);
+    csd::Fd conn = read_fd(channel);
     if (!conn)
-      ::_exit(0);  // the parent closed the channel: time to go
+      ::_exit(0);  // the parent closed its end: time to go
     serve_blocking(std::move(conn), opts.protocol, opts.max_bytes);
-    busy.store(false);
-    if (parent_waiting.load()) {
-      const char done = 1;
-      if (!write_all(channel, std::as_bytes(std::span(&done, 1))))
-        ::_exit(0);
-    }
+    if (Write(channel, "1") != 1)  // "free again"
+      ::_exit(0);
   }
 }
 
-void spawn_child(std::vector<Child>& pool, SharedFlags& flags, std::size_t slot,
-                 const Options& opts) {
-  int ends[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) < 0)
+// ---- The parent's view of its children (UNP's child.h), one slot each.
+
+struct Pool {
+  explicit Pool(std::size_t size) : pids(size), channels(size), busy(size), served(size) {}
+
+  std::vector<pid_t> pids;
+  std::vector<csd::Fd> channels;  // the parent's end of each child's stream pipe
+  std::vector<bool> busy;         // passed a connection, and its byte has not come back
+  std::vector<uint64_t> served;   // connections passed to each child
+};
+
+// UNP's child_make: a stream pipe, then fork(). Returns the child's pid.
+pid_t make_child(Pool& pool, std::size_t slot, const Options& opts) {
+  std::array<int, 2> ends{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends.data()) < 0)
     throw syscall_error("socketpair");
   csd::Fd parent_end(ends[0]);
   csd::Fd child_end(ends[1]);
-  flags.busy(slot).store(false);
   const pid_t pid = fork_worker();
   if (pid < 0)
     throw syscall_error("fork");
   if (pid == 0) {
+    for (csd::Fd& parents : pool.channels) parents.reset();  // the parent's ends are not ours
     parent_end.reset();
-    for (Child& other : pool) other.channel.reset();  // the other children's channels are not ours
-    child_main(child_end.get(), flags.busy(slot), flags.parent_waiting(), opts);
+    child_main(child_end.get(), opts);
   }
-  pool[slot].pid = pid;
-  pool[slot].channel = std::move(parent_end);
+  pool.channels[slot] = std::move(parent_end);
+  pool.busy[slot] = false;
+  return pid;
 }
 
-// UNP's policy: the first free child; nullopt if all are busy.
-std::optional<std::size_t> first_free(const std::vector<Child>& pool, SharedFlags& flags) {
-  for (std::size_t slot = 0; slot < pool.size(); ++slot) {
-    if (pool[slot].channel && !flags.busy(slot).load())
+// UNP's choice: the first free child; nullopt while all are busy.
+std::optional<std::size_t> first_free(const Pool& pool) {
+  for (std::size_t slot = 0; slot < pool.pids.size(); ++slot) {
+    if (pool.channels[slot] && !pool.busy[slot])
       return slot;
   }
   return std::nullopt;
 }
 
-// Returns false when there was nothing to accept (the listen queue is empty).
-bool dispatch_one(int listen_fd, Child& child, std::atomic<bool>& busy) {
-  csd::Fd conn = accept_connection(listen_fd);
-  if (!conn)
-    return false;
-  busy.store(true);  // before the child can see the descriptor, so its "free" comes after
-  if (!send_fd(child.channel.get(), conn.get())) {
-    log_errno("sendmsg");  // the child is probably dying; SIGCHLD will tell
-    return true;
-  }
-  ++child.served;
-  return true;
-}  // the parent's copy closes; the child now holds the connection
-
-// Wake-up bytes (or EOF if the child died). What they say is in the flags.
-void drain_channel(Child& child) {
-  std::array<char, 16> buf{};
-  const ssize_t n = ::read(child.channel.get(), buf.data(), buf.size());
-  if (n == 0)
-    child.channel.reset();  // it died: stop watching; SIGCHLD replaces it
+// Child `slot`'s pipe is readable: its byte (free again), or EOF (it died;
+// stop watching its pipe until SIGCHLD brings its replacement).
+void read_free_byte(Pool& pool, std::size_t slot) {
+  std::array<char, 1> byte{};
+  if (Read(pool.channels[slot].get(), byte) == 1)
+    pool.busy[slot] = false;
+  else
+    pool.channels[slot].reset();
 }
 
-void replace_dead_children(std::vector<Child>& pool, SharedFlags& flags, const Options& opts) {
-  for (const ChildExit& dead : reap_children()) {
-    const auto it =
-        std::find_if(pool.begin(), pool.end(), [&](const Child& c) { return c.pid == dead.pid; });
-    if (it == pool.end())
-      continue;
-    const auto slot = static_cast<std::size_t>(it - pool.begin());
-    log_message(fmt::format("child {} (pid {}) {}; starting a new one", slot, dead.pid,
-                            describe_exit(dead.status)));
-    it->channel.reset();
-    spawn_child(pool, flags, slot, opts);
-  }
+// Every client waiting in the listen queue, each to the first free child,
+// for as long as there is one: under load, not one poll() per connection.
+void pass_connections(int listen_fd, Pool& pool) {
+  for (auto slot = first_free(pool); slot; slot = first_free(pool)) {
+    const csd::Fd conn = accept_connection(listen_fd);
+    if (!conn)
+      return;  // the listen queue is empty
+    pool.busy[*slot] = true;
+    if (write_fd(pool.channels[*slot].get(), conn.get()))
+      ++pool.served[*slot];
+    else
+      log_errno("sendmsg");  // the child is dying: SIGCHLD will replace it
+  }                          // the parent's copy of the connection closes here
 }
 
 }  // namespace
@@ -217,74 +165,50 @@ void replace_dead_children(std::vector<Child>& pool, SharedFlags& flags, const O
 int main(int argc, char** argv) {
   const Options opts = parse_options(
       {"csd-prefork-fdpass",
-       "prefork-fdpass: the parent accepts and passes each connection to a free child", true},
+       "prefork-fdpass: the parent accepts and passes each connection to the first free child",
+       true},
       argc, argv);
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
     set_nonblocking(listener.fd.get());  // poll() said readable, but the client may be gone
     SignalPipe signals{SIGINT, SIGTERM, SIGCHLD};
-    std::vector<Child> pool(opts.workers);
-    SharedFlags flags(pool.size());
-    for (std::size_t slot = 0; slot < pool.size(); ++slot) spawn_child(pool, flags, slot, opts);
+    Pool pool(opts.workers);
+    for (std::size_t slot = 0; slot < opts.workers; ++slot)
+      pool.pids[slot] = make_child(pool, slot, opts);
     announce_listening(listener);
 
-    // Watched: [0] the signal pipe, [1] the listener, [2 + i] child i's
-    // channel. poll() skips an entry whose fd is -1.
-    std::vector<pollfd> fds(2 + pool.size());
+    // Watched: [0] the signal pipe, [1] the listener, [2 + slot] each child's pipe.
+    std::vector<pollfd> fds(2 + opts.workers);
     for (;;) {
-      // A free child: watch the listener, not the channels. None: say so,
-      // look once more (one may have finished before it could see the flag),
-      // then watch the channels only, so clients wait in the listen queue
-      // until a child's byte comes.
-      bool have_free = first_free(pool, flags).has_value();
-      if (!have_free) {
-        flags.parent_waiting().store(true);
-        have_free = first_free(pool, flags).has_value();
-      }
       fds[0] = {signals.fd(), POLLIN, 0};
-      fds[1] = {have_free ? listener.fd.get() : -1, POLLIN, 0};
-      for (std::size_t i = 0; i < pool.size(); ++i)
-        fds[2 + i] = {have_free ? -1 : pool[i].channel.get(), POLLIN, 0};
+      // The listener only while a child is free (poll() skips fd -1): with all
+      // busy, new clients wait in the listen queue, not behind a busy child.
+      fds[1] = {first_free(pool) ? listener.fd.get() : -1, POLLIN, 0};
+      for (std::size_t slot = 0; slot < opts.workers; ++slot)
+        fds[2 + slot] = {pool.channels[slot].get(), POLLIN, 0};
+      Poll(fds);
 
-      const int ready = ::poll(fds.data(), fds.size(), -1);
-      flags.parent_waiting().store(false);
-      if (ready < 0) {
-        if (errno == EINTR)
-          continue;
-        throw syscall_error("poll");
-      }
       if (fds[0].revents != 0) {
         const SignalSet got = signals.drain();
         if (got.stop())
           break;
         if (got.has(SIGCHLD)) {
-          replace_dead_children(pool, flags, opts);
+          replace_dead_children(pool.pids,
+                                [&](std::size_t slot) { return make_child(pool, slot, opts); });
           continue;  // the pool changed: rebuild the poll set
         }
       }
-      for (std::size_t i = 0; i < pool.size(); ++i) {
-        if (fds[2 + i].revents != 0)
-          drain_channel(pool[i]);
+      for (std::size_t slot = 0; slot < opts.workers; ++slot) {
+        if (fds[2 + slot].revents != 0)
+          read_free_byte(pool, slot);
       }
-      // Under load several clients wait in the listen queue: hand them out
-      // until it is empty or every child is busy, not one per poll().
-      if (fds[1].revents != 0) {
-        while (const auto slot = first_free(pool, flags)) {
-          if (!dispatch_one(listener.fd.get(), pool[*slot], flags.busy(*slot)))
-            break;
-        }
-      }
+      if (fds[1].revents != 0)
+        pass_connections(listener.fd.get(), pool);
     }
 
-    std::vector<pid_t> pids;
-    std::vector<uint64_t> counts;
-    for (const Child& c : pool) {
-      pids.push_back(c.pid);
-      counts.push_back(c.served);
-    }
-    stop_children(signals, pids);
-    print_counts(counts);
+    stop_children(signals, pool.pids);
+    print_counts(pool.served);
     return 0;
   } catch (const std::exception& e) {
     log_message(fmt::format("csd-prefork-fdpass: {}", e.what()));

@@ -1,36 +1,11 @@
-// csd-prefork-lock: csd-prefork with the children taking turns at accept()
-// under a lock (UNP 30.7 and 30.8).
-//
-// Stevens added the lock for two reasons: kernels that woke every child
-// blocked in accept() on each connection (the thundering herd), and systems
-// where accept() was a library function that broke when several processes
-// called it on one socket at once. With the lock, only its holder is in
-// accept(); the other idle children sleep on the lock, and each connection
-// wakes the holder alone. Linux already wakes one child per connection in
-// accept(), so here the lock buys nothing and costs a lock and an unlock per
-// connection; what changes is who decides the order in which idle children
-// get connections: the lock instead of the listener's queue of sleepers.
-//
-// --lock fcntl (default, UNP 30.7): a POSIX record lock (F_SETLKW) on a
-//   temporary file. The parent creates it and unlinks it at once, so nothing
-//   is left behind; the children inherit the open descriptor. Record locks
-//   belong to processes, not descriptors, so the children, although they
-//   share one open file, exclude each other. The kernel drops a dead
-//   process's locks. (Watch the context switches: an unlock sometimes wakes
-//   every waiting child, not just the next one.)
-//
-// --lock mutex (UNP 30.8): a pthread mutex in memory the children share (a
-//   MAP_SHARED|MAP_ANONYMOUS mapping made before fork()), PTHREAD_PROCESS_SHARED.
-//   It must also be PTHREAD_MUTEX_ROBUST: a child killed while holding it
-//   (the one blocked in accept() is the likeliest victim of a kill -9) would
-//   otherwise leave it locked forever and the whole pool stuck. Robust, the
-//   next locker gets EOWNERDEAD, marks the mutex consistent, and carries on.
-//
-// A child that dies is replaced in its slot, as in csd-prefork, whichever
-// lock it held. The per-child counts are printed on SIGINT/SIGTERM.
+// csd-prefork-lock: csd-prefork with the children taking turns at accept() under a
+// lock (UNP 30.7, serv03.c: --lock fcntl; 30.8, serv04.c: --lock mutex).
+// Verify behavior for the sequence: lock, accept(), unlock, serve; only the lock's
+// holder is in accept(), the other idle children sleep on the lock.
+// Watch: /proc/PID/wchan of the children (one in accept, the others on the lock);
+// kill -9 the one in accept() and the pool goes on serving.
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -41,14 +16,15 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/core.h>
-#include <CLI/CLI.hpp>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 #include "workers.hpp"
 
@@ -78,7 +54,7 @@ class FcntlLock final : public AcceptLock {
         fmt::format("{}/csd-prefork-lock.XXXXXX", dir != nullptr && *dir != '\0' ? dir : "/tmp");
     file_.reset(::mkostemp(path.data(), O_CLOEXEC));
     if (!file_)
-      throw syscall_error("mkstemp " + path);
+      throw syscall_error("mkostemp " + path);
     ::unlink(path.c_str());  // the open descriptor keeps the file; its name is not needed
   }
 
@@ -96,11 +72,7 @@ class FcntlLock final : public AcceptLock {
     flock lk{};
     lk.l_type = type;
     lk.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
-    while (::fcntl(file_.get(), F_SETLKW, &lk) < 0) {
-      if (errno != EINTR)
-        return false;
-    }
-    return true;
+    return restart_on_eintr([&] { return ::fcntl(file_.get(), F_SETLKW, &lk); }) == 0;
   }
 
   csd::Fd file_;
@@ -109,12 +81,7 @@ class FcntlLock final : public AcceptLock {
 // UNP 30.8: a process-shared, robust pthread mutex in shared memory.
 class MutexLock final : public AcceptLock {
  public:
-  MutexLock() {
-    void* mem = ::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
-      throw syscall_error("mmap");
-    mutex_ = static_cast<pthread_mutex_t*>(mem);
+  MutexLock() : mutex_(static_cast<pthread_mutex_t*>(map_shared(sizeof(pthread_mutex_t)))) {
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -122,14 +89,14 @@ class MutexLock final : public AcceptLock {
     const int rc = pthread_mutex_init(mutex_, &attr);
     pthread_mutexattr_destroy(&attr);
     if (rc != 0) {
-      ::munmap(mutex_, sizeof(pthread_mutex_t));
+      unmap_shared(mutex_, sizeof(pthread_mutex_t));
       throw syscall_error("pthread_mutex_init", rc);
     }
   }
 
   ~MutexLock() override {
     pthread_mutex_destroy(mutex_);
-    ::munmap(mutex_, sizeof(pthread_mutex_t));
+    unmap_shared(mutex_, sizeof(pthread_mutex_t));
   }
 
   void lock() override {
@@ -174,8 +141,13 @@ class MutexLock final : public AcceptLock {
   }
 }
 
-std::unique_ptr<AcceptLock> make_lock(const std::string& kind) {
-  if (kind == "mutex")
+enum class Lock { fcntl, mutex };
+
+const std::vector<std::pair<std::string, Lock>> kLocks{{"fcntl", Lock::fcntl},
+                                                       {"mutex", Lock::mutex}};
+
+std::unique_ptr<AcceptLock> make_lock(Lock kind) {
+  if (kind == Lock::mutex)
     return std::make_unique<MutexLock>();
   return std::make_unique<FcntlLock>();
 }
@@ -183,22 +155,19 @@ std::unique_ptr<AcceptLock> make_lock(const std::string& kind) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string lock_kind = "fcntl";
+  Lock lock_kind = Lock::fcntl;
   const Options opts = parse_options(
       {"csd-prefork-lock",
        "prefork-lock: N children share the listener and take turns at accept() under a lock", true},
-      argc, argv, [&](CLI::App& app) {
-        app.add_option("--lock", lock_kind,
-                       "fcntl: a record lock on an unlinked temporary file (UNP 30.7); "
-                       "mutex: a robust process-shared pthread mutex in shared memory (UNP 30.8)")
-            ->capture_default_str()
-            ->check(CLI::IsMember({"fcntl", "mutex"}));
-      });
+      argc, argv,
+      choice_flag("--lock",
+                  "fcntl: a record lock on an unlinked temporary file (UNP 30.7); "
+                  "mutex: a robust process-shared pthread mutex in shared memory (UNP 30.8)",
+                  kLocks, lock_kind));
   try {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port);
-    const std::unique_ptr<AcceptLock> lock =
-        make_lock(lock_kind);  // before fork(): the children share it
+    const std::unique_ptr<AcceptLock> lock = make_lock(lock_kind);  // before fork(): shared
     SharedCounters counts(opts.workers);
 
     run_worker_pool(

@@ -1,27 +1,16 @@
-// csd-prethreaded: a pool of threads that each call accept() on the shared
-// listener, one at a time under a mutex (UNP 30.11).
-//
-// The main thread creates the listener and starts -n threads up front; each
-// loops lock, accept, unlock, serve. The mutex means only one thread waits
-// for the next connection, so the kernel never wakes several, and which
-// thread gets the next client is decided by who takes the mutex next. Like
-// csd-prefork, only -n clients are served at once and the rest wait in the
-// listen queue; unlike it, there is no fork(), and the workers share one
-// address space, so the accept counts are plain atomics.
-//
-// Stopping: a thread cannot be killed like a child, so the threads wait in
-// poll() on the listener and on a stop pipe together. When the main thread
-// closes the pipe's write end, the read end turns readable for every thread
-// at once, and for good. Threads busy with a client are woken through
-// LiveConnections (shutdown() on their sockets). The main thread then joins
-// them all and prints the counts.
+// csd-prethreaded: a pool of threads taking turns at accept() under a mutex
+// (UNP 30.11, serv07.c).
+// Verify behavior for the sequence: lock, wait for the listener, accept(), unlock,
+// serve; only the mutex's holder waits on the listener, so one connection wakes
+// one thread.
+// Watch: the counts printed on SIGINT ("thread N : K times"), close to equal; a
+// stop wakes every thread at once (a stop pipe, and shutdown() on live connections).
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <exception>
@@ -36,6 +25,7 @@
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 #include "threads.hpp"
 
@@ -82,11 +72,7 @@ struct Pool {
 csd::Fd accept_one(Pool& pool, bool& stop) {
   const std::scoped_lock lock(pool.accept_lock);
   std::array<pollfd, 2> fds{{{pool.listen_fd, POLLIN, 0}, {pool.stop_read.get(), POLLIN, 0}}};
-  if (::poll(fds.data(), fds.size(), -1) < 0) {
-    if (errno != EINTR)
-      log_errno("poll");
-    return {};
-  }
+  Poll(fds);
   if (fds[1].revents != 0) {
     stop = true;
     return {};
@@ -128,13 +114,9 @@ int main(int argc, char** argv) {
     announce_listening(listener);
 
     // The main thread's only job now: wait for SIGINT/SIGTERM.
+    std::array<pollfd, 1> signalled{{{signals.fd(), POLLIN, 0}}};
     for (;;) {
-      pollfd p{signals.fd(), POLLIN, 0};
-      if (::poll(&p, 1, -1) < 0) {
-        if (errno == EINTR)
-          continue;
-        throw syscall_error("poll");
-      }
+      Poll(signalled);
       if (signals.drain().stop())
         break;
     }

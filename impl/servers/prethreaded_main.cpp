@@ -1,30 +1,16 @@
-// csd-prethreaded-main: the main thread accepts and hands each connection to
-// a pool of -n threads through a bounded queue (UNP 30.12).
-//
-// The threads never touch the listener: each waits until the queue has a
-// descriptor for it, takes it, and serves it. The main
-// thread does nothing but accept and push. It is csd-prefork-fdpass with
-// threads: passing a descriptor is just putting an int in a queue, since the
-// threads share one descriptor table, and whichever thread is waiting takes
-// it (no "first free child" bookkeeping).
-//
-// Back-pressure: while the queue is full the main thread stops watching the
-// listener, so new clients wait in the listen queue. A thread that takes a
-// descriptor from a full queue writes a byte to the "room" pipe, which the
-// main thread polls along with the listener and the signal pipe, so it
-// cannot miss the moment there is room again.
-//
-// Stopping: the main thread closes the queue (threads waiting for a
-// connection wake and return), shuts down the connections being
-// served (LiveConnections), joins the threads and prints the counts.
+// csd-prethreaded-main: the main thread accepts and hands each connection to a pool
+// of -n threads through a bounded queue and a condition variable (UNP 30.12, serv08.c).
+// Verify behavior for the sequence: accept(), push under the mutex, signal the
+// condition; a waiting thread pops the descriptor and serves it.
+// Watch: while the queue is full (32, UNP's MAXNCLI) the main thread stops polling
+// the listener and clients wait in the listen queue; counts on SIGINT ("thread N").
 #include <fcntl.h>
 #include <poll.h>
-#include <semaphore.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
-#include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <deque>
@@ -40,6 +26,7 @@
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 #include "threads.hpp"
 
@@ -50,48 +37,11 @@ using namespace csd::impl;
 // UNP's MAXNCLI: accepted connections waiting for a thread.
 constexpr std::size_t kQueueCapacity = 32;
 
-// A POSIX semaphore (glibc's: sem_post() makes a system call only when a
-// thread is waiting, and sem_wait() sleeps at once rather than spinning and
-// yielding as std::counting_semaphore does in libstdc++ 12, which on two
-// shared cores took CPU from the threads with work).
-class Semaphore {
- public:
-  Semaphore() {
-    if (::sem_init(&sem_, 0, 0) < 0)
-      throw syscall_error("sem_init");
-  }
-  ~Semaphore() { ::sem_destroy(&sem_); }
-  Semaphore(const Semaphore&) = delete;
-  Semaphore& operator=(const Semaphore&) = delete;
-
-  void post() {
-    if (::sem_post(&sem_) < 0)
-      throw syscall_error("sem_post");  // EOVERFLOW: SEM_VALUE_MAX tokens
-  }
-  void wait() {
-    while (::sem_wait(&sem_) < 0) {
-      if (errno != EINTR)
-        throw syscall_error("sem_wait");
-    }
-  }
-
- private:
-  sem_t sem_{};
-};
-
-// The hand-off: a bounded FIFO of accepted connections.
-//
-// UNP 30.12 signals a condition variable. This counts the queued connections
-// with a semaphore instead: with glibc, a thread woken in
-// pthread_cond_wait() takes the mutex back marked "contended", so its next
-// unlock is a futex call too, three per connection in all (the signal, the
-// wait, that wake; measured with perf). The semaphore's token is the
-// wake-up, and the mutex only guards the deque for a push or a pop, so it is
-// almost never contended: at most two futex calls per connection (a post to
-// a waiting thread, its wait), none while every thread is busy.
+// The hand-off (UNP's clifd[], iget, iput): a bounded FIFO of accepted
+// connections, a mutex, and a condition variable for "not empty".
 class ConnectionQueue {
  public:
-  explicit ConnectionQueue(std::size_t consumers) : consumers_(consumers) {
+  ConnectionQueue() {
     std::array<int, 2> fds{};
     if (::pipe2(fds.data(), O_NONBLOCK | O_CLOEXEC) < 0)
       throw syscall_error("pipe2");
@@ -103,7 +53,7 @@ class ConnectionQueue {
   [[nodiscard]] int room_fd() const { return room_read_.get(); }
   void drain_room() {
     std::array<char, 64> buf{};
-    while (::read(room_read_.get(), buf.data(), buf.size()) > 0) {
+    while (Read(room_read_.get(), buf) > 0) {
     }
   }
 
@@ -118,25 +68,22 @@ class ConnectionQueue {
       queue_.push_back(std::move(conn));
       now_full = queue_.size() >= kQueueCapacity;
     }
-    queued_.post();  // wakes a waiting thread, if there is one
+    not_empty_.notify_one();
     return now_full;
   }
 
   // Pool threads: waits for a connection. An invalid Fd means stop.
   csd::Fd pop() {
-    queued_.wait();
     std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [this] { return closed_ || !queue_.empty(); });
     if (closed_)
       return {};
     const bool was_full = queue_.size() >= kQueueCapacity;
     csd::Fd conn = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    if (was_full) {
-      const char byte = 0;
-      // Non-blocking: if the pipe is full, a wake-up is pending anyway.
-      [[maybe_unused]] const ssize_t n = ::write(room_write_.get(), &byte, 1);
-    }
+    if (was_full)  // non-blocking: if the pipe is full, a wake-up is pending anyway
+      Write(room_write_.get(), "1");
     return conn;
   }
 
@@ -145,28 +92,24 @@ class ConnectionQueue {
   void close() {
     {
       const std::scoped_lock lock(mutex_);
-      if (closed_)
-        return;
       closed_ = true;
       queue_.clear();
     }
-    for (std::size_t i = 0; i < consumers_; ++i)
-      queued_.post();  // every thread wakes and sees closed_
+    not_empty_.notify_all();
   }
 
  private:
-  const std::size_t consumers_;
   std::mutex mutex_;  // guards queue_ and closed_
+  std::condition_variable not_empty_;
   std::deque<csd::Fd> queue_;
   bool closed_ = false;
-  Semaphore queued_;  // a token per push(), and one per thread at close()
   csd::Fd room_read_;
   csd::Fd room_write_;
 };
 
 // Everything the threads share.
 struct Pool {
-  explicit Pool(const Options& o) : opts(o), queue(o.workers), counts(o.workers) {}
+  explicit Pool(const Options& o) : opts(o), counts(o.workers) {}
   // Also on the way out of an error: the threads are told to stop here, and
   // joined just after, when `threads` (the last member) is destroyed first.
   ~Pool() { stop(); }
@@ -225,11 +168,7 @@ int main(int argc, char** argv) {
       const int listen_fd = full ? -1 : listener.fd.get();
       std::array<pollfd, 3> fds{
           {{signals.fd(), POLLIN, 0}, {pool.queue.room_fd(), POLLIN, 0}, {listen_fd, POLLIN, 0}}};
-      if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR)
-          continue;
-        throw syscall_error("poll");
-      }
+      Poll(fds);
       if (fds[0].revents != 0 && signals.drain().stop())
         break;
       if (fds[1].revents != 0) {

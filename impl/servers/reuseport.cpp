@@ -1,21 +1,9 @@
-// csd-reuseport: a pool of children, each with a listening socket of its
-// own, all bound to the same address with SO_REUSEPORT (Linux 3.9+).
-//
-// csd-prefork shares one listener, and the children compete in accept() on
-// it. Here there are -n listeners on one port, and the kernel picks the
-// socket for each new connection by a hash of its addresses and ports, before
-// anyone calls accept(): each child accepts only from its own queue, so no
-// two children ever wait on the same socket. What it trades: the spread is a
-// hash, not "whoever is free", so a busy child's queue can grow while another
-// child is idle.
-//
-// The parent binds and listens all -n sockets before it forks, so when it
-// prints "listening on" every worker's socket is ready. It keeps its copies
-// open and never accepts on them: when a child dies, the connections hashed
-// to its socket wait in that socket's queue for the replacement, which
-// inherits the same socket (closing the last copy of a SO_REUSEPORT listener
-// resets the connections in its queue). Each child closes the other
-// children's sockets.
+// csd-reuseport: a pool of children, each accepting on a listening socket of its own,
+// all bound to one port with SO_REUSEPORT (Linux 3.9+; not in UNP, which predates it).
+// Verify behavior for the sequence: -n sockets bind and listen on one port; the kernel
+// hashes each new connection's addresses and ports to one socket, before any accept().
+// Watch: even counts on SIGINT whatever the children are doing, and a client stuck
+// behind a busy child while others idle (a hash, not "whoever is free").
 #include <sys/types.h>
 
 #include <exception>
