@@ -297,6 +297,8 @@ std::vector<Manifest> load_manifest_dir(const fs::path& dir,
   return manifests;
 }
 
+bool command_takes_workers(const Manifest& m) { return uses_workers(m.command); }
+
 std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port) {
   std::vector<std::string> argv = m.command;
   for (auto& arg : argv) {

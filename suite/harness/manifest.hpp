@@ -33,7 +33,6 @@ class ManifestError : public std::runtime_error {
 enum class WireProtocol { size, echo };
 std::string_view to_string(WireProtocol p);
 
-
 struct Manifest {
   std::filesystem::path path;        // the file it came from
   std::string name;                  // also the gtest parameter name (sanitized)
@@ -54,6 +53,9 @@ Manifest load_manifest(const std::filesystem::path& file,
 // Every *.json in `dir`, sorted by name.
 std::vector<Manifest> load_manifest_dir(const std::filesystem::path& dir,
                                         const std::vector<std::filesystem::path>& search_dirs = {});
+
+// True if the command passes {workers}: the suite can choose the pool's size.
+bool command_takes_workers(const Manifest& m);
 
 // The argv with placeholders substituted.
 std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port);

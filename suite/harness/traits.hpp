@@ -4,6 +4,7 @@
 // which, and a model added there needs no change to any check.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,10 @@ enum class Workers {
   process_pool,        // worker processes forked up front (prefork, reuseport, ...)
   thread_pool,         // worker threads started up front (prethreaded, ...)
 };
+// Every Workers value, in the order above.
+inline constexpr std::array kEveryWorkers{Workers::none, Workers::process_per_client,
+                                          Workers::thread_per_client, Workers::process_pool,
+                                          Workers::thread_pool};
 std::string_view to_string(Workers w);
 
 // Whom a pool's idle workers' wait lets the kernel wake for one new

@@ -1,6 +1,9 @@
 // Distribution: in a pool of worker processes, which worker served each
 // connection, found from outside (sock_diag + /proc), so it holds for anyone's
 // server. Printed like the seed's server03a table and recorded in the JSON.
+// The workers of a thread pool share one descriptor table, so which of them
+// accepted cannot be seen in /proc/PID/fd: thread pools have a check of their
+// own (EveryPoolThreadServes), and the process-pool checks do not apply to them.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,44 +11,39 @@
 #include <numeric>
 
 #include "attributed_load.hpp"
-#include "implementations.hpp"
+#include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "stats.hpp"
-#include "wait.hpp"
 
 namespace csd::suite {
 namespace {
 
 class Distribution : public ServerTest {
- protected:
-  Distribution() { applies_to_protocol(harness::WireProtocol::size); }
+ public:
+  using ServerTest::ServerTest;
 
-  // Skips unless the model is a pool of worker processes; then waits for the
-  // pool to be complete and fills `pool` with its workers, in pid order.
-  void find_process_pool_workers(std::vector<pid_t>& pool) {
-    if (traits().thread_pool()) {
-      CSD_SKIP(fmt::format(
-          "model {}: the workers are threads sharing one descriptor table, so which one "
-          "accepted cannot be seen from /proc/PID/fd",
-          model()));
+ protected:
+  // Every check starts once the whole pool is up; a process pool's workers
+  // are then known.
+  void SetUp() override {
+    ServerTest::SetUp();
+    if (HasFatalFailure())
+      return;
+    ASSERT_TRUE(pool_is_full_within(5000ms));
+    if (traits().process_pool()) {
+      const auto tree = server().tree();
+      workers_.assign(tree.begin() + 1, tree.end());
+      std::sort(workers_.begin(), workers_.end());
     }
-    if (!traits().process_pool())
-      CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
-    const int workers = server().workers();
-    if (workers <= 0)
-      CSD_SKIP("the manifest gives no worker count");
-    const bool complete =
-        server().wait_for_tree_size(static_cast<std::size_t>(workers) + 1, 5000ms);
-    auto tree = server().tree();
-    EXPECT_TRUE(complete) << "expected the parent and " << workers << " workers; the tree has "
-                          << tree.size() << " processes";
-    pool.assign(tree.begin() + 1, tree.end());
-    std::sort(pool.begin(), pool.end());
   }
 
-  // Runs an attributed load and returns the per-worker counts, in `workers` order.
-  std::vector<int64_t> served_by(const std::vector<pid_t>& workers, int clients, int conns) {
+  // A process pool's workers, in pid order.
+  [[nodiscard]] const std::vector<pid_t>& workers() const { return workers_; }
+  [[nodiscard]] int pool_size() const { return static_cast<int>(workers_.size()); }
+
+  // Runs an attributed load and returns the per-worker counts, in workers() order.
+  std::vector<int64_t> served_by_each_worker(int clients, int conns) {
     const auto load =
         run_attributed_load(target(), server().pid(), server().pid(), clients, conns, 100);
     std::string problems;
@@ -56,13 +54,13 @@ class Distribution : public ServerTest {
         << load.unattributed << " of " << load.connections
         << " connections could not be attributed to one worker:" << problems;
     std::vector<int64_t> counts;
-    counts.reserve(workers.size());
-    for (const pid_t pid : workers)
+    counts.reserve(workers_.size());
+    for (const pid_t pid : workers_)
       counts.push_back(load.per_process.contains(pid) ? load.per_process.at(pid) : 0);
     for (const auto& [pid, count] : load.per_process) {
-      EXPECT_NE(std::find(workers.begin(), workers.end(), pid), workers.end())
+      EXPECT_NE(std::find(workers_.begin(), workers_.end(), pid), workers_.end())
           << count << " connections were served by " << harness::describe(pid)
-          << ", which is not one of the " << workers.size() << " workers seen at start";
+          << ", which is not one of the " << workers_.size() << " workers seen at start";
     }
     return counts;
   }
@@ -82,7 +80,18 @@ class Distribution : public ServerTest {
               << fmt::format("max/min {:.2f}, chi-square {:.2f} (p = {:.4f})\n", s.max_over_min,
                              s.chi_square, s.p_value);
   }
+
+ private:
+  std::vector<pid_t> workers_;
 };
+
+// Where the checks apply: servers speaking the size protocol whose manifest
+// gives the worker count, the pool of worker processes for the first three
+// checks, of worker threads for the last.
+constexpr harness::AppliesTo kProcessPoolsSpeakingSize{
+    .protocol = harness::WireProtocol::size, .workers = harness::kProcessPools, .min_workers = 1};
+constexpr harness::AppliesTo kThreadPoolsSpeakingSize{
+    .protocol = harness::WireProtocol::size, .workers = harness::kThreadPools, .min_workers = 1};
 
 // Every worker of the pool serves. With blocking accept() Linux wakes one
 // waiter at a time, first come first served, so the spread is near uniform;
@@ -90,19 +99,15 @@ class Distribution : public ServerTest {
 // kernel picks the worker. Where the parent picks (prefork-fdpass: first free
 // child), only "every worker serves" is asserted, at a concurrency above the
 // pool size.
-TEST_P(Distribution, EveryWorkerAccepts) {
-  std::vector<pid_t> workers;
-  find_process_pool_workers(workers);
-  if (IsSkipped() || HasFailure())
-    return;
-  const int clients = static_cast<int>(workers.size()) * 3;
-  const auto counts = served_by(workers, clients, 40);
+CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize) {
+  const int clients = pool_size() * 3;
+  const auto counts = served_by_each_worker(clients, 40);
   const auto summary = harness::summarize_distribution(counts);
   record(summary);
   EXPECT_EQ(summary.total, int64_t{clients} * 40)
       << "the per-worker counts must add up to the connections made";
   for (std::size_t i = 0; i < counts.size(); ++i) {
-    EXPECT_GT(counts[i], 0) << "worker " << i << " " << harness::describe(workers[i])
+    EXPECT_GT(counts[i], 0) << "worker " << i << " " << harness::describe(workers()[i])
                             << " served nothing of " << summary.total << " connections from "
                             << clients << " concurrent clients";
   }
@@ -116,12 +121,8 @@ TEST_P(Distribution, EveryWorkerAccepts) {
 // print the truth: the counts, matched as a multiset, equal what the suite saw.
 // (The seed's server03a keeps each count in one byte, so it wraps at 256; the
 // load below gives each worker about 300.)
-TEST_P(Distribution, ReportedCountsMatchObserved) {
-  std::vector<pid_t> workers;
-  find_process_pool_workers(workers);
-  if (IsSkipped() || HasFailure())
-    return;
-  auto observed = served_by(workers, static_cast<int>(workers.size()) * 2, 150);
+CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize) {
+  auto observed = served_by_each_worker(pool_size() * 2, 150);
   const auto report = stop_server(SIGTERM, 2000ms);
   auto reported = harness::parse_seed_table(report.output);
   if (reported.empty())
@@ -144,15 +145,11 @@ TEST_P(Distribution, ReportedCountsMatchObserved) {
 //     to the back of the queue after serving, so every worker serves.
 //   lifo (EPOLLEXCLUSIVE: the waiter first in the listener's wait queue that
 //     is idle wins, again and again): one worker takes most of the load.
-//   all / unspecified (a herd, a hash, a parent's choice): no claim, the
-//     spread is recorded and the counts must still add up.
-TEST_P(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup) {
-  std::vector<pid_t> workers;
-  find_process_pool_workers(workers);
-  if (IsSkipped() || HasFailure())
-    return;
-  const int conns = static_cast<int>(workers.size()) * 10;
-  const auto counts = served_by(workers, 1, conns);
+//   all / some / unspecified (a herd, a hash, a parent's choice): no claim,
+//     the spread is recorded and the counts must still add up.
+CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsSpeakingSize) {
+  const int conns = pool_size() * 10;
+  const auto counts = served_by_each_worker(1, conns);
   const auto summary = harness::summarize_distribution(counts);
   record(summary);
   const auto declared = traits().wakeup;
@@ -160,10 +157,10 @@ TEST_P(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup) {
   EXPECT_EQ(summary.total, conns) << "the per-worker counts must add up to the connections made";
   if (declared == harness::AcceptWakeup::fifo) {
     for (std::size_t i = 0; i < counts.size(); ++i) {
-      EXPECT_GT(counts[i], 0)
-          << "worker " << i << " " << harness::describe(workers[i]) << " served none of " << conns
-          << " connections made one at a time: a FIFO wake-up (accept_wakeup fifo) "
-          << "hands them round the pool";
+      EXPECT_GT(counts[i], 0) << "worker " << i << " " << harness::describe(workers()[i])
+                              << " served none of " << conns
+                              << " connections made one at a time: a FIFO wake-up "
+                              << "(accept_wakeup fifo) hands them round the pool";
     }
   } else if (declared == harness::AcceptWakeup::lifo) {
     EXPECT_GT(summary.max * 2, summary.total)
@@ -178,18 +175,8 @@ TEST_P(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup) {
 // load that keeps them all busy (its context-switch count moves). From the
 // server's own "thread N : K times" table, if it prints one: N rows, every
 // count above zero, the sum equal to the connections made.
-TEST_P(Distribution, EveryPoolThreadServes) {
-  if (!traits().thread_pool())
-    CSD_SKIP(fmt::format("model {} is not a pool of worker threads", model()));
+CSD_CHECK(Distribution, EveryPoolThreadServes, kThreadPoolsSpeakingSize) {
   const int workers = server().workers();
-  if (workers <= 0)
-    CSD_SKIP("the manifest gives no worker count");
-  ASSERT_TRUE(harness::wait_until(
-      [&] {
-        return harness::thread_ids(server().pid()).size() >= static_cast<std::size_t>(workers);
-      },
-      5000ms))
-      << "the pool never reached " << workers << " threads";
   const auto before = harness::read_tasks(server().pid());
   const int clients = workers * 3;
   const int conns = 40;
@@ -226,8 +213,6 @@ TEST_P(Distribution, EveryPoolThreadServes) {
                               << " concurrent clients, by its own table";
   }
 }
-
-CSD_INSTANTIATE_FAMILY(Distribution);
 
 }  // namespace
 }  // namespace csd::suite

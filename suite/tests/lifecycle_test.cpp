@@ -5,7 +5,7 @@
 
 #include <csignal>
 
-#include "implementations.hpp"
+#include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "wait.hpp"
@@ -13,7 +13,13 @@
 namespace csd::suite {
 namespace {
 
-class Lifecycle : public ServerTest {};
+class Lifecycle : public ServerTest {
+ public:
+  using ServerTest::ServerTest;
+};
+
+// Every check of the family: whatever the protocol and the design.
+constexpr harness::AppliesTo kEveryImplementation{};
 
 std::vector<pid_t> zombies_in(const std::vector<pid_t>& tree) {
   std::vector<pid_t> zombies;
@@ -30,7 +36,7 @@ std::string pids(const std::vector<pid_t>& list) {
   return out;
 }
 
-TEST_P(Lifecycle, NoZombiesAfter200Connections) {
+CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 50, 100)));
   // A child that exits as its client leaves is a zombie for an instant, until
   // the parent's SIGCHLD handling reaps it; a reaping server gets there quickly.
@@ -42,7 +48,7 @@ TEST_P(Lifecycle, NoZombiesAfter200Connections) {
                       << " zombie(s) 3 s after 200 connections ended: " << pids(zombies);
 }
 
-TEST_P(Lifecycle, DescriptorCountStableOver500Connections) {
+CSD_CHECK(Lifecycle, DescriptorCountStableOver500Connections, kEveryImplementation) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(2, 10, 100)));  // warm-up: lazy opens happen here
   const pid_t main_pid = server().pid();
   const int before = harness::open_fd_count(main_pid);
@@ -60,7 +66,7 @@ TEST_P(Lifecycle, DescriptorCountStableOver500Connections) {
                        << " descriptors before 500 connections and " << after << " after";
 }
 
-TEST_P(Lifecycle, SigtermStopsWholeTreeWithinOneSecond) {
+CSD_CHECK(Lifecycle, SigtermStopsWholeTreeWithinOneSecond, kEveryImplementation) {
   // Exercise the design first, so that worker children exist and have served.
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 10, 100)));
   const auto tree = server().tree();
@@ -74,8 +80,6 @@ TEST_P(Lifecycle, SigtermStopsWholeTreeWithinOneSecond) {
       << tree.size()
       << " processes were still running after 1 s and had to be SIGKILLed:" << killed;
 }
-
-CSD_INSTANTIATE_FAMILY(Lifecycle);
 
 }  // namespace
 }  // namespace csd::suite

@@ -1,15 +1,17 @@
 // csd-suite: the conformance suite as one gtest binary.
 //
-//   csd-suite [--impl FILE.json|DIR ...] [gtest flags]
+//   csd-suite [--impl FILE.json|DIR ...] [--progress=auto|on|off] [--list-checks] [gtest flags]
 //   CSD_IMPL=FILE.json[:FILE2.json|DIR] csd-suite
 //
 // Without --impl or CSD_IMPL it runs over the reference implementations'
 // manifests (fixtures/impls/*.json). A manifest that cannot be used is an
-// error before any test runs: exit 2 with the file and the field.
+// error before any test runs: exit 2 with the file and the field. The tests
+// are registered here, once the manifests are loaded: one per (check,
+// implementation) pair where the check applies (check.hpp).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -17,8 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "implementations.hpp"
+#include "check.hpp"
 #include "manifest.hpp"
+#include "progress.hpp"
 
 #ifndef CSD_DEFAULT_IMPL_DIR
 #error "CSD_DEFAULT_IMPL_DIR must name fixtures/impls"
@@ -27,58 +30,77 @@
 namespace fs = std::filesystem;
 using csd::harness::Manifest;
 
-namespace csd::suite {
-std::vector<Manifest>& implementations() {
-  static std::vector<Manifest> all;
-  return all;
-}
-}  // namespace csd::suite
-
 namespace {
 
 constexpr std::string_view kUsage = R"(csd-suite: conformance checks for concurrent TCP servers.
 
-Usage: csd-suite [--impl FILE.json|DIR]... [gtest flags]
+Usage: csd-suite [--impl FILE.json|DIR]... [--progress=auto|on|off] [--list-checks] [gtest flags]
 
   --impl FILE.json   an implementation manifest to test (repeatable); a
                      directory means every *.json in it
   CSD_IMPL=A.json:B.json
                      the same through the environment
   Without either: the reference implementations in )" CSD_DEFAULT_IMPL_DIR R"(
+  --progress=MODE    which check is running and how many are done, on one
+                     line of stderr rewritten in place, never on anything but
+                     a terminal. auto (default): when stdout is not a terminal
+                     too (csd-suite >log); on: also when it is; off
+  --list-checks      every check, where it applies (protocol, kind of
+                     workers, worker count), and how many of the
+                     implementations it applies to; then exit
+
+A check is a test of an implementation only where it applies: the others are
+not registered (see --list-checks), neither run nor reported as skipped.
 
 Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
 --gtest_output=json:results.json, --gtest_brief=1.
 Exit status: 0 all passed, 1 a check failed, 2 bad manifest or usage.
 )";
 
-// The directory csd-suite lives in: where bare command names (csd-fork) are found.
-fs::path own_bin_dir() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : exe.parent_path();
+[[noreturn]] void usage_error(const std::string& problem) {
+  std::cerr << "csd-suite: " << problem << " (csd-suite --help)\n";
+  std::exit(2);
 }
 
-// Removes --impl arguments from argv (gtest must not see them) and returns them.
-std::vector<std::string> take_impl_arguments(int& argc, char** argv) {
+// csd-suite's own arguments, taken out of argv before googletest sees it.
+struct OwnArguments {
   std::vector<std::string> impls;
+  csd::suite::ProgressMode progress = csd::suite::ProgressMode::automatic;
+  bool list_checks = false;
+};
+
+OwnArguments take_own_arguments(int& argc, char** argv) {
+  OwnArguments own;
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--impl") {
-      if (i + 1 >= argc) {
-        std::cerr << "csd-suite: --impl needs a manifest file\n";
-        std::exit(2);
-      }
-      impls.emplace_back(argv[++i]);
+      if (i + 1 >= argc)
+        usage_error("--impl needs a manifest file");
+      own.impls.emplace_back(argv[++i]);
     } else if (arg.starts_with("--impl=")) {
-      impls.emplace_back(arg.substr(7));
+      own.impls.emplace_back(arg.substr(7));
+    } else if (arg.starts_with("--progress=")) {
+      const auto mode = csd::suite::parse_progress_mode(arg.substr(11));
+      if (!mode)
+        usage_error(fmt::format("{}: the mode is auto, on or off", arg));
+      own.progress = *mode;
+    } else if (arg == "--list-checks") {
+      own.list_checks = true;
     } else {
       argv[out++] = argv[i];
     }
   }
   argc = out;
   argv[argc] = nullptr;
-  return impls;
+  return own;
+}
+
+// The directory csd-suite lives in: where bare command names (csd-fork) are found.
+fs::path own_bin_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
 }
 
 std::vector<std::string> split_path_list(std::string_view list) {
@@ -108,7 +130,32 @@ std::vector<Manifest> load_all(const std::vector<std::string>& sources) {
       manifests.push_back(csd::harness::load_manifest(source, search));
     }
   }
+  // Names must be unique: they end every test's name.
+  std::vector<std::string> seen;
+  for (const auto& m : manifests) {
+    const auto name = csd::harness::parameter_name(m.name);
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      throw csd::harness::ManifestError(
+          m.path, "name", fmt::format("'{}' is used by another manifest too", m.name));
+    }
+    seen.push_back(name);
+  }
   return manifests;
+}
+
+// --list-checks: one line per check, e.g.
+//   Distribution.EveryWorkerAccepts   8 of 30   size protocol; process pool; at least 1 worker
+void list_checks(const std::vector<Manifest>& implementations) {
+  std::size_t width = 0;
+  for (const auto& check : csd::suite::declared_checks())
+    width = std::max(width, check.full_name().size());
+  for (const auto& check : csd::suite::declared_checks()) {
+    const auto applicable =
+        std::count_if(implementations.begin(), implementations.end(),
+                      [&](const Manifest& m) { return csd::harness::applies(check.where, m); });
+    std::cout << fmt::format("{:<{}}  {:>3} of {:<3}  {}\n", check.full_name(), width, applicable,
+                             implementations.size(), csd::harness::describe(check.where));
+  }
 }
 
 }  // namespace
@@ -122,7 +169,8 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  std::vector<std::string> sources = take_impl_arguments(argc, argv);
+  const OwnArguments own = take_own_arguments(argc, argv);
+  std::vector<std::string> sources = own.impls;
   if (sources.empty()) {
     if (const char* env = std::getenv("CSD_IMPL"); env != nullptr && *env != '\0')
       sources = split_path_list(env);
@@ -130,24 +178,23 @@ int main(int argc, char** argv) {
   if (sources.empty())
     sources.emplace_back(CSD_DEFAULT_IMPL_DIR);
 
+  std::vector<Manifest> implementations;
   try {
-    csd::suite::implementations() = load_all(sources);
+    implementations = load_all(sources);
   } catch (const csd::harness::ManifestError& e) {
     std::cerr << "csd-suite: bad manifest: " << e.what() << "\n";
     return 2;
   }
-  // Names must be unique: they are the tests' parameter names.
-  std::vector<std::string> seen;
-  for (const auto& m : csd::suite::implementations()) {
-    const auto name = csd::harness::parameter_name(m.name);
-    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-      std::cerr << "csd-suite: bad manifest: " << m.path.string() << ": field 'name': '" << m.name
-                << "' is used by another manifest too\n";
-      return 2;
-    }
-    seen.push_back(name);
+  if (own.list_checks) {
+    list_checks(implementations);
+    return 0;
   }
 
   testing::InitGoogleTest(&argc, argv);
+  const auto registered = csd::suite::register_applicable_checks(implementations);
+  // Outside any test: a property of the whole run, which csd-report reads
+  // from the JSON results.
+  testing::Test::RecordProperty("checks_not_applicable", registered.not_applicable);
+  const csd::suite::Progress progress(own.progress);
   return RUN_ALL_TESTS();
 }

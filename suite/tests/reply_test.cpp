@@ -2,7 +2,7 @@
 // on the wire and however many clients ask at once.
 #include <fmt/format.h>
 
-#include "implementations.hpp"
+#include "check.hpp"
 #include "server_test.hpp"
 #include "wire.hpp"
 
@@ -10,23 +10,26 @@ namespace csd::suite {
 namespace {
 
 class Reply : public ServerTest {
- protected:
-  Reply() { applies_to_protocol(harness::WireProtocol::size); }
+ public:
+  using ServerTest::ServerTest;
 };
 
-TEST_P(Reply, SmallRepliesAreExact) {
+// Every check of the family: the size protocol, whatever the design.
+constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
+
+CSD_CHECK(Reply, SmallRepliesAreExact, kSpeaksSize) {
   for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL, 65536ULL}) {
     EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "request for " << bytes << " bytes";
   }
 }
 
-TEST_P(Reply, ThreeMegabyteReplyIsExact) {
+CSD_CHECK(Reply, ThreeMegabyteReplyIsExact, kSpeaksSize) {
   const uint64_t bytes = 3'000'000;
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
 }
 
 // The seed's client.py sends the bare digits, no newline, and reads once.
-TEST_P(Reply, BareNumberLikeClientPy) {
+CSD_CHECK(Reply, BareNumberLikeClientPy, kSpeaksSize) {
   for (const uint64_t bytes : {10ULL, 4096ULL}) {
     EXPECT_TRUE(GotExactReply(fetch(bytes, /*bare=*/true), bytes))
         << "bare request for " << bytes << " bytes";
@@ -35,7 +38,7 @@ TEST_P(Reply, BareNumberLikeClientPy) {
 
 // A request is a byte stream: "4096\n" sent one byte per segment, each byte
 // waited for until the server has read it, must still be one request.
-TEST_P(Reply, RequestSplitByteByByte) {
+CSD_CHECK(Reply, RequestSplitByteByByte, kSpeaksSize) {
   const std::string request = "4096\n";
   auto sent = send_request_byte_by_byte(target(), request);
   ASSERT_TRUE(sent.connection) << sent.problem;
@@ -46,7 +49,7 @@ TEST_P(Reply, RequestSplitByteByByte) {
       << " seen read by the server one by one)";
 }
 
-TEST_P(Reply, TenClientsTimesHundredConnections) {
+CSD_CHECK(Reply, TenClientsTimesHundredConnections, kSpeaksSize) {
   const auto report = load(10, 100, 4096);
   RecordProperty("connections_per_second", fmt::format("{:.0f}", report.connections_per_second()));
   RecordProperty("latency_p99_us",
@@ -56,8 +59,6 @@ TEST_P(Reply, TenClientsTimesHundredConnections) {
   std::cout << client::format_human(report);
   EXPECT_TRUE(EveryConnectionSucceeded(report));
 }
-
-CSD_INSTANTIATE_FAMILY(Reply);
 
 }  // namespace
 }  // namespace csd::suite

@@ -9,7 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 
-#include "implementations.hpp"
+#include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "wait.hpp"
@@ -18,6 +18,9 @@ namespace csd::suite {
 namespace {
 
 class ResourceShape : public ServerTest {
+ public:
+  using ServerTest::ServerTest;
+
  protected:
   // Live members of the tree (zombies are dead but not yet reaped: not live).
   std::vector<pid_t> live_tree() {
@@ -44,9 +47,15 @@ class ResourceShape : public ServerTest {
   }
 };
 
-TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
-  if (!traits().worker_per_client())
-    CSD_SKIP(fmt::format("model {} does not create a worker per client", model()));
+// Where the checks apply, whatever the protocol: designs that start a worker
+// per client; pools (whose size the manifest gives); pools of processes, the
+// only workers that can be killed one at a time.
+constexpr harness::AppliesTo kWorkerPerClient{.workers = harness::kWorkerPerClient};
+constexpr harness::AppliesTo kPoolsOfKnownSize{.workers = harness::kPools, .min_workers = 1};
+constexpr harness::AppliesTo kProcessPoolsOfKnownSize{.workers = harness::kProcessPools,
+                                                      .min_workers = 1};
+
+CSD_CHECK(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave, kWorkerPerClient) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
   if (traits().workers == harness::Workers::process_per_client) {
     std::size_t size = 0;
@@ -67,13 +76,8 @@ TEST_P(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave) {
   }
 }
 
-TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
-  if (!traits().process_pool() && !traits().thread_pool()) {
-    CSD_SKIP(fmt::format("model {} is not a pool", model()));
-  }
+CSD_CHECK(ResourceShape, PoolKeepsExactlyItsWorkers, kPoolsOfKnownSize) {
   const int workers = server().workers();
-  if (workers <= 0)
-    CSD_SKIP("the manifest gives no worker count");
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
   if (traits().process_pool()) {
     const auto expected = static_cast<std::size_t>(workers) + 1;
@@ -95,17 +99,10 @@ TEST_P(ResourceShape, PoolKeepsExactlyItsWorkers) {
   }
 }
 
-TEST_P(ResourceShape, ProcessPoolReplacesAKilledWorker) {
-  if (traits().thread_pool())
-    CSD_SKIP("a thread cannot be killed on its own: nothing to replace");
-  if (!traits().process_pool())
-    CSD_SKIP(fmt::format("model {} is not a pool of worker processes", model()));
+CSD_CHECK(ResourceShape, ProcessPoolReplacesAKilledWorker, kProcessPoolsOfKnownSize) {
   const int workers = server().workers();
-  if (workers <= 0)
-    CSD_SKIP("the manifest gives no worker count");
   const auto expected = static_cast<std::size_t>(workers) + 1;
-  ASSERT_TRUE(harness::wait_until([&] { return live_tree().size() == expected; }, 5000ms))
-      << "the pool never reached parent + " << workers << " workers";
+  ASSERT_TRUE(pool_is_full_within(5000ms));
 
   const pid_t victim = live_tree().back();
   const std::string victim_name = harness::describe(victim);
@@ -123,8 +120,6 @@ TEST_P(ResourceShape, ProcessPoolReplacesAKilledWorker) {
   EXPECT_TRUE(EveryConnectionSucceeded(load(8, 10, 100)))
       << "after a worker was killed and replaced";
 }
-
-CSD_INSTANTIATE_FAMILY(ResourceShape);
 
 }  // namespace
 }  // namespace csd::suite

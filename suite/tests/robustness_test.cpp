@@ -1,6 +1,6 @@
 // Robustness: a bad request costs only its own connection. The server closes
 // it without a reply and goes on serving everyone else.
-#include "implementations.hpp"
+#include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 
@@ -8,9 +8,10 @@ namespace csd::suite {
 namespace {
 
 class Robustness : public ServerTest {
- protected:
-  Robustness() { applies_to_protocol(harness::WireProtocol::size); }
+ public:
+  using ServerTest::ServerTest;
 
+ protected:
   // Sends `request` and expects the connection closed, with no reply bytes,
   // within a generous deadline; then expects the server to still serve.
   void expect_rejected_and_still_serving(std::string_view request) {
@@ -42,20 +43,21 @@ class Robustness : public ServerTest {
   }
 };
 
-TEST_P(Robustness, GarbageRequestClosesOnlyThatConnection) {
+// Every check of the family: the size protocol, whose requests can be malformed.
+constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
+
+CSD_CHECK(Robustness, GarbageRequestClosesOnlyThatConnection, kSpeaksSize) {
   expect_rejected_and_still_serving("hello\n");
 }
 
-TEST_P(Robustness, NegativeRequestClosesOnlyThatConnection) {
+CSD_CHECK(Robustness, NegativeRequestClosesOnlyThatConnection, kSpeaksSize) {
   expect_rejected_and_still_serving("-5\n");
 }
 
 // The default limit is 1 GiB; one byte more must be refused, not streamed.
-TEST_P(Robustness, OverLimitRequestClosesOnlyThatConnection) {
+CSD_CHECK(Robustness, OverLimitRequestClosesOnlyThatConnection, kSpeaksSize) {
   expect_rejected_and_still_serving("1073741825\n");
 }
-
-CSD_INSTANTIATE_FAMILY(Robustness);
 
 }  // namespace
 }  // namespace csd::suite

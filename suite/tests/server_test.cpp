@@ -9,10 +9,6 @@
 namespace csd::suite {
 
 void ServerTest::SetUp() {
-  if (protocol_ && manifest().protocol != *protocol_) {
-    CSD_SKIP(fmt::format("speaks {}; these checks are for the {} protocol",
-                         harness::to_string(manifest().protocol), harness::to_string(*protocol_)));
-  }
   RecordProperty("implementation", manifest().name);
   RecordProperty("model", manifest().model);
   try {
@@ -94,6 +90,24 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
     }
   }
   for (const auto& detail : report.first_failures) failure << "\n  " << detail;
+  return failure;
+}
+
+::testing::AssertionResult ServerTest::pool_is_full_within(std::chrono::milliseconds timeout) {
+  const harness::ServerProcess& server = *server_;
+  if (server.wait_for_full_pool(timeout))
+    return ::testing::AssertionSuccess();
+  auto failure = ::testing::AssertionFailure();
+  failure << "the pool never reached its " << server.workers() << " workers within "
+          << timeout.count() << " ms: ";
+  if (traits().process_pool()) {
+    failure << "the tree has " << server.tree().size() << " processes, not parent + "
+            << server.workers();
+  } else {
+    failure << harness::describe(server.pid()) << " has "
+            << harness::thread_ids(server.pid()).size() << " threads, not main + "
+            << server.workers();
+  }
   return failure;
 }
 

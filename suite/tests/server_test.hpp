@@ -22,23 +22,23 @@ namespace csd::suite {
 
 using namespace std::chrono_literals;
 
-class ServerTest : public ::testing::TestWithParam<harness::Manifest> {
+// A family of checks is a subclass that inherits the constructor (`using
+// ServerTest::ServerTest;`) and declares its checks with CSD_CHECK (check.hpp).
+class ServerTest : public ::testing::Test {
+ public:
+  explicit ServerTest(const harness::Manifest& implementation) : manifest_(implementation) {}
+
  protected:
   void SetUp() override;
   void TearDown() override;
 
-  [[nodiscard]] const harness::Manifest& manifest() const { return GetParam(); }
-  [[nodiscard]] std::string_view model() const { return GetParam().model; }
-  [[nodiscard]] const harness::Traits& traits() const { return GetParam().traits; }
+  [[nodiscard]] const harness::Manifest& manifest() const { return manifest_; }
+  [[nodiscard]] const harness::Traits& traits() const { return manifest_.traits; }
   [[nodiscard]] harness::ServerProcess& server() { return *server_; }
   [[nodiscard]] client::Target target() const;
 
   // Stops the server now (for checks about stopping); TearDown won't again.
   harness::StopReport stop_server(int sig, std::chrono::milliseconds grace);
-
-  // For a derived family's constructor: the family's checks apply only to
-  // implementations speaking `protocol`; others are skipped with the reason.
-  void applies_to_protocol(harness::WireProtocol protocol) { protocol_ = protocol; }
 
   // One exchange of `bytes` with the implementation's protocol.
   client::FetchResult fetch(uint64_t bytes, bool bare = false);
@@ -46,19 +46,26 @@ class ServerTest : public ::testing::TestWithParam<harness::Manifest> {
   // A load run: `clients` concurrent clients x `conns` connections each.
   client::LoadReport load(int clients, int conns, uint64_t bytes);
 
+  // Success once the pool has all its workers (ServerProcess::wait_for_full_pool);
+  // a failure saying how many there are at the deadline.
+  ::testing::AssertionResult pool_is_full_within(std::chrono::milliseconds timeout);
+
   // Overrides the manifest's worker count (call before SetUp runs, i.e. from a
   // derived fixture's constructor).
   void set_workers(int workers) { launch_.workers = workers; }
 
  private:
-  std::optional<harness::WireProtocol> protocol_;
+  const harness::Manifest& manifest_;
   harness::LaunchOptions launch_;
   std::unique_ptr<harness::ServerProcess> server_;
   std::optional<harness::StopReport> stopped_;
 };
 
 // Skips the current test with `reason`, and records the reason in the JSON
-// results (gtest's JSON has no field for it) so the summary can show it.
+// results (gtest's JSON has no field for it) so the summary can show it. Only
+// for what the machine lacks or what the server turns out not to offer at run
+// time: a check that cannot apply to a design says so in its CSD_CHECK
+// declaration instead, and is then not registered for it at all.
 #define CSD_SKIP(reason)                                                  \
   do {                                                                    \
     const std::string csd_skip_reason_ = (reason);                        \

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "implementations.hpp"
+#include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "wait.hpp"
@@ -37,17 +37,19 @@ constexpr int kConnections = 40;
 using TaskSwitches = std::map<std::pair<pid_t, pid_t>, uint64_t>;
 
 class WakeUps : public ServerTest {
- protected:
-  WakeUps() {
-    applies_to_protocol(harness::WireProtocol::size);
-    if (command_sets_worker_count())
+ public:
+  explicit WakeUps(const harness::Manifest& implementation) : ServerTest(implementation) {
+    if (harness::command_takes_workers(implementation))
       set_workers(kPoolSize);
   }
 
-  [[nodiscard]] bool command_sets_worker_count() const {
-    return std::any_of(
-        manifest().command.begin(), manifest().command.end(),
-        [](const std::string& arg) { return arg.find("{workers}") != std::string::npos; });
+ protected:
+  // The measurement starts once the whole pool is up.
+  void SetUp() override {
+    ServerTest::SetUp();
+    if (HasFatalFailure())
+      return;
+    ASSERT_TRUE(pool_is_full_within(5000ms));
   }
 
   // Every task of the server's tree; `running` names the ones in state R.
@@ -95,34 +97,15 @@ class WakeUps : public ServerTest {
     }
     return woken;
   }
-
-  // Skips unless a pool; waits until the pool has all its workers.
-  void wait_for_pool() {
-    if (!traits().process_pool() && !traits().thread_pool()) {
-      CSD_SKIP(
-          fmt::format("model {} has no pool of idle workers waiting for connections", model()));
-    }
-    const int workers = server().workers();
-    if (workers <= 1)
-      CSD_SKIP("the pool has fewer than two workers: nothing to tell one wake-up from all");
-    bool complete = false;
-    if (traits().thread_pool()) {
-      complete = harness::wait_until(
-          [&] {
-            return harness::thread_ids(server().pid()).size() >= static_cast<std::size_t>(workers);
-          },
-          5000ms);
-    } else {
-      complete = server().wait_for_tree_size(static_cast<std::size_t>(workers) + 1, 5000ms);
-    }
-    ASSERT_TRUE(complete) << "the pool never reached " << workers << " workers";
-  }
 };
 
-TEST_P(WakeUps, PerAcceptMatchesTheDeclaredWakeup) {
-  wait_for_pool();
-  if (IsSkipped() || HasFailure())
-    return;
+// Pools, of processes or threads, whose idle workers wait for connections; at
+// least two of them, or one wake-up could not be told from all (a manifest
+// whose command takes {workers} is started with kPoolSize).
+constexpr harness::AppliesTo kPoolsOfTwoOrMore{
+    .protocol = harness::WireProtocol::size, .workers = harness::kPools, .min_workers = 2};
+
+CSD_CHECK(WakeUps, PerAcceptMatchesTheDeclaredWakeup, kPoolsOfTwoOrMore) {
   const int pool = server().workers();
   // Warm-up: every worker past its first accept, so only steady state is measured.
   ASSERT_TRUE(EveryConnectionSucceeded(load(pool, 2, 100)));
@@ -173,8 +156,6 @@ TEST_P(WakeUps, PerAcceptMatchesTheDeclaredWakeup) {
            "listener without EPOLLEXCLUSIVE?)";
   }
 }
-
-CSD_INSTANTIATE_FAMILY(WakeUps);
 
 }  // namespace
 }  // namespace csd::suite

@@ -1,0 +1,141 @@
+// csd-report's summary (tools/csd-report/summary.hpp): the reasons it reads
+// out of googletest's failure texts, and the lines it prints. The texts are
+// as googletest 1.12 writes them into csd-suite's JSON results.
+#include "summary.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace csd::report {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(FailureReason, PrefersTheAssertionsOwnMessageToTheExpression) {
+  const std::string text =
+      "/src/suite/tests/reply_test.cpp:22\n"
+      "Value of: GotExactReply(fetch(bytes), bytes)\n"
+      "  Actual: false (asked for 1 bytes, got 0 (short_reply: EOF after 0 of 1 bytes))\n"
+      "Expected: true\n"
+      "request for 1 bytes";
+  EXPECT_EQ(failure_reason(text),
+            "asked for 1 bytes, got 0 (short_reply: EOF after 0 of 1 bytes); request for 1 bytes");
+}
+
+TEST(FailureReason, TakesTheFirstLineOfAMultiLineAssertionMessage) {
+  const std::string text =
+      "/src/suite/tests/resource_shape_test.cpp:111\n"
+      "Value of: EveryConnectionSucceeded(load(8, 10, 100))\n"
+      "  Actual: false (3 of 80 connections failed: timeout=3\n"
+      "  timeout in recv after 0 of 100 bytes\n"
+      "  timeout in recv after 0 of 100 bytes)\n"
+      "Expected: true\n"
+      "after a worker was killed and replaced";
+  EXPECT_EQ(failure_reason(text),
+            "3 of 80 connections failed: timeout=3; after a worker was killed and replaced");
+}
+
+TEST(FailureReason, AStreamedMessageBeatsTheComparison) {
+  EXPECT_EQ(failure_reason("/src/a.cpp:63\n"
+                           "Expected equality of these values:\n"
+                           "  served\n"
+                           "    Which is: 0\n"
+                           "  kOthers\n"
+                           "    Which is: 8\n"
+                           "8 of 8 other clients were not served within 5 s:\n"
+                           "  timeout: timeout in recv after 0 of 100 bytes\n"
+                           "  timeout: timeout in recv after 0 of 100 bytes\n"),
+            "8 of 8 other clients were not served within 5 s: timeout: timeout in recv after 0 "
+            "of 100 bytes");
+  EXPECT_EQ(failure_reason("/src/a.cpp:112\n"
+                           "Expected: (counts[i]) > (0), actual: 0 vs 0\n"
+                           "worker 1 served nothing of 480 connections"),
+            "worker 1 served nothing of 480 connections");
+  EXPECT_EQ(failure_reason("/src/a.cpp:88\n"
+                           "Value of: exact\n"
+                           "  Actual: false\n"
+                           "Expected: true\n"
+                           "a pool of 4 worker processes has 6 live processes"),
+            "a pool of 4 worker processes has 6 live processes");
+}
+
+TEST(FailureReason, FailAndExceptionsKeepTheirText) {
+  EXPECT_EQ(failure_reason("/src/server_test.cpp:20\nFailed\ncould not start csd-fork (x.json):\n"
+                           "the server exited with status 1 before it was ready\n"),
+            "could not start csd-fork (x.json): the server exited with status 1 before it was "
+            "ready");
+  EXPECT_EQ(failure_reason("unknown file\nC++ exception with description \"boom\" thrown in the "
+                           "test body."),
+            "C++ exception with description \"boom\" thrown in the test body.");
+}
+
+TEST(FailureReason, WithoutAnyMessageDescribesTheExpression) {
+  EXPECT_EQ(failure_reason("/src/a.cpp:9\nExpected equality of these values:\n  a\n    Which is: "
+                           "1\n  b\n    Which is: 2\n"),
+            "Expected equality of these values: a Which is: 1 b Which is: 2");
+}
+
+// A report as csd-suite writes it: two implementations, one failure, one
+// skip, and the pairs that did not apply.
+nlohmann::json sample_report() {
+  return nlohmann::json::parse(R"({
+    "tests": 4, "time": "3.5s", "checks_not_applicable": "7",
+    "testsuites": [
+      {"name": "Impl/Reply", "testsuite": [
+        {"name": "SmallRepliesAreExact/csd_fork", "value_param": "csd-fork", "status": "RUN",
+         "result": "COMPLETED", "time": "0.5s", "implementation": "csd-fork"},
+        {"name": "SmallRepliesAreExact/my_server", "value_param": "my-server", "status": "RUN",
+         "result": "COMPLETED", "time": "1s", "implementation": "my-server",
+         "failures": [
+           {"failure": "x.cpp:1\nValue of: GotExactReply(r, 1)\n  Actual: false (asked for 1 bytes, got 0)\nExpected: true\n", "type": ""},
+           {"failure": "x.cpp:1\nFailed\nsecond", "type": ""}]}]},
+      {"name": "Impl/Distribution", "testsuite": [
+        {"name": "ReportedCountsMatchObserved/my_server", "value_param": "my-server",
+         "status": "RUN", "result": "SKIPPED", "time": "2s", "implementation": "my-server",
+         "skipped_because": "prints no 'child N : K times' table when stopped"},
+        {"name": "EveryWorkerAccepts/my_server", "value_param": "my-server",
+         "status": "NOTRUN", "result": "SUPPRESSED", "time": "0s"}]}]
+  })");
+}
+
+TEST(Summary, CountsPerImplementationFromTheResults) {
+  Summary summary;
+  add_results(sample_report(), summary);
+  ASSERT_EQ(summary.by_implementation.size(), 2U);
+  const Tally& mine = summary.by_implementation.at("my-server");
+  EXPECT_EQ(mine.passed, 0);
+  EXPECT_EQ(mine.failed, 1);
+  EXPECT_EQ(mine.skipped, 1);
+  EXPECT_DOUBLE_EQ(mine.seconds, 3.0);
+  EXPECT_EQ(summary.by_implementation.at("csd-fork").passed, 1);
+  EXPECT_EQ(summary.not_applicable, 7);
+  ASSERT_EQ(summary.failures.size(), 1U);
+  EXPECT_EQ(summary.failures[0].check, "Reply.SmallRepliesAreExact");
+  EXPECT_EQ(summary.failures[0].reason, "asked for 1 bytes, got 0");
+  EXPECT_EQ(summary.failures[0].more, 1);
+}
+
+TEST(Summary, PrintsALinePerImplementationThenPerFailureAndSkip) {
+  Summary summary;
+  add_results(sample_report(), summary);
+  std::ostringstream out;
+  print_summary(summary, out);
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("\ncsd-fork "));
+  EXPECT_THAT(text, HasSubstr("\nmy-server "));
+  EXPECT_THAT(text, HasSubstr("\nall 2 implementations "));
+  EXPECT_THAT(text, HasSubstr("\n7 (check, implementation) pairs did not apply"));
+  EXPECT_THAT(text, HasSubstr("\nFAILED  my-server Reply.SmallRepliesAreExact: asked for 1 bytes, "
+                              "got 0 (and 1 more)\n"));
+  EXPECT_THAT(text, HasSubstr("\nSKIPPED Distribution.ReportedCountsMatchObserved on my-server: "
+                              "prints no 'child N : K times' table when stopped\n"));
+  EXPECT_THAT(text, Not(HasSubstr("EveryWorkerAccepts")));  // filtered out: not run
+  // header, 2 implementations, the total, not applicable, 1 failure, 1 skip
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7);
+}
+
+}  // namespace
+}  // namespace csd::report

@@ -1,0 +1,253 @@
+#include "summary.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <string_view>
+
+namespace csd::report {
+
+namespace {
+
+using nlohmann::json;
+
+// googletest writes durations as "1.234s".
+double seconds_of(const json& node) {
+  const std::string text = node.value("time", "0s");
+  return std::strtod(text.c_str(), nullptr);
+}
+
+// The manifest's name: recorded by the suite as a property, else the value
+// parameter, else what follows the last '/' of the test's name.
+std::string implementation_of(const json& test) {
+  if (test.contains("implementation"))
+    return test["implementation"].get<std::string>();
+  if (test.contains("value_param"))
+    return test["value_param"].get<std::string>();
+  const std::string name = test.value("name", "");
+  const auto slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+// "Reply.SmallRepliesAreExact" from the suite "Impl/Reply" and the test
+// "SmallRepliesAreExact/csd_fork".
+std::string check_of(const json& suite, const json& test) {
+  std::string family = suite.value("name", "?");
+  if (const auto slash = family.find('/'); slash != std::string::npos)
+    family.erase(0, slash + 1);
+  std::string name = test.value("name", "?");
+  name.erase(std::min(name.find('/'), name.size()));
+  return family + "." + name;
+}
+
+// The properties csd-suite records outside any test are attributes of the
+// whole report; a number is written as a string.
+int int_property(const json& report, const char* key) {
+  if (!report.contains(key))
+    return 0;
+  const json& value = report[key];
+  return value.is_number() ? value.get<int>() : std::atoi(value.get<std::string>().c_str());
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    lines.emplace_back(text.substr(0, nl));
+    if (nl == std::string_view::npos)
+      break;
+    text.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+std::string trimmed(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0)
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0)
+    text.remove_suffix(1);
+  return std::string(text);
+}
+
+// "path/file.cpp:42", or googletest's "unknown file" for an exception.
+bool is_location(std::string_view line) {
+  if (line == "unknown file")
+    return true;
+  const auto colon = line.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == line.size())
+    return false;
+  return std::all_of(line.begin() + static_cast<std::ptrdiff_t>(colon) + 1, line.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+// The first non-empty line from `from` on; a line that ends in ':' (it
+// announces what follows) is joined with the next.
+std::string first_message_line(const std::vector<std::string>& lines, std::size_t from) {
+  for (std::size_t i = from; i < lines.size(); ++i) {
+    std::string line = trimmed(lines[i]);
+    if (line.empty())
+      continue;
+    if (line.back() == ':' && i + 1 < lines.size())
+      line += " " + trimmed(lines[i + 1]);
+    return line;
+  }
+  return "";
+}
+
+// What googletest says about the expression: where it ends, and the
+// AssertionResult's own message if it carried one.
+struct GtestPart {
+  std::size_t end = 0;  // index of the first line after it
+  std::string assertion_message;
+  std::string description;  // its lines, trimmed and joined
+};
+
+GtestPart gtest_part(const std::vector<std::string>& lines, std::size_t start) {
+  GtestPart part{start, "", ""};
+  if (start >= lines.size())
+    return part;
+  const std::string_view first = lines[start];
+  std::size_t end = start + 1;
+  if (first.starts_with("Value of: ")) {
+    // EXPECT_TRUE: "Value of", "  Actual: false (MESSAGE)", "Expected: true";
+    // EXPECT_THAT: "Value of", "Expected: ...", "  Actual: ...". The
+    // message may span lines: it runs to the "Expected:" that follows it.
+    bool seen_actual = false;
+    bool seen_expected = false;
+    std::string message;
+    for (; end < lines.size() && !(seen_actual && seen_expected); ++end) {
+      const std::string_view line = lines[end];
+      if (line.starts_with("  Actual: ")) {
+        seen_actual = true;
+        if (const auto open = line.find(" ("); open != std::string_view::npos && !seen_expected)
+          message = std::string(line.substr(open + 2));
+      } else if (line.starts_with("Expected: ")) {
+        seen_expected = true;
+      } else if (seen_actual && !seen_expected && !message.empty()) {
+        message += "\n" + std::string(line);
+      }
+    }
+    if (!message.empty() && message.back() == ')')
+      message.pop_back();
+    part.assertion_message = first_message_line(split_lines(message), 0);
+  } else if (first.starts_with("Expected equality of these values:") ||
+             first.starts_with("Expected: (") || first.starts_with("Expected:")) {
+    // EXPECT_EQ and kin: the operands follow, indented.
+    while (end < lines.size() && lines[end].starts_with("  ")) ++end;
+  } else if (first != "Failed") {
+    return part;  // no expression: an exception, or a message of its own
+  }
+  part.end = end;
+  std::vector<std::string> described;
+  for (std::size_t i = start; i < end; ++i) described.push_back(trimmed(lines[i]));
+  part.description = fmt::format("{}", fmt::join(described, " "));
+  return part;
+}
+
+void add_skip(Summary& summary, const std::string& check, const std::string& reason,
+              const std::string& implementation) {
+  const auto same = std::find_if(summary.skips.begin(), summary.skips.end(), [&](const Skip& s) {
+    return s.check == check && s.reason == reason;
+  });
+  if (same != summary.skips.end()) {
+    same->implementations.push_back(implementation);
+  } else {
+    summary.skips.push_back({check, reason, {implementation}});
+  }
+}
+
+}  // namespace
+
+Tally Summary::total() const {
+  Tally total;
+  for (const auto& [implementation, tally] : by_implementation) {
+    total.passed += tally.passed;
+    total.failed += tally.failed;
+    total.skipped += tally.skipped;
+    total.seconds += tally.seconds;
+  }
+  return total;
+}
+
+std::string failure_reason(const std::string& gtest_failure) {
+  const std::vector<std::string> lines = split_lines(gtest_failure);
+  std::size_t start = 0;
+  if (!lines.empty() && is_location(lines[0]))
+    start = 1;
+  const GtestPart part = gtest_part(lines, start);
+  std::string message = first_message_line(lines, part.end);
+  if (!part.assertion_message.empty()) {
+    return message.empty() || message == part.assertion_message
+               ? part.assertion_message
+               : part.assertion_message + "; " + message;
+  }
+  if (!message.empty())
+    return message;
+  return part.description.empty() ? "(no message)" : part.description;
+}
+
+void add_results(const json& report, Summary& summary) {
+  summary.not_applicable += int_property(report, "checks_not_applicable");
+  summary.wall_seconds += seconds_of(report);
+  for (const auto& suite : report.at("testsuites")) {
+    for (const auto& test : suite.at("testsuite")) {
+      if (test.value("status", "RUN") != "RUN")
+        continue;
+      const std::string implementation = implementation_of(test);
+      const std::string check = check_of(suite, test);
+      Tally& tally = summary.by_implementation[implementation];
+      tally.seconds += seconds_of(test);
+      if (test.contains("failures") && !test["failures"].empty()) {
+        ++tally.failed;
+        const auto& failures = test["failures"];
+        summary.failures.push_back({implementation, check,
+                                    failure_reason(failures[0].value("failure", "")),
+                                    static_cast<int>(failures.size()) - 1});
+      } else if (test.value("result", "") == "SKIPPED") {
+        ++tally.skipped;
+        add_skip(summary, check, test.value("skipped_because", "no reason recorded"),
+                 implementation);
+      } else {
+        ++tally.passed;
+      }
+    }
+  }
+}
+
+void print_summary(const Summary& summary, std::ostream& out) {
+  const Tally total = summary.total();
+  const std::string total_label =
+      fmt::format("all {} implementations", summary.by_implementation.size());
+  std::size_t width = total_label.size();
+  for (const auto& [implementation, tally] : summary.by_implementation)
+    width = std::max(width, implementation.size());
+  const auto row = [&](std::string_view label, const Tally& t, double seconds) {
+    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>7}  {:>6.1f}s\n", label, width, t.passed, t.failed,
+                       t.skipped, seconds);
+  };
+  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>7}  {:>7}\n", "implementation", width, "passed",
+                     "failed", "skipped", "time");
+  for (const auto& [implementation, tally] : summary.by_implementation)
+    row(implementation, tally, tally.seconds);
+  // The run's own clock, where the results say it: the tests' times leave
+  // out starting and stopping the suite.
+  row(total_label, total, summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds);
+  if (summary.not_applicable > 0) {
+    out << fmt::format(
+        "{} (check, implementation) pairs did not apply to the designs and were not run "
+        "(csd-suite --list-checks)\n",
+        summary.not_applicable);
+  }
+  for (const auto& f : summary.failures) {
+    out << fmt::format("FAILED  {} {}: {}{}\n", f.implementation, f.check, f.reason,
+                       f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
+  }
+  for (const auto& s : summary.skips) {
+    out << fmt::format("SKIPPED {} on {}: {}\n", s.check, fmt::join(s.implementations, ", "),
+                       s.reason);
+  }
+}
+
+}  // namespace csd::report

@@ -1,0 +1,61 @@
+// The conformance summary of csd-suite's gtest JSON results: one line per
+// implementation (passed, failed, skipped, time), then one line per failure
+// with a reason a person can act on, one per kind of skip, and how many
+// (check, implementation) pairs did not apply. Kept apart from csd-report's
+// main() so that csd-unit can test it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace csd::report {
+
+struct Tally {
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;
+  double seconds = 0;  // the tests' own times, added up
+};
+
+struct Failure {
+  std::string implementation;  // the manifest's name: csd-fork
+  std::string check;           // Reply.SmallRepliesAreExact
+  std::string reason;          // failure_reason() of its first failure
+  int more = 0;                // further failures of the same test
+};
+
+struct Skip {
+  std::string check;
+  std::string reason;
+  std::vector<std::string> implementations;
+};
+
+struct Summary {
+  std::map<std::string, Tally> by_implementation;  // sorted: stable output
+  std::vector<Failure> failures;                   // in the order they ran
+  std::vector<Skip> skips;                         // one per (check, reason)
+  int not_applicable = 0;   // (check, implementation) pairs csd-suite did not register
+  double wall_seconds = 0;  // the runs' own elapsed times, added up
+
+  [[nodiscard]] Tally total() const;
+};
+
+// Adds one gtest JSON report (csd-suite --gtest_output=json:FILE) to `summary`.
+// Throws nlohmann::json::exception if it is not one.
+void add_results(const nlohmann::json& report, Summary& summary);
+
+// One line a person can act on, from the text googletest stores for a
+// failed assertion ("FILE:LINE\n" + what failed + the streamed message). In
+// order of preference: the assertion's own message (an AssertionResult's,
+// "asked for 1 bytes, got 0 (short_reply: ...)"), then the message streamed
+// into the assertion, each giving context to the other when both exist;
+// googletest's description of the expression only when neither does.
+std::string failure_reason(const std::string& gtest_failure);
+
+void print_summary(const Summary& summary, std::ostream& out);
+
+}  // namespace csd::report
