@@ -1,15 +1,15 @@
 #include "nonblocking_connection.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <span>
 #include <string_view>
 
 #include <fmt/core.h>
 
 #include "protocols.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace csd::impl {
@@ -27,10 +27,8 @@ void fail(Connection& c, std::string_view call) {
 void write_reply(Connection& c) {
   while (c.reply_left > 0) {
     const auto chunk = reply_chunk(c.reply_left);
-    const ssize_t n = ::write(c.fd.get(), chunk.data(), chunk.size());
+    const ssize_t n = Write(c.fd.get(), chunk);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
       if (errno != EAGAIN)
         fail(c, "write");
       return;  // the event loop says when there is room again (ET: only after EAGAIN)
@@ -60,10 +58,8 @@ void on_request_settled(Connection& c) {
 void read_request(Connection& c, Clock::time_point now) {
   std::array<char, 512> buf{};
   while (c.request.status() == SizeRequestParser::Status::incomplete) {
-    const ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
+    const ssize_t n = Read(c.fd.get(), buf);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
       if (errno != EAGAIN)
         return fail(c, "read");
       if (c.request.awaiting_newline())
@@ -88,10 +84,9 @@ void pump_echo(Connection& c) {
   for (;;) {
     bool read_drained = c.peer_closed;
     while (!read_drained && c.echo_pending.size() < kEchoBacklog) {
-      const ssize_t n = ::read(c.fd.get(), buf.data(), kEchoBacklog - c.echo_pending.size());
+      const ssize_t n =
+          Read(c.fd.get(), std::span(buf).first(kEchoBacklog - c.echo_pending.size()));
       if (n < 0) {
-        if (errno == EINTR)
-          continue;
         if (errno != EAGAIN)
           return fail(c, "read");
         read_drained = true;
@@ -102,10 +97,8 @@ void pump_echo(Connection& c) {
       }
     }
     while (!c.echo_pending.empty()) {
-      const ssize_t n = ::write(c.fd.get(), c.echo_pending.data(), c.echo_pending.size());
+      const ssize_t n = Write(c.fd.get(), c.echo_pending);
       if (n < 0) {
-        if (errno == EINTR)
-          continue;
         if (errno != EAGAIN)
           return fail(c, "write");
         return;  // socket full: writability resumes both directions

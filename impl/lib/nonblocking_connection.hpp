@@ -1,9 +1,10 @@
 // One client connection of a single-process, non-blocking event loop
 // (csd-select, csd-poll, csd-epoll): the state machine such designs repeat.
-// The loop (select, poll or epoll) is the design; this is what it drives. A connection reads
-// its request (feeding the incremental parser, with the bare-number grace as
-// a deadline), then writes its reply as the socket takes it; or, for echo,
-// writes back what it read, reading no further while 64 KiB wait.
+// The loop (select, poll or epoll) is the design; this is what it drives. A
+// connection reads its request (feeding the incremental parser, with the
+// bare-number grace as a deadline), then writes its reply as the socket
+// takes it; or, for echo, writes back what it read, reading no further while
+// 64 KiB wait.
 #pragma once
 
 #include <chrono>

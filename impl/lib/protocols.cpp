@@ -1,13 +1,11 @@
 #include "protocols.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 
 #include "request_reader.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace csd::impl {
@@ -37,18 +35,16 @@ bool send_size_reply(int fd, uint64_t n) {
 }
 
 void echo_until_eof(int fd) {
-  std::array<std::byte, kReplyChunk> buf{};
+  std::array<char, kReplyChunk> buf{};
   for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    const ssize_t n = Read(fd, buf);
     if (n == 0)
       return;  // the client half-closed: everything is echoed
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
       log_errno("read");
       return;
     }
-    if (!write_all(fd, std::span(buf).first(static_cast<std::size_t>(n)))) {
+    if (!write_all(fd, std::as_bytes(std::span(buf).first(static_cast<std::size_t>(n))))) {
       log_errno("write");
       return;
     }

@@ -1,14 +1,11 @@
 #include "request_reader.hpp"
 
-#include <poll.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
 #include <utility>
 
 #include <fmt/core.h>
 
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace csd::impl {
@@ -61,12 +58,9 @@ std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes,
   SizeRequestParser parser(max_bytes);
   std::array<char, 512> buf{};
   while (parser.status() == SizeRequestParser::Status::incomplete) {
+    // Digits but no newline yet: wait for more only as long as the grace.
     if (parser.awaiting_newline()) {
-      // Digits but no newline yet: wait for more only as long as the grace.
-      pollfd p{fd, POLLIN, 0};
-      const int ready = ::poll(&p, 1, static_cast<int>(grace.count()));
-      if (ready < 0 && errno == EINTR)
-        continue;
+      const int ready = readable_timeo(fd, grace);
       if (ready < 0) {
         log_errno("poll");
         return std::nullopt;
@@ -76,9 +70,7 @@ std::optional<uint64_t> read_size_request(int fd, uint64_t max_bytes,
         break;
       }
     }
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR)
-      continue;
+    const ssize_t n = Read(fd, buf);
     if (n < 0) {
       log_errno("read");
       return std::nullopt;

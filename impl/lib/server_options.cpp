@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -38,7 +39,7 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv,
   app.add_option("-p,--port", opts.port, "Port; 0 picks an ephemeral one (see the listening line)")
       ->capture_default_str();
   if (program.has_workers) {
-    app.add_option("-n,--workers", opts.workers, "Number of worker processes")
+    app.add_option("-n,--workers", opts.workers, "Pool size: worker processes or threads")
         ->capture_default_str()
         ->check(CLI::Range(1U, 1024U));
   }
@@ -82,7 +83,8 @@ DesignFlag number_flag(std::string name, std::string help, unsigned& value, unsi
 
 DesignFlag choice_flag_of(std::string name, std::string help, std::vector<std::string> names,
                           std::size_t default_index, std::function<void(std::size_t)> choose) {
-  return [=](CLI::App& app) {
+  return [name = std::move(name), help = std::move(help), names = std::move(names), default_index,
+          choose = std::move(choose)](CLI::App& app) {
     app.add_option_function<std::string>(
            name,
            [names, choose](const std::string& given) {

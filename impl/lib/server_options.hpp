@@ -1,7 +1,7 @@
 // The command line every reference server shares (CLI11):
 //   -i/--host HOST      numeric IPv4/IPv6 address to listen on (127.0.0.1)
 //   -p/--port PORT      0 = an ephemeral port, printed on the listening line (0)
-//   -n/--workers N      pool designs only: number of worker processes (4)
+//   -n/--workers N      pool designs only: worker processes or threads (4)
 //   --protocol size|echo                                             (size)
 //   --max-bytes N       largest size request served                  (1 GiB)
 //   --help

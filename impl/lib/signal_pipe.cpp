@@ -1,6 +1,7 @@
 #include "signal_pipe.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <array>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace csd::impl {
@@ -34,14 +36,21 @@ void set_disposition(int sig, void (*handler)(int)) {
   struct sigaction sa {};
   sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;  // the loop wakes through the pipe; spare other calls EINTR
+  sa.sa_flags = SA_RESTART;  // the loop wakes through the pipe: other calls just carry on
   if (::sigaction(sig, &sa, nullptr) < 0)
     throw syscall_error("sigaction");
 }
 
+extern "C" void exit_now(int /*sig*/) { ::_exit(0); }  // async-signal-safe, unlike exit()
+
 }  // namespace
 
 void ignore_sigpipe() { set_disposition(SIGPIPE, SIG_IGN); }
+
+void exit_on_stop_signals() {
+  set_disposition(SIGINT, exit_now);
+  set_disposition(SIGTERM, exit_now);
+}
 
 SignalPipe::SignalPipe(std::initializer_list<int> signals) {
   if (g_instance != nullptr)
@@ -94,6 +103,16 @@ void SignalPipe::release_in_child() {
   g_instance->read_.reset();
   g_instance->write_.reset();
   g_instance = nullptr;
+}
+
+Wakeup wait_readable(int fd, SignalPipe& pipe) {
+  std::array<pollfd, 2> fds{{{fd, POLLIN, 0}, {pipe.fd(), POLLIN, 0}}};
+  Poll(fds);
+  Wakeup woke;
+  woke.readable = fds[0].revents != 0;
+  if (fds[1].revents != 0)
+    woke.signals = pipe.drain();
+  return woke;
 }
 
 }  // namespace csd::impl

@@ -17,6 +17,11 @@ namespace csd::impl {
 // A client that resets mid-reply must cost an EPIPE error, not the process.
 void ignore_sigpipe();
 
+// SIGINT and SIGTERM end the process at once with status 0, like UNP's
+// sig_int(): for a server with no loop to return to (csd-iterative), stuck
+// in a blocking read() or write() on a client. The kernel closes its sockets.
+void exit_on_stop_signals();
+
 // Which signals arrived since the last drain().
 class SignalSet {
  public:
@@ -56,5 +61,18 @@ class SignalPipe {
   Fd write_;
   SignalSet installed_;
 };
+
+// What woke wait_readable(): `fd` is readable (or hung up, or in error), and/or
+// `signals` arrived (empty if none).
+struct Wakeup {
+  bool readable = false;
+  SignalSet signals;
+};
+
+// Waits in poll() until `fd` is readable or a signal arrives through `pipe`:
+// the top of a loop that accepts and must notice signals too (csd-fork,
+// csd-thread). A signal that arrives between two waits leaves its byte in the
+// pipe, so it is never lost.
+Wakeup wait_readable(int fd, SignalPipe& pipe);
 
 }  // namespace csd::impl

@@ -15,6 +15,7 @@
 
 #include <fmt/core.h>
 
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace csd::impl {
@@ -85,7 +86,8 @@ void shed_connection(int listen_fd, int err) {
     // connection first and this accept() waits for the next one, which then
     // gets dropped too. Only a worker out of descriptors can get here.)
     spare_fd().reset();
-    Fd dropped(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    Fd dropped(
+        restart_on_eintr([&] { return ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC); }));
     const bool progress = dropped.valid() || (errno != EMFILE && errno != ENFILE);
     dropped.reset();  // the client sees its connection closed: refused, not hung
     reserve_spare_fd();
@@ -148,36 +150,27 @@ void announce_listening(const Listener& listener) {
 
 Fd accept_connection(int listen_fd, ConnectionMode mode) {
   const int flags = SOCK_CLOEXEC | (mode == ConnectionMode::nonblocking ? SOCK_NONBLOCK : 0);
-  for (;;) {
-    Fd conn(::accept4(listen_fd, nullptr, nullptr, flags));
-    if (conn) {
-      if (out_of_descriptors)
-        log_message("accept: descriptors available again");
-      out_of_descriptors = false;
-      return conn;
-    }
-    const int err = errno;
-    if (err == EINTR)
-      continue;
-    if (is_transient_accept_error(err))
-      return {};
-    if (err == EMFILE || err == ENFILE) {
-      shed_connection(listen_fd, err);
-      return {};
-    }
-    log_error("accept", err);
-    return {};
+  Fd conn(restart_on_eintr([&] { return ::accept4(listen_fd, nullptr, nullptr, flags); }));
+  if (conn) {
+    if (out_of_descriptors)
+      log_message("accept: descriptors available again");
+    out_of_descriptors = false;
+    return conn;
   }
+  const int err = errno;
+  if (err == EMFILE || err == ENFILE)
+    shed_connection(listen_fd, err);
+  else if (!is_transient_accept_error(err))
+    log_error("accept", err);
+  errno = err;  // for a caller that tells "drained" (EAGAIN) from the rest
+  return {};
 }
 
 bool write_all(int fd, std::span<const std::byte> data) {
   while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
+    const ssize_t n = Write(fd, data);
+    if (n < 0)
       return false;
-    }
     data = data.subspan(static_cast<std::size_t>(n));
   }
   return true;

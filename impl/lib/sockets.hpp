@@ -41,22 +41,24 @@ void announce_listening(const Listener& listener);
 // set_nonblocking() would cost.
 enum class ConnectionMode { blocking, nonblocking };
 
-// One accept(). Returns the connection (close-on-exec, blocking unless
-// `mode` says otherwise), or an invalid Fd when there is nothing to serve
-// right now, so the caller just goes round its loop again:
-//  - EINTR is retried here;
+// UNP's Accept(): one accept(). Returns the connection (close-on-exec,
+// blocking unless `mode` says otherwise), or an invalid Fd when there is
+// nothing to serve right now, so the caller just goes round its loop again;
+// errno then says why:
 //  - EAGAIN (non-blocking listener drained), ECONNABORTED and the network
 //    errors accept(2) says to treat like EAGAIN: nothing to report;
 //  - EMFILE/ENFILE: reported once per burst, then the pending connection is
 //    accepted on a spare descriptor and closed at once (the "spare fd"
 //    trick), so a full descriptor table never turns into a busy loop of
-//    failing accepts; without a spare, it backs off 100 ms.
-// Other errors are reported and also give an invalid Fd.
+//    failing accepts; without a spare, it backs off 100 ms;
+//  - anything else is reported ("accept: ...").
+// A call interrupted by a signal is restarted (restart_on_eintr).
 Fd accept_connection(int listen_fd, ConnectionMode mode = ConnectionMode::blocking);
 
-// Writes all of `data`, retrying EINTR and short writes. On a blocking
-// socket a reply is handed to the kernel in one write() call unless a signal
-// interrupts it. Returns false with errno set (EPIPE, ECONNRESET, ...).
+// Writes all of `data` with Write() (syscalls.hpp), going on after short
+// writes. On a blocking socket a reply is handed to the kernel in one
+// write() call unless a signal interrupts it. Returns false with errno set
+// (EPIPE, ECONNRESET, ...).
 bool write_all(int fd, std::span<const std::byte> data);
 
 // O_NONBLOCK on. Throws std::system_error("fcntl: ...") on failure.

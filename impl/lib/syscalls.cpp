@@ -61,4 +61,9 @@ ssize_t Recvmsg(int fd, msghdr& msg, int flags) {
   return restart_on_eintr([&] { return ::recvmsg(fd, &msg, flags); });
 }
 
+int readable_timeo(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  return restart_on_eintr([&] { return ::poll(&p, 1, static_cast<int>(timeout.count())); });
+}
+
 }  // namespace csd::impl

@@ -9,6 +9,8 @@
 //  - a client's I/O (Read, Write, Sendmsg, Recvmsg): a failure ends that one
 //    connection, so they return -1 with errno set (EPIPE, ECONNRESET, EAGAIN
 //    on a non-blocking socket) and the caller drops the client.
+// UNP's Accept() is accept_connection() in sockets.hpp: accept(2) has more
+// failures to judge than a wrapper here should.
 #pragma once
 
 #include <poll.h>
@@ -18,6 +20,7 @@
 #include <sys/types.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -56,5 +59,10 @@ ssize_t Write(int fd, std::span<const std::byte> data);
 ssize_t Write(int fd, std::string_view data);
 ssize_t Sendmsg(int fd, const msghdr& msg, int flags);
 ssize_t Recvmsg(int fd, msghdr& msg, int flags);
+
+// UNP 14.2's readable_timeo(), with poll(): waits until `fd` is readable (or
+// hung up, or in error: the next read says which) or `timeout` passes.
+// Returns 1 when ready, 0 on timeout, -1 with errno on failure.
+int readable_timeo(int fd, std::chrono::milliseconds timeout);
 
 }  // namespace csd::impl

@@ -1,41 +1,21 @@
-// csd-poll: one process, one poll() loop, every socket non-blocking (UNP
-// 6.11, the single-process server redone with poll()).
-//
-// The same design as csd-select, with the same per-connection state machine
-// (read the request, write the reply / echo what came in), but the interest
-// set is an array of struct pollfd instead of two fd_set bitmaps. That buys
-// two things: no FD_SETSIZE limit (any descriptor number can be watched), and
-// the kernel reports per descriptor (revents) rather than overwriting the
-// caller's sets. What it does not buy: every round still hands the kernel the
-// whole array and scans all of it afterwards, O(connections) per wake-up,
-// however few of them are ready. That is what epoll fixes (csd-epoll).
-//
-// Replies go out as the socket's write space allows, through POLLOUT, so one
-// slow reader never stalls the others. The size protocol's bare-number grace
-// (digits without a newline are a request once nothing more arrives for
-// 50 ms) is a per-connection deadline; the poll() timeout is the nearest one.
+// csd-poll: csd-select with poll() (UNP 6.11): one process, every socket non-blocking.
+// Watch: no FD_SETSIZE limit, yet every round still hands the kernel the whole pollfd
+// array and scans it all, O(open connections) however few are ready: epoll's cue.
+// More: impl/README.md, "csd-poll".
 #include <poll.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <array>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <exception>
-#include <map>
-#include <optional>
-#include <string>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "nonblocking_connection.hpp"
-#include "protocols.hpp"
-#include "request_reader.hpp"
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace {
@@ -84,8 +64,8 @@ int main(int argc, char** argv) {
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     Connections conns;
-    std::vector<pollfd>
-        fds;  // rebuilt every round: [listener, signal pipe, one per connection in map order]
+    // Rebuilt every round: [listener, signal pipe, one per connection in map order].
+    std::vector<pollfd> fds;
     announce_listening(listener);
 
     for (;;) {
@@ -95,11 +75,7 @@ int main(int argc, char** argv) {
       for (const auto& [fd, c] : conns) fds.push_back({fd, interest(c), 0});
       const int timeout_ms = next_timeout_ms(conns, Clock::now());
 
-      if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
-        if (errno == EINTR)
-          continue;
-        throw syscall_error("poll");
-      }
+      Poll(fds, timeout_ms);
       if ((fds[1].revents & POLLIN) != 0 && signals.drain().stop())
         break;
 

@@ -1,40 +1,23 @@
-// csd-select: one process, one select() loop, every socket non-blocking
-// (UNP 6.8's single-process server; the seed's server02 done without its
-// blocking sendall).
-//
-// No process or thread per client: each connection is a small state machine
-// (read the request, write the reply / echo what came in) and select() says
-// which ones can make progress. Nothing ever blocks, so one slow client
-// cannot stall the others: replies go out as the socket's write space allows,
-// through the write set. The costs: all the work shares one CPU, every step
-// must be written as "do what you can, remember where you were", and
-// select() cannot watch descriptors at or above FD_SETSIZE, so connections
-// that would get one are refused.
-//
-// The size protocol's bare-number grace (digits without a newline are a
-// request once nothing more arrives for 50 ms) is a per-connection deadline;
-// the select() timeout is the nearest one.
+// csd-select: one process, one select() loop, every socket non-blocking (UNP 6.8; the
+// seed's server02 without its blocking sendall).
+// Watch: a client that asks for 3 MB and reads none of it stalls nobody else; a connection
+// whose descriptor would reach FD_SETSIZE (1024) is refused and logged.
+// More: impl/README.md, "csd-select".
 #include <sys/select.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <exception>
-#include <map>
 #include <optional>
-#include <string>
 
 #include <fmt/core.h>
 
 #include "nonblocking_connection.hpp"
-#include "protocols.hpp"
-#include "request_reader.hpp"
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
 #include "sockets.hpp"
+#include "syscalls.hpp"
 #include "syserr.hpp"
 
 namespace {
@@ -101,11 +84,7 @@ int main(int argc, char** argv) {
       }
       std::optional<timeval> timeout = next_timeout(conns, Clock::now());
 
-      if (::select(max_fd + 1, &readable, &writable, nullptr, timeout ? &*timeout : nullptr) < 0) {
-        if (errno == EINTR)
-          continue;
-        throw syscall_error("select");
-      }
+      Select(max_fd + 1, &readable, &writable, timeout ? &*timeout : nullptr);
       if (FD_ISSET(signals.fd(), &readable) && signals.drain().stop())
         break;
 

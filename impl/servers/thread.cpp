@@ -1,25 +1,7 @@
-// csd-thread: one thread per connection (UNP 30.10).
-//
-// csd-fork with threads: the main thread accepts, and each connection gets a
-// new thread of its own, detached, that serves the client the plain blocking
-// way and ends. A thread costs far less than a fork(), and nothing needs
-// reaping. What it trades: nothing stops a flood of clients from creating
-// threads until memory runs out, so the number at once is bounded by
-// --max-threads (default 256); beyond it a new connection is closed at once
-// and logged ("refusing connection: 256 threads busy", at most once a
-// second), and the client sees a close rather than a hang.
-//
-// Stopping: the main thread waits with poll() on the listener and the signal
-// pipe, like csd-fork. On SIGINT/SIGTERM it shuts down the connections still
-// being served (LiveConnections), which wakes their threads, waits until
-// every one has let go of its connection, prints the total, and returns.
-// Threads are detached, so there is nobody to join; a detached thread that
-// is still returning when the process exits is simply ended with it, which
-// is harmless once it has finished with its connection.
-#include <poll.h>
-
-#include <array>
-#include <cerrno>
+// csd-thread: the main thread accepts, and each connection gets a thread (UNP 30.10, serv06.c).
+// Watch: one thread per open connection (ls /proc/PID/task), up to --max-threads (256);
+// beyond it a new connection is closed at once ("refusing connection: 256 threads busy").
+// More: impl/README.md, "csd-thread" and "Stopping threads".
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -31,7 +13,6 @@
 #include <thread>
 
 #include <fmt/core.h>
-#include <CLI/CLI.hpp>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
@@ -47,25 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kDefaultMaxThreads = 256;
 constexpr unsigned kMaxMaxThreads = 100000;
-
-// --max-threads N, this design's own flag, checked like the common ones: bad
-// input exits with status 2 ("--max-threads: not an integer from 1 to 100000: 0").
-void add_max_threads(CLI::App& app, unsigned& max_threads) {
-  const CLI::Validator one_to_max(
-      [](const std::string& text) -> std::string {
-        const bool digits =
-            !text.empty() && text.size() <= 6 && text.find_first_not_of("0123456789") == text.npos;
-        const unsigned long n = digits ? std::stoul(text) : 0;
-        if (n >= 1 && n <= kMaxMaxThreads)
-          return {};
-        return fmt::format("not an integer from 1 to {}: {}", kMaxMaxThreads, text);
-      },
-      "");
-  app.add_option("--max-threads", max_threads,
-                 "Most connections served at once; beyond it new ones are closed")
-      ->capture_default_str()
-      ->check(one_to_max);
-}
 
 // "refusing connection: 256 threads busy", at most once a second, so a
 // flood of refusals cannot flood stderr too. Main thread only.
@@ -93,23 +55,15 @@ class RefusalLog {
   uint64_t refused_total_ = 0;
 };
 
-// Accepts one connection and starts a thread for it, or refuses it.
-// Returns true when a thread was started.
-bool accept_and_spawn(int listen_fd, LiveConnections& live, unsigned max_threads,
-                      RefusalLog& refusals, const Options& opts) {
-  csd::Fd conn = accept_connection(listen_fd);
-  if (!conn)
-    return false;  // the client gave up, or nothing was there after all
-  // Only this thread adds to `live`, so the count cannot grow between here and add().
-  if (const std::size_t busy = live.size(); busy >= max_threads) {
-    refusals.refused(static_cast<unsigned>(busy));
-    return false;  // conn closes: refused
-  }
+// The connection's own thread, detached: it serves the client and ends,
+// removing the connection from `live` before it closes it. Returns false
+// when there is none: the server is stopping, or the thread could not start
+// (reported); the client is dropped.
+bool serve_in_thread(LiveConnections& live, csd::Fd conn, const Options& opts) {
   const int fd = conn.get();
   if (!live.add(fd))
     return false;  // stopping
   try {
-    // The thread owns the connection from here; it unregisters it when done.
     std::jthread(serve_registered, std::ref(live), std::move(conn), opts.protocol, opts.max_bytes)
         .detach();
     return true;
@@ -124,16 +78,18 @@ bool accept_and_spawn(int listen_fd, LiveConnections& live, unsigned max_threads
 
 int main(int argc, char** argv) {
   unsigned max_threads = kDefaultMaxThreads;
-  const Options opts =
-      parse_options({"csd-thread",
-                     "thread: the main thread accepts, one thread serves each connection; "
-                     "--max-threads N (256) bounds them, beyond it new connections are closed"},
-                    argc, argv, [&](CLI::App& app) { add_max_threads(app, max_threads); });
+  const Options opts = parse_options(
+      {"csd-thread",
+       "thread: the main thread accepts, one thread serves each connection; "
+       "--max-threads N (256) bounds them, beyond it new connections are closed"},
+      argc, argv,
+      number_flag("--max-threads", "Most connections served at once; beyond it new ones are closed",
+                  max_threads, 1, kMaxMaxThreads));
   try {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port);
-    // Non-blocking: poll() said readable, but the client may be gone by the
-    // time we accept(), and the main thread must not block there.
+    // poll() said readable, but the client may be gone by the time we
+    // accept(): the main thread must not block there.
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     LiveConnections live;
@@ -142,16 +98,20 @@ int main(int argc, char** argv) {
     announce_listening(listener);
 
     for (;;) {
-      std::array<pollfd, 2> fds{{{listener.fd.get(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
-      if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR)
-          continue;
-        throw syscall_error("poll");
-      }
-      if (fds[1].revents != 0 && signals.drain().stop())
+      const Wakeup woke = wait_readable(listener.fd.get(), signals);
+      if (woke.signals.stop())
         break;
-      if (fds[0].revents != 0 &&
-          accept_and_spawn(listener.fd.get(), live, max_threads, refusals, opts))
+      if (!woke.readable)
+        continue;
+      csd::Fd conn = accept_connection(listener.fd.get());
+      if (!conn)
+        continue;  // the client gave up, or another error (reported)
+      // Only this thread adds to `live`, so the count cannot grow before serve_in_thread().
+      if (const std::size_t busy = live.size(); busy >= max_threads) {
+        refusals.refused(static_cast<unsigned>(busy));
+        continue;  // conn closes: refused
+      }
+      if (serve_in_thread(live, std::move(conn), opts))
         ++served;
     }
 
