@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, runs the conformance suite
 # over the reference implementations (fixtures/impls) or the manifests given,
-# and prints a summary per implementation and check family.
+# and prints a summary: one line per implementation, one per failure.
 #   ./ci/conformance.sh [MANIFEST.json|DIR ...]
-# Full results (gtest JSON): results/conformance.json. Exit 0 only if every
-# check that applies passed.
+# Full results (gtest JSON): results/conformance.json; the suite's own output
+# (figures, failed servers' output): results/conformance.log. Exit 0 only if
+# every check that applies passed. CSD_BUILD_DIR=DIR: use that build as it is.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for arg in "$@"; do
   case $arg in
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
   [ -e "$arg" ] || { echo "conformance.sh: no such manifest: $arg" >&2; exit 2; }
 done
@@ -17,28 +18,31 @@ done
 impls=()
 for arg in "$@"; do impls+=(--impl "$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")"); done
 
-# shellcheck source=ci/build.sh
-source "$root/ci/build.sh"
+if [ -n "${CSD_BUILD_DIR:-}" ]; then
+  BUILD_DIR=$(cd "$CSD_BUILD_DIR" && pwd)
+else
+  # shellcheck source=ci/build.sh
+  source "$root/ci/build.sh"
+fi
 results=${CSD_RESULTS_DIR:-$root/results}
 mkdir -p "$results"
 json=$results/conformance.json
+log=$results/conformance.log
 rm -f "$json"
+# stdout goes to the log; stderr stays where it is, so that on a terminal
+# csd-suite shows which check is running (--progress=auto: only there).
 set +e
-"$BUILD_DIR/bin/csd-suite" "${impls[@]}" --gtest_brief=1 --gtest_output="json:$json" >"$results/conformance.log" 2>&1
+"$BUILD_DIR/bin/csd-suite" "${impls[@]}" --gtest_brief=1 --gtest_output="json:$json" >"$log"
 suite_status=$?
 set -e
 if [ "$suite_status" = 2 ] || [ ! -f "$json" ]; then
-  cat "$results/conformance.log" >&2
-  echo "conformance.sh: the suite did not run (exit $suite_status)" >&2
+  echo "conformance.sh: the suite did not run (exit $suite_status); its output: $log" >&2
   exit 2
 fi
-echo
 echo "== csd conformance summary"
 set +e
 "$BUILD_DIR/bin/csd-report" "$json"
 report_status=$?
 set -e
-echo
-echo "Full results: $json"
-echo "Suite log:    $results/conformance.log"
+echo "Full results: $json (gtest JSON), $log (the suite's output)"
 [ "$suite_status" = 0 ] && [ "$report_status" = 0 ]
