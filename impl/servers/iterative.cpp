@@ -1,6 +1,6 @@
-// csd-iterative: one client at a time, start to finish (UNP 30.4; the seed's server01).
-// Watch: connect once and send nothing, and every other client waits in the listen
-// queue (ss -ltn: Recv-Q) until that one lets go. SIGTERM ends it even then.
+// csd-iterative: one client at a time, start to finish (UNP 30.4, serv00.c; the seed's
+// server01). Watch: connect once and send nothing, and every other client waits in the
+// listen queue (ss -ltn: Recv-Q) until that one lets go. SIGTERM ends it even then.
 // More: impl/README.md, "csd-iterative".
 #include <exception>
 

@@ -1,6 +1,6 @@
-// csd-poll: csd-select with poll() (UNP 6.11): one process, every socket non-blocking.
-// Watch: no FD_SETSIZE limit, yet every round still hands the kernel the whole pollfd
-// array and scans it all, O(open connections) however few are ready: epoll's cue.
+// csd-poll: csd-select with poll() (UNP 6.11, tcpservpoll01.c): one process, every socket
+// non-blocking. Watch: no FD_SETSIZE limit, yet every round still hands the kernel the
+// whole pollfd array and scans it all, O(open connections) however few are ready.
 // More: impl/README.md, "csd-poll".
 #include <poll.h>
 

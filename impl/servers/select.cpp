@@ -1,5 +1,5 @@
-// csd-select: one process, one select() loop, every socket non-blocking (UNP 6.8; the
-// seed's server02 without its blocking sendall).
+// csd-select: one process, one select() loop, every socket non-blocking (UNP 6.8,
+// tcpservselect01.c, whose writes block; the seed's server02 without its blocking sendall).
 // Watch: a client that asks for 3 MB and reads none of it stalls nobody else; a connection
 // whose descriptor would reach FD_SETSIZE (1024) is refused and logged.
 // More: impl/README.md, "csd-select".
