@@ -50,7 +50,7 @@ bool has_name(const std::vector<Design>& designs, const std::string& name) {
   return std::ranges::any_of(designs, [&](const Design& d) { return d.manifest.name == name; });
 }
 
-// Why the manifest in `file` cannot be benchmarked; "" if it can. The load
+// Why manifest `m` cannot be benchmarked; "" if it can. The load
 // speaks the size protocol, and each name is a row of its own.
 std::string problem_with(const harness::Manifest& m, const std::vector<Design>& designs) {
   if (m.protocol != harness::WireProtocol::size)

@@ -68,10 +68,12 @@ const std::string kLegend = fmt::format(
     "time\").\n× C iterative: conn/s over {0}'s in the same repetition, median (range).\n",
     kBaselineName);
 
+// "5 clients × 400 conns × 4000 bytes", "1 client × 200 conns × 1MiB".
 std::string point_title(const json& point) {
   const int clients = point["clients"];
-  return fmt::format("{} client{} × {} conns × {} bytes", clients, clients == 1 ? "" : "s",
-                     point["conns"].get<int>(), bytes_text(point["bytes"]));
+  const std::string size = bytes_text(point["bytes"]);
+  return fmt::format("{} client{} × {} conns × {}{}", clients, clients == 1 ? "" : "s",
+                     point["conns"].get<int>(), size, size.ends_with("MiB") ? "" : " bytes");
 }
 
 // Calls `table(title, rows)` per load point, with the summary rows it has.
