@@ -1,6 +1,7 @@
-// The two wire protocols, served the blocking way (fork, prefork and
-// prefork-fdpass children all serve one connection at a time like this), plus
-// the reply payload that the select() server writes piecemeal.
+// The two wire protocols, served the blocking way (csd-iterative, the
+// children of the process designs and the threads of the threaded ones all
+// serve one connection at a time like this), plus the reply payload that the
+// event loops (csd-select, csd-poll, csd-epoll) write piecemeal.
 //
 //   size: read "N\n" (see request_reader.hpp), write exactly N bytes, close.
 //   echo (RFC 862): write back everything read until the client half-closes.
