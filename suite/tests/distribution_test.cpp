@@ -21,17 +21,16 @@ namespace {
 
 class Distribution : public ServerTest {
  public:
-  using ServerTest::ServerTest;
+  explicit Distribution(const harness::Manifest& implementation) : ServerTest(implementation) {
+    start_with_full_pool();
+  }
 
  protected:
   // Every check starts once the whole pool is up; a process pool's workers
   // are then known.
   void SetUp() override {
     ServerTest::SetUp();
-    if (HasFatalFailure())
-      return;
-    ASSERT_TRUE(pool_is_full_within(5000ms));
-    if (traits().process_pool()) {
+    if (!HasFatalFailure() && traits().process_pool()) {
       const auto tree = server().tree();
       workers_.assign(tree.begin() + 1, tree.end());
       std::sort(workers_.begin(), workers_.end());

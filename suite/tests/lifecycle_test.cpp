@@ -1,7 +1,6 @@
 // Lifecycle: what the server's processes do over many connections and when
 // told to stop. Children are reaped, descriptors are not leaked, SIGTERM
 // ends the whole tree promptly.
-#include <fmt/format.h>
 
 #include <csignal>
 

@@ -3,7 +3,6 @@
 // (thread) once clients leave; pools keep exactly their workers, and a
 // process pool replaces a worker that is killed (every pool design here says
 // it does, in impl/README.md).
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <csignal>
@@ -50,12 +49,12 @@ class ResourceShape : public ServerTest {
 // Where the checks apply, whatever the protocol: designs that start a worker
 // per client; pools (whose size the manifest gives); pools of processes, the
 // only workers that can be killed one at a time.
-constexpr harness::AppliesTo kWorkerPerClient{.workers = harness::kWorkerPerClient};
+constexpr harness::AppliesTo kWorkerPerClientDesigns{.workers = harness::kWorkerPerClient};
 constexpr harness::AppliesTo kPoolsOfKnownSize{.workers = harness::kPools, .min_workers = 1};
 constexpr harness::AppliesTo kProcessPoolsOfKnownSize{.workers = harness::kProcessPools,
                                                       .min_workers = 1};
 
-CSD_CHECK(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave, kWorkerPerClient) {
+CSD_CHECK(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave, kWorkerPerClientDesigns) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
   if (traits().workers == harness::Workers::process_per_client) {
     std::size_t size = 0;

@@ -17,6 +17,9 @@ void ServerTest::SetUp() {
     FAIL() << "could not start " << manifest().name << " (" << manifest().path.string() << "):\n"
            << e.what();
   }
+  if (full_pool_at_start_) {
+    ASSERT_TRUE(pool_is_full_within(5000ms));
+  }
 }
 
 void ServerTest::TearDown() {
@@ -70,6 +73,24 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
   return client::run_load(options);
 }
 
+::testing::AssertionResult ServerTest::pool_is_full_within(std::chrono::milliseconds timeout) {
+  const harness::ServerProcess& server = *server_;
+  if (server.wait_for_full_pool(timeout))
+    return ::testing::AssertionSuccess();
+  auto failure = ::testing::AssertionFailure();
+  failure << "the pool never reached its " << server.workers() << " workers within "
+          << timeout.count() << " ms: ";
+  if (traits().process_pool()) {
+    failure << "the tree has " << server.tree().size() << " processes, not parent + "
+            << server.workers();
+  } else {
+    failure << harness::describe(server.pid()) << " has "
+            << harness::thread_ids(server.pid()).size() << " threads, not main + "
+            << server.workers();
+  }
+  return failure;
+}
+
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {
   if (r.outcome == client::Outcome::ok && r.received == asked)
     return ::testing::AssertionSuccess();
@@ -90,24 +111,6 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
     }
   }
   for (const auto& detail : report.first_failures) failure << "\n  " << detail;
-  return failure;
-}
-
-::testing::AssertionResult ServerTest::pool_is_full_within(std::chrono::milliseconds timeout) {
-  const harness::ServerProcess& server = *server_;
-  if (server.wait_for_full_pool(timeout))
-    return ::testing::AssertionSuccess();
-  auto failure = ::testing::AssertionFailure();
-  failure << "the pool never reached its " << server.workers() << " workers within "
-          << timeout.count() << " ms: ";
-  if (traits().process_pool()) {
-    failure << "the tree has " << server.tree().size() << " processes, not parent + "
-            << server.workers();
-  } else {
-    failure << harness::describe(server.pid()) << " has "
-            << harness::thread_ids(server.pid()).size() << " threads, not main + "
-            << server.workers();
-  }
   return failure;
 }
 

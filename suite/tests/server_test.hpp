@@ -54,9 +54,14 @@ class ServerTest : public ::testing::Test {
   // derived fixture's constructor).
   void set_workers(int workers) { launch_.workers = workers; }
 
+  // For a family's constructor: its checks start once the pool has all its
+  // workers, and fail in SetUp if it does not within 5 s.
+  void start_with_full_pool() { full_pool_at_start_ = true; }
+
  private:
   const harness::Manifest& manifest_;
   harness::LaunchOptions launch_;
+  bool full_pool_at_start_ = false;
   std::unique_ptr<harness::ServerProcess> server_;
   std::optional<harness::StopReport> stopped_;
 };

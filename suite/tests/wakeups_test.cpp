@@ -38,20 +38,14 @@ using TaskSwitches = std::map<std::pair<pid_t, pid_t>, uint64_t>;
 
 class WakeUps : public ServerTest {
  public:
+  // The measurement starts once the whole pool is up.
   explicit WakeUps(const harness::Manifest& implementation) : ServerTest(implementation) {
     if (harness::command_takes_workers(implementation))
       set_workers(kPoolSize);
+    start_with_full_pool();
   }
 
  protected:
-  // The measurement starts once the whole pool is up.
-  void SetUp() override {
-    ServerTest::SetUp();
-    if (HasFatalFailure())
-      return;
-    ASSERT_TRUE(pool_is_full_within(5000ms));
-  }
-
   // Every task of the server's tree; `running` names the ones in state R.
   TaskSwitches sample_tasks(std::vector<std::string>* running = nullptr) {
     TaskSwitches switches;
