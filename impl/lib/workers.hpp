@@ -36,9 +36,11 @@ struct ChildExit {
 // SIGCHLD arrives, so no child stays a zombie.
 std::vector<ChildExit> reap_children();
 
-// For a pool of worker processes, on SIGCHLD: reaps every child that exited;
-// each that is one of `children` is logged and replaced in its slot by
-// `respawn(slot)`, so the pool keeps its size.
+// For a pool of worker processes, on SIGCHLD (run_worker_pool's, and
+// csd-prefork-fdpass's own loop): reaps every child that exited; each that is
+// one of `children` (the pids by slot) is logged ("child 1 (pid 4242) killed
+// by signal 9 (Killed); starting a new one") and replaced in its slot by the
+// pid `respawn(slot)` returns, so the pool keeps its size.
 void replace_dead_children(std::vector<pid_t>& children,
                            const std::function<pid_t(std::size_t)>& respawn);
 
