@@ -240,7 +240,13 @@ void print_summary(const Summary& summary, std::ostream& out) {
         "(csd-suite --list-checks)\n",
         summary.not_applicable);
   }
-  for (const auto& f : summary.failures) {
+  // By implementation, each in the order its checks ran: what one server
+  // has to fix reads together.
+  std::vector<Failure> failures = summary.failures;
+  std::stable_sort(failures.begin(), failures.end(), [](const Failure& a, const Failure& b) {
+    return a.implementation < b.implementation;
+  });
+  for (const auto& f : failures) {
     out << fmt::format("FAILED  {} {}: {}{}\n", f.implementation, f.check, f.reason,
                        f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
   }

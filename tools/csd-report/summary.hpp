@@ -36,10 +36,10 @@ struct Skip {
 
 struct Summary {
   std::map<std::string, Tally> by_implementation;  // sorted: stable output
-  std::vector<Failure> failures;                   // in the order they ran
-  std::vector<Skip> skips;                         // one per (check, reason)
-  int not_applicable = 0;   // (check, implementation) pairs csd-suite did not register
-  double wall_seconds = 0;  // the runs' own elapsed times, added up
+  std::vector<Failure> failures;  // in the order they ran (printed by implementation)
+  std::vector<Skip> skips;        // one per (check, reason)
+  int not_applicable = 0;         // (check, implementation) pairs csd-suite did not register
+  double wall_seconds = 0;        // the runs' own elapsed times, added up
 
   [[nodiscard]] Tally total() const;
 };
