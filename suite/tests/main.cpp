@@ -42,9 +42,9 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--progress=auto|on|off] [--list-chec
                      the same through the environment
   Without either: the reference implementations in )" CSD_DEFAULT_IMPL_DIR R"(
   --progress=MODE    which check is running and how many are done, on one
-                     line of stderr rewritten in place, never on anything but
-                     a terminal. auto (default): when stdout is not a terminal
-                     too (csd-suite >log); on: also when it is; off
+                     line of stderr rewritten in place; only ever on a
+                     terminal. auto (default): when stdout is not one too
+                     (csd-suite >log); on: even when it is; off: never
   --list-checks      every check, where it applies (protocol, kind of
                      workers, worker count), and how many of the
                      implementations it applies to; then exit
