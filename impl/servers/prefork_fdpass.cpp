@@ -147,6 +147,7 @@ void read_free_byte(Pool& pool, std::size_t slot) {
 
 // Every client waiting in the listen queue, each to the first free child,
 // for as long as there is one: under load, not one poll() per connection.
+// The parent's copy of each connection closes once it is passed.
 void pass_connections(int listen_fd, Pool& pool) {
   for (auto slot = first_free(pool); slot; slot = first_free(pool)) {
     const csd::Fd conn = accept_connection(listen_fd);
@@ -157,7 +158,7 @@ void pass_connections(int listen_fd, Pool& pool) {
       ++pool.served[*slot];
     else
       log_errno("sendmsg");  // the child is dying: SIGCHLD will replace it
-  }                          // the parent's copy of the connection closes here
+  }
 }
 
 }  // namespace
