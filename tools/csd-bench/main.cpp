@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "bench.hpp"
+#include "status_line.hpp"
 
 namespace {
 
@@ -104,21 +105,26 @@ std::vector<PlannedRun> plan_runs(std::size_t designs, std::size_t points, int r
   return plan;
 }
 
-// Progress on stderr, a line per run: redrawn in place on a terminal, kept
-// otherwise (logs, CI), with the time left at the pace so far.
-void show_progress(std::size_t done, std::size_t total, const std::string& label, const json& run,
+// Progress, one status line on a terminal (harness::StatusLine); an invalid
+// run is also written out as a line of its own wherever stderr goes.
+void show_progress(csd::harness::StatusLine& status, std::size_t done, std::size_t total,
+                   const std::string& label, const json& run,
                    std::chrono::steady_clock::time_point start) {
-  static const bool tty = ::isatty(STDERR_FILENO) == 1;
   const auto elapsed = std::chrono::steady_clock::now() - start;
   const auto left = std::chrono::duration_cast<std::chrono::seconds>(
       elapsed * static_cast<double>(total - done) / static_cast<double>(done));
+  const bool valid = run["valid"].get<bool>();
   const std::string verdict =
-      run["valid"].get<bool>()
-          ? fmt::format("{:.0f} conn/s", run["figures"]["conns_per_s"].get<double>())
-          : "INVALID: " + run.value("invalid_reason", std::string());
-  fmt::print(stderr, "{}[{}/{}, {}:{:02} left] {}: {}{}", tty ? "\r\033[K" : "", done, total,
-             left.count() / 60, left.count() % 60, label, verdict,
-             tty && run["valid"].get<bool>() && done < total ? "" : "\n");
+      valid ? fmt::format("{:.0f} conn/s", run["figures"]["conns_per_s"].get<double>())
+            : "INVALID: " + run.value("invalid_reason", std::string());
+  const std::string line = fmt::format("[{}/{}, {}:{:02} left] {}: {}", done, total,
+                                       left.count() / 60, left.count() % 60, label, verdict);
+  if (valid) {
+    status.show(line);
+  } else {
+    status.clear();
+    fmt::print(stderr, "{}\n", line);
+  }
 }
 
 // An output file, opened before the first run so that a bad path fails at
@@ -171,6 +177,7 @@ int bench(const Options& options) {
   std::vector<bool> did_not_start(designs.size(), false);
   const auto start = std::chrono::steady_clock::now();
   install_stop_handlers();
+  csd::harness::StatusLine status(STDERR_FILENO);
   for (const auto& [d, p, rep] : plan) {
     if (stop_requested.load())
       break;
@@ -186,12 +193,13 @@ int bench(const Options& options) {
     run.update({{"design", name}, {"point", p}, {"rep", rep}});
     document["runs"].push_back(std::move(run));
     if (!options.quiet) {
-      show_progress(document["runs"].size(), plan.size(),
+      show_progress(status, document["runs"].size(), plan.size(),
                     fmt::format("{} {}x{}x{} rep {}/{}", name, points[p].clients, points[p].conns,
                                 bytes_text(points[p].bytes), rep + 1, options.reps),
                     document["runs"].back(), start);
     }
   }
+  status.clear();
   document["planned_runs"] = plan.size();
   document["interrupted"] = document["runs"].size() < plan.size();
   document["summary"] = summarize(document);
