@@ -71,6 +71,7 @@ std::string_view to_string(AcceptWakeup w) {
 
 std::vector<std::string> known_models() {
   std::vector<std::string> models;
+  models.reserve(kModelTraits.size());
   for (const auto& entry : kModelTraits) models.emplace_back(entry.model);
   return models;
 }
