@@ -79,9 +79,11 @@ TEST(FailureReason, WithoutAnyMessageDescribesTheExpression) {
 }
 
 // A report as csd-suite writes it: two implementations, one failure, one
-// skip, and the pairs that did not apply.
+// skip, and the pairs that did not apply. (The first failure message is two
+// adjacent raw literals, only to keep within 100 columns.)
 nlohmann::json sample_report() {
-  return nlohmann::json::parse(R"({
+  return nlohmann::json::parse(
+      R"({
     "tests": 4, "time": "3.5s", "checks_not_applicable": "7",
     "testsuites": [
       {"name": "Impl/Reply", "testsuite": [
@@ -90,7 +92,8 @@ nlohmann::json sample_report() {
         {"name": "SmallRepliesAreExact/my_server", "value_param": "my-server", "status": "RUN",
          "result": "COMPLETED", "time": "1s", "implementation": "my-server",
          "failures": [
-           {"failure": "x.cpp:1\nValue of: GotExactReply(r, 1)\n  Actual: false (asked for 1 bytes, got 0)\nExpected: true\n", "type": ""},
+           {"failure": "x.cpp:1\nValue of: GotExactReply(r, 1)\n)"
+      R"(  Actual: false (asked for 1 bytes, got 0)\nExpected: true\n", "type": ""},
            {"failure": "x.cpp:1\nFailed\nsecond", "type": ""}]}]},
       {"name": "Impl/Distribution", "testsuite": [
         {"name": "ReportedCountsMatchObserved/my_server", "value_param": "my-server",
