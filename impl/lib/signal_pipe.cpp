@@ -90,6 +90,12 @@ SignalSet SignalPipe::drain() {
   return arrived;
 }
 
+SignalSet SignalPipe::wait(int timeout_ms) {
+  std::array<pollfd, 1> pipe{{{read_.get(), POLLIN, 0}}};
+  Poll(pipe, timeout_ms);
+  return drain();
+}
+
 void SignalPipe::release_in_child() {
   if (g_instance == nullptr)
     return;

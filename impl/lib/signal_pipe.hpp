@@ -51,6 +51,11 @@ class SignalPipe {
   // sets a flag, so even a signal whose byte found the pipe full is seen.
   SignalSet drain();
 
+  // Waits until a signal arrives, or `timeout_ms` passes (-1: no limit), and
+  // drains: the loop of a process whose only events are signals (a pool's
+  // parent, a thread pool's main thread).
+  SignalSet wait(int timeout_ms = -1);
+
   // In a freshly forked child: default dispositions back, pipe closed, so the
   // child's signals neither run the parent's handlers nor wake its loop.
   // fork_worker() (workers.hpp) calls it; a no-op without a SignalPipe.

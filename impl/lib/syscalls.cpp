@@ -49,9 +49,7 @@ ssize_t Write(int fd, std::span<const std::byte> data) {
   return restart_on_eintr([&] { return ::write(fd, data.data(), data.size()); });
 }
 
-ssize_t Write(int fd, std::string_view data) {
-  return restart_on_eintr([&] { return ::write(fd, data.data(), data.size()); });
-}
+ssize_t Write(int fd, std::string_view data) { return Write(fd, std::as_bytes(std::span(data))); }
 
 ssize_t Sendmsg(int fd, const msghdr& msg, int flags) {
   return restart_on_eintr([&] { return ::sendmsg(fd, &msg, flags); });

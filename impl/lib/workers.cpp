@@ -1,13 +1,11 @@
 #include "workers.hpp"
 
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -93,9 +91,7 @@ void stop_children(SignalPipe& signals, std::span<const pid_t> pids,
         std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       break;
-    std::array<pollfd, 1> sigchld{{{signals.fd(), POLLIN, 0}}};
-    Poll(sigchld, static_cast<int>(left.count()));  // SIGCHLD wakes us
-    signals.drain();
+    signals.wait(static_cast<int>(left.count()));  // SIGCHLD wakes us
   }
   for (const pid_t pid : alive) {
     log_message(fmt::format("child {} ignored SIGTERM for {} ms; killing it", pid, grace.count()));
@@ -133,10 +129,8 @@ void run_worker_pool(std::size_t size, const std::function<void(std::size_t)>& c
     children.push_back(spawn_worker(slot, child_main));
   ready();
 
-  std::array<pollfd, 1> signalled{{{signals.fd(), POLLIN, 0}}};
   for (;;) {
-    Poll(signalled);
-    const SignalSet got = signals.drain();
+    const SignalSet got = signals.wait();
     if (got.stop())
       break;
     if (got.has(SIGCHLD))

@@ -114,11 +114,7 @@ int main(int argc, char** argv) {
     announce_listening(listener);
 
     // The main thread's only job now: wait for SIGINT/SIGTERM.
-    std::array<pollfd, 1> signalled{{{signals.fd(), POLLIN, 0}}};
-    for (;;) {
-      Poll(signalled);
-      if (signals.drain().stop())
-        break;
+    while (!signals.wait().stop()) {
     }
 
     pool.stop();
