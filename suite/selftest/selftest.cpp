@@ -11,6 +11,7 @@
 #include <string>
 
 #include "run.hpp"
+#include "summary.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -56,31 +57,19 @@ const Case kCases[] = {
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
 };
 
-struct Outcome {
-  int ran = 0, failed = 0, skipped = 0;
-  std::string failed_names;
-};
-
-// Reads gtest's JSON report: how many tests ran, failed (with a failure
-// message, i.e. an assertion) and were skipped.
-Outcome read_report(const fs::path& file) {
+// What csd-suite's gtest JSON says, read the way csd-report reads it.
+csd::report::Summary read_report(const fs::path& file) {
   std::ifstream in(file);
-  const auto report = nlohmann::json::parse(in);
-  Outcome outcome;
-  for (const auto& suite : report.at("testsuites")) {
-    for (const auto& test : suite.at("testsuite")) {
-      if (test.value("status", "") != "RUN")
-        continue;
-      ++outcome.ran;
-      if (test.value("result", "") == "SKIPPED")
-        ++outcome.skipped;
-      if (test.contains("failures")) {
-        ++outcome.failed;
-        outcome.failed_names += " " + suite.value("name", "") + "." + test.value("name", "");
-      }
-    }
-  }
-  return outcome;
+  csd::report::Summary summary;
+  csd::report::add_results(nlohmann::json::parse(in), summary);
+  return summary;
+}
+
+// "Reply.SmallRepliesAreExact (asked for 1 bytes, got 0 ...)" for each failure.
+std::string failed_checks(const csd::report::Summary& summary) {
+  std::string names;
+  for (const auto& f : summary.failures) names += "\n  " + f.check + " (" + f.reason + ")";
+  return names;
 }
 
 class BrokenFixture : public ::testing::TestWithParam<Case> {};
@@ -99,11 +88,13 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
   ASSERT_NE(*run.exit_code, 2) << "csd-suite refused the manifest " << manifest << ":\n"
                                << run.output;
   ASSERT_TRUE(fs::exists(json)) << "csd-suite wrote no JSON report:\n" << run.output;
-  const Outcome outcome = read_report(json);
+  const csd::report::Summary summary = read_report(json);
   fs::remove(json);
+  const csd::report::Tally outcome = summary.total();
+  const int ran = outcome.passed + outcome.failed + outcome.skipped;
 
-  ASSERT_GT(outcome.ran, 0) << "no test matched " << c.check;
-  EXPECT_LT(outcome.skipped, outcome.ran) << "every matching check was skipped for " << c.fixture;
+  ASSERT_GT(ran, 0) << "no test matched " << c.check;
+  EXPECT_LT(outcome.skipped, ran) << "every matching check was skipped for " << c.fixture;
   if (c.must_fail) {
     EXPECT_EQ(*run.exit_code, 1) << run.output;
     EXPECT_GT(outcome.failed, 0) << c.check << " passed on " << c.fixture
@@ -111,7 +102,7 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
                                  << run.output;
   } else {
     EXPECT_EQ(*run.exit_code, 0) << run.output;
-    EXPECT_EQ(outcome.failed, 0) << "failed on a correct server:" << outcome.failed_names << "\n"
+    EXPECT_EQ(outcome.failed, 0) << "failed on a correct server:" << failed_checks(summary) << "\n"
                                  << run.output;
   }
 }
