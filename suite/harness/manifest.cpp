@@ -279,8 +279,13 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   return m;
 }
 
-std::vector<Manifest> load_manifest_dir(const fs::path& dir,
-                                        const std::vector<fs::path>& search_dirs) {
+fs::path own_bin_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+std::vector<fs::path> manifest_files(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -291,6 +296,12 @@ std::vector<Manifest> load_manifest_dir(const fs::path& dir,
     throw ManifestError(dir, std::string(kFileField),
                         fmt::format("cannot list directory: {}", ec.message()));
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<Manifest> load_manifest_dir(const fs::path& dir,
+                                        const std::vector<fs::path>& search_dirs) {
+  const std::vector<fs::path> files = manifest_files(dir);
   std::vector<Manifest> manifests;
   manifests.reserve(files.size());
   for (const auto& file : files) manifests.push_back(load_manifest(file, search_dirs));

@@ -50,7 +50,15 @@ struct Manifest {
 Manifest load_manifest(const std::filesystem::path& file,
                        const std::vector<std::filesystem::path>& search_dirs = {});
 
-// Every *.json in `dir`, sorted by name.
+// The directory of the running program (csd-suite, csd-bench): where the
+// build puts every server, so the first place to look for a bare command name.
+std::filesystem::path own_bin_dir();
+
+// Every *.json file in `dir`, sorted by name. Throws ManifestError if `dir`
+// cannot be listed.
+std::vector<std::filesystem::path> manifest_files(const std::filesystem::path& dir);
+
+// load_manifest() of each of manifest_files(dir).
 std::vector<Manifest> load_manifest_dir(const std::filesystem::path& dir,
                                         const std::vector<std::filesystem::path>& search_dirs = {});
 

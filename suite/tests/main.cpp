@@ -96,13 +96,6 @@ OwnArguments take_own_arguments(int& argc, char** argv) {
   return own;
 }
 
-// The directory csd-suite lives in: where bare command names (csd-fork) are found.
-fs::path own_bin_dir() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : exe.parent_path();
-}
-
 std::vector<std::string> split_path_list(std::string_view list) {
   std::vector<std::string> items;
   while (!list.empty()) {
@@ -117,7 +110,7 @@ std::vector<std::string> split_path_list(std::string_view list) {
 }
 
 std::vector<Manifest> load_all(const std::vector<std::string>& sources) {
-  const std::vector<fs::path> search{own_bin_dir()};
+  const std::vector<fs::path> search{csd::harness::own_bin_dir()};
   std::vector<Manifest> manifests;
   for (const auto& source : sources) {
     if (fs::is_directory(source)) {

@@ -13,14 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Where programs named without a path are looked for first: csd-bench's own
-// directory, where the build puts every server.
-fs::path own_bin_dir() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : exe.parent_path();
-}
-
 // The baseline has no manifest file: it is part of the benchmark itself.
 Design baseline_design(const fs::path& bin_dir) {
   const fs::path program = bin_dir / kBaselineName;
@@ -34,16 +26,6 @@ Design baseline_design(const fs::path& bin_dir) {
   m.model = "iterative";
   m.traits = harness::traits_of_model(m.model);
   return {.manifest = std::move(m), .baseline = true};
-}
-
-std::vector<fs::path> default_manifests() {
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(CSD_DEFAULT_IMPL_DIR)) {
-    if (entry.path().extension() == ".json")
-      files.push_back(entry.path());
-  }
-  std::ranges::sort(files);
-  return files;
 }
 
 bool has_name(const std::vector<Design>& designs, const std::string& name) {
@@ -70,7 +52,7 @@ void add_manifest(std::vector<Design>& designs, std::vector<std::string>& skippe
   std::string problem;
   harness::Manifest m;
   try {
-    m = harness::load_manifest(file, {own_bin_dir()});
+    m = harness::load_manifest(file, {harness::own_bin_dir()});
     problem = problem_with(m, designs);
   } catch (const harness::ManifestError& e) {
     problem = e.what();
@@ -86,9 +68,10 @@ void add_manifest(std::vector<Design>& designs, std::vector<std::string>& skippe
 }  // namespace
 
 std::vector<Design> find_designs(const Options& options, std::vector<std::string>& skipped) {
-  std::vector<Design> designs{baseline_design(own_bin_dir())};
+  std::vector<Design> designs{baseline_design(harness::own_bin_dir())};
   if (options.impls.empty()) {
-    for (const auto& file : default_manifests()) add_manifest(designs, skipped, file, false);
+    for (const auto& file : harness::manifest_files(CSD_DEFAULT_IMPL_DIR))
+      add_manifest(designs, skipped, file, false);
   } else {
     for (const auto& file : options.impls) add_manifest(designs, skipped, file, true);
   }
