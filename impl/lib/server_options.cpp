@@ -44,14 +44,16 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv,
         ->check(CLI::Range(1U, 1024U));
   }
   std::string protocol{to_string(opts.protocol)};
-  app.add_option("--protocol", protocol,
-                 "size: reply with the N bytes asked for; echo: RFC 862 until half-close")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"size", "echo"}));
-  app.add_option("--max-bytes", opts.max_bytes,
-                 "Largest size request served; bigger ones are refused")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{0}, uint64_t{std::numeric_limits<int64_t>::max()}));
+  if (program.serves_protocol) {
+    app.add_option("--protocol", protocol,
+                   "size: reply with the N bytes asked for; echo: RFC 862 until half-close")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"size", "echo"}));
+    app.add_option("--max-bytes", opts.max_bytes,
+                   "Largest size request served; bigger ones are refused")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{0}, uint64_t{std::numeric_limits<int64_t>::max()}));
+  }
   if (design_flag)
     design_flag(app);
   try {

@@ -39,6 +39,7 @@ struct ProgramInfo {
   std::string_view name;         // "csd-prefork"
   std::string_view description;  // one line for --help
   bool has_workers = false;      // offer -n/--workers
+  bool serves_protocol = true;   // offer --protocol and --max-bytes (false: a demo of impl/demos)
 };
 
 // Adds a design's own flag to the parser, after the common ones.

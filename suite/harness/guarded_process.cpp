@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,7 +239,7 @@ struct GuardedProcess::Launch {
   std::optional<bp::process> process;
 };
 
-GuardedProcess::GuardedProcess(const std::vector<std::string>& argv)
+GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe)
     : launch_(std::make_unique<Launch>()) {
   if (argv.empty())
     throw std::invalid_argument("GuardedProcess: empty argv");
@@ -250,19 +251,31 @@ GuardedProcess::GuardedProcess(const std::vector<std::string>& argv)
   }
   Fd read_end(ends[0]);
   Fd write_end(ends[1]);
+  Fd stdin_read_end(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (stdin_pipe) {
+    // A socket pair rather than a pipe: send(MSG_NOSIGNAL) to a program that
+    // has died is EPIPE, not a SIGPIPE, and the suite must not ignore
+    // SIGPIPE (its children would inherit that).
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends.data()) != 0)
+      throw LaunchError(fmt::format("socketpair: {}", std::strerror(errno)));
+    stdin_read_end.reset(ends[0]);
+    stdin_.reset(ends[1]);
+  }
 
   std::vector<std::string> args{"--"};
   args.insert(args.end(), argv.begin(), argv.end());
   try {
-    // stdin /dev/null; stdout and stderr the same pipe, so their interleaving
-    // is the order the program wrote in.
-    launch_->process.emplace(launch_->context, guard, args,
-                             bp::process_stdio{nullptr, write_end.get(), write_end.get()},
-                             DieWithParent{::getpid()});
+    // stdin /dev/null or our pipe; stdout and stderr the same pipe, so their
+    // interleaving is the order the program wrote in.
+    launch_->process.emplace(
+        launch_->context, guard, args,
+        bp::process_stdio{stdin_read_end.get(), write_end.get(), write_end.get()},
+        DieWithParent{::getpid()});
   } catch (const std::exception& e) {
     throw LaunchError(fmt::format("cannot start {} for {}: {}", guard.string(), argv[0], e.what()));
   }
   write_end.reset();  // only the child's copies remain: EOF when the whole tree is gone
+  stdin_read_end.reset();
   guard_pid_ = launch_->process->id();
   guard_pidfd_ = open_pidfd(guard_pid_);  // our unreaped child: it cannot be gone
   if (!guard_pidfd_)

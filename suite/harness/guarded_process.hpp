@@ -79,7 +79,9 @@ class OutputCollector {
 class GuardedProcess {
  public:
   // Starts csd-guard -- argv... Throws LaunchError if it cannot be started.
-  explicit GuardedProcess(const std::vector<std::string>& argv);
+  // The program's stdin is /dev/null, or with `stdin_pipe` a stream socket
+  // whose other end is stdin_pipe().
+  explicit GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe = false);
   ~GuardedProcess();  // kills what is left of the tree and reaps the guard; never throws
   GuardedProcess(const GuardedProcess&) = delete;
   GuardedProcess& operator=(const GuardedProcess&) = delete;
@@ -106,6 +108,9 @@ class GuardedProcess {
   std::optional<int> reap();
 
   OutputCollector& output() { return *output_; }
+  // Our end of the program's stdin (invalid without `stdin_pipe`): send()
+  // to it with MSG_NOSIGNAL; reset() it to send EOF.
+  Fd& stdin_pipe() { return stdin_; }
 
   struct Launch;  // Boost.Process state, kept out of this header
 
@@ -114,6 +119,7 @@ class GuardedProcess {
   pid_t guard_pid_ = -1;
   Fd guard_pidfd_;
   std::unique_ptr<OutputCollector> output_;
+  Fd stdin_;
   std::optional<int> status_;
 };
 

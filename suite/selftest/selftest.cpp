@@ -19,9 +19,11 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Case {
-  std::string fixture;    // fixtures/broken/<fixture>.json
+  std::string fixture;    // fixtures/broken/<fixture>.json, or with `demo` the program
+                          // csd-broken-<fixture> (fixtures/broken/demos/<fixture>.cpp)
   std::string check;      // gtest filter for the check that must catch it
   bool must_fail = true;  // false: a well-behaved fixture the check must pass
+  std::string demo{};     // the demo the broken program plays (csd-suite --demo)
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << " vs " << c.check; }
@@ -79,10 +81,15 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
   const fs::path manifest = fs::path(CSD_BROKEN_DIR) / (c.fixture + ".json");
   const fs::path json = fs::temp_directory_path() /
                         ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
-  const auto run = csd::harness::run_to_completion(
-      {CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_filter=" + c.check,
-       "--gtest_output=json:" + json.string()},
-      240s);
+  std::vector<std::string> argv{CSD_SUITE_BINARY, "--gtest_filter=" + c.check,
+                                "--gtest_output=json:" + json.string()};
+  if (c.demo.empty()) {
+    argv.insert(argv.end(), {"--impl", manifest.string()});
+  } else {
+    const fs::path broken = fs::path(CSD_SUITE_BINARY).parent_path() / ("csd-broken-" + c.fixture);
+    argv.insert(argv.end(), {"--demo", c.demo + "=" + broken.string()});
+  }
+  const auto run = csd::harness::run_to_completion(argv, 240s);
   ASSERT_FALSE(run.timed_out) << "csd-suite did not finish within 240 s:\n" << run.output;
   ASSERT_TRUE(run.exit_code.has_value()) << "csd-suite was killed by a signal:\n" << run.output;
   ASSERT_NE(*run.exit_code, 2) << "csd-suite refused the manifest " << manifest << ":\n"

@@ -9,6 +9,7 @@
 // are registered here, once the manifests are loaded: one per (check,
 // implementation) pair where the check applies (check.hpp).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "demos.hpp"
 #include "manifest.hpp"
 #include "progress.hpp"
 
@@ -34,7 +36,8 @@ namespace {
 
 constexpr std::string_view kUsage = R"(csd-suite: conformance checks for concurrent TCP servers.
 
-Usage: csd-suite [--impl FILE.json|DIR]... [--progress=auto|on|off] [--list-checks] [gtest flags]
+Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
+                 [--list-checks] [gtest flags]
 
   --impl FILE.json   an implementation manifest to test (repeatable); a
                      directory means every *.json in it
@@ -48,6 +51,9 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--progress=auto|on|off] [--list-chec
   --list-checks      every check, where it applies (protocol, kind of
                      workers, worker count), and how many of the
                      implementations it applies to; then exit
+  --demo NAME=PATH   the program PATH plays the demo NAME (csd-rstserver,
+                     csd-sigpipe, ...) in the demo families' tests, instead
+                     of the one next to csd-suite (repeatable)
 
 A check is a test of an implementation only where it applies: the others are
 not registered (see --list-checks), neither run nor reported as skipped.
@@ -87,6 +93,13 @@ OwnArguments take_own_arguments(int& argc, char** argv) {
       own.progress = *mode;
     } else if (arg == "--list-checks") {
       own.list_checks = true;
+    } else if (arg == "--demo" || arg.starts_with("--demo=")) {
+      if (arg == "--demo" && i + 1 >= argc)
+        usage_error("--demo needs NAME=PATH");
+      const std::string_view spec = arg == "--demo" ? std::string_view(argv[++i]) : arg.substr(7);
+      if (!csd::suite::override_demo(spec))
+        usage_error(fmt::format("--demo {}: expected NAME=PATH, NAME one of the demos ({})", spec,
+                                fmt::join(csd::suite::demo_names(), ", ")));
     } else {
       argv[out++] = argv[i];
     }

@@ -1,0 +1,63 @@
+#include "child_process.hpp"
+
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include "guarded_process.hpp"
+#include "server_process.hpp"
+
+namespace csd::harness {
+
+using namespace std::chrono_literals;
+using detail::Clock;
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv)
+    : process_(std::make_unique<detail::GuardedProcess>(argv, /*stdin_pipe=*/true)) {
+  const auto pid = process_->find_program(Clock::now() + 5s);
+  if (!pid) {
+    process_->output().wait_eof(Clock::now() + 1s);
+    throw LaunchError(fmt::format("{} did not start (or exited at once); its output:\n{}", argv[0],
+                                  process_->output().text()));
+  }
+  pid_ = *pid;
+}
+
+ChildProcess::~ChildProcess() = default;  // GuardedProcess kills what is left
+
+std::string ChildProcess::output() const { return process_->output().text(); }
+
+bool ChildProcess::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout) {
+  return process_->output().wait_for(needle, Clock::now() + timeout);
+}
+
+bool ChildProcess::write_stdin(std::string_view text) {
+  auto& pipe = process_->stdin_pipe();
+  while (!text.empty() && pipe) {
+    const ssize_t n = ::send(pipe.get(), text.data(), text.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return false;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return text.empty();
+}
+
+void ChildProcess::close_stdin() { process_->stdin_pipe().reset(); }
+
+std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
+  // csd-guard exits the way the program did, once the program has exited.
+  if (!process_->wait_guard_exit(Clock::now() + timeout))
+    return std::nullopt;
+  return process_->reap();
+}
+
+std::string ChildProcess::describe_end(std::optional<int> status,
+                                       std::chrono::milliseconds timeout) const {
+  if (!status)
+    return fmt::format("still running after {} ms", timeout.count());
+  return detail::describe_wait_status(*status);
+}
+
+}  // namespace csd::harness

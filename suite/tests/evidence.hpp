@@ -1,0 +1,46 @@
+// A capture that a check keeps as evidence: when the test fails, its packets
+// are written as a .pcap next to the test results (the directory of
+// --gtest_output, else $CSD_EVIDENCE_DIR, else the working directory), the
+// path printed and recorded in the gtest JSON as the property "capture". A
+// passing test leaves nothing behind.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "capture.hpp"
+#include "server_test.hpp"
+
+namespace csd::suite {
+
+class EvidenceCapture {
+ public:
+  explicit EvidenceCapture(uint16_t port) : capture_(port) {}
+  ~EvidenceCapture();  // saves the .pcap if the running test has failed
+  EvidenceCapture(const EvidenceCapture&) = delete;
+  EvidenceCapture& operator=(const EvidenceCapture&) = delete;
+
+  harness::Capture* operator->() { return &capture_; }
+  harness::Capture& operator*() { return capture_; }
+
+ private:
+  harness::Capture capture_;
+};
+
+// Where evidence files of the running test go, and its file stem
+// ("Rst.ServerSendsRstNotFin" for the test Rst.ServerSendsRstNotFin).
+std::filesystem::path evidence_path(std::string_view extension);
+
+}  // namespace csd::suite
+
+// Starts an EvidenceCapture of `port` in `name` (a std::optional the macro
+// declares), or skips the test with the reason the machine cannot capture
+// (no CAP_NET_RAW: "cannot capture on lo: ... permission denied").
+#define CSD_START_CAPTURE(name, port)                               \
+  std::optional<::csd::suite::EvidenceCapture> name;                \
+  try {                                                             \
+    name.emplace(port);                                             \
+  } catch (const ::csd::harness::CaptureUnavailable& unavailable) { \
+    CSD_SKIP(unavailable.what());                                   \
+  }
