@@ -140,5 +140,24 @@ TEST(Summary, PrintsALinePerImplementationThenPerFailureAndSkip) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7);
 }
 
+// A test of a demo family has no implementation; a failed check that kept
+// a capture names its .pcap under its failure line.
+TEST(Summary, DemoTestsCountAsDemosAndFailuresNameTheirCapture) {
+  const auto report = nlohmann::json::parse(R"({
+    "testsuites": [{"name": "Rst", "testsuite": [
+      {"name": "AbortiveCloseSendsRst", "status": "RUN", "result": "COMPLETED", "time": "1s",
+       "capture": "results/Rst.AbortiveCloseSendsRst.pcap",
+       "failures": [{"failure": "x.cpp:1\nFailed\nno RST from port 5000", "type": ""}]}]}]
+  })");
+  Summary summary;
+  add_results(report, summary);
+  ASSERT_EQ(summary.by_implementation.count(std::string(kDemos)), 1U);
+  std::ostringstream out;
+  print_summary(summary, out);
+  EXPECT_THAT(out.str(),
+              HasSubstr("FAILED  demos Rst.AbortiveCloseSendsRst: no RST from port 5000\n"
+                        "        capture: results/Rst.AbortiveCloseSendsRst.pcap"));
+}
+
 }  // namespace
 }  // namespace csd::report

@@ -28,7 +28,8 @@ std::string implementation_of(const json& test) {
     return test["value_param"].get<std::string>();
   const std::string name = test.value("name", "");
   const auto slash = name.rfind('/');
-  return slash == std::string::npos ? name : name.substr(slash + 1);
+  // A test of no implementation (Rst.*, Sendfile.*): one of the demo families.
+  return slash == std::string::npos ? std::string(kDemos) : name.substr(slash + 1);
 }
 
 // "Reply.SmallRepliesAreExact" from the suite "Impl/Reply" and the test
@@ -202,9 +203,9 @@ void add_results(const json& report, Summary& summary) {
       if (test.contains("failures") && !test["failures"].empty()) {
         ++tally.failed;
         const auto& failures = test["failures"];
-        summary.failures.push_back({implementation, check,
-                                    failure_reason(failures[0].value("failure", "")),
-                                    static_cast<int>(failures.size()) - 1});
+        summary.failures.push_back(
+            {implementation, check, failure_reason(failures[0].value("failure", "")),
+             static_cast<int>(failures.size()) - 1, test.value("capture", "")});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
         add_skip(summary, check, test.value("skipped_because", "no reason recorded"),
@@ -249,6 +250,8 @@ void print_summary(const Summary& summary, std::ostream& out) {
   for (const auto& f : failures) {
     out << fmt::format("FAILED  {} {}: {}{}\n", f.implementation, f.check, f.reason,
                        f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
+    if (!f.capture.empty())
+      out << fmt::format("        capture: {} (tcpdump -nr it)\n", f.capture);
   }
   for (const auto& s : summary.skips) {
     out << fmt::format("SKIPPED {} on {}: {}\n", s.check, fmt::join(s.implementations, ", "),

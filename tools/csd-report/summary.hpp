@@ -10,6 +10,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace csd::report {
@@ -26,7 +27,12 @@ struct Failure {
   std::string check;           // Reply.SmallRepliesAreExact
   std::string reason;          // failure_reason() of its first failure
   int more = 0;                // further failures of the same test
+  std::string capture;         // the .pcap the check left as evidence, if any
 };
+
+// What the tests of the demo families (not parameterized over manifests)
+// count under, in place of an implementation's name.
+inline constexpr std::string_view kDemos = "demos";
 
 struct Skip {
   std::string check;
