@@ -6,12 +6,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "capture.hpp"
 #include "run.hpp"
 #include "summary.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -79,8 +82,10 @@ class BrokenFixture : public ::testing::TestWithParam<Case> {};
 TEST_P(BrokenFixture, CheckCatchesTheBug) {
   const Case& c = GetParam();
   const fs::path manifest = fs::path(CSD_BROKEN_DIR) / (c.fixture + ".json");
-  const fs::path json = fs::temp_directory_path() /
-                        ("csd-selftest-" + c.fixture + "-" + std::to_string(::getpid()) + ".json");
+  // A directory of its own: the JSON results, and the .pcap a failed check
+  // with a capture leaves next to them.
+  const csd::harness::TempDir results("csd-selftest-" + c.fixture);
+  const fs::path json = results.path() / "results.json";
   std::vector<std::string> argv{CSD_SUITE_BINARY, "--gtest_filter=" + c.check,
                                 "--gtest_output=json:" + json.string()};
   if (c.demo.empty()) {
@@ -96,7 +101,20 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
                                << run.output;
   ASSERT_TRUE(fs::exists(json)) << "csd-suite wrote no JSON report:\n" << run.output;
   const csd::report::Summary summary = read_report(json);
-  fs::remove(json);
+  // Evidence: each capture a failure names is there and readable; a passing
+  // check left none.
+  for (const auto& failure : summary.failures) {
+    if (failure.capture.empty())
+      continue;
+    EXPECT_EQ(fs::path(failure.capture).parent_path(), results.path()) << failure.check;
+    EXPECT_NO_THROW(csd::harness::read_pcap_file(failure.capture)) << failure.check;
+  }
+  std::size_t pcaps = 0;
+  for (const auto& entry : fs::directory_iterator(results.path()))
+    pcaps += entry.path().extension() == ".pcap" ? 1 : 0;
+  const auto named = std::count_if(summary.failures.begin(), summary.failures.end(),
+                                   [](const auto& f) { return !f.capture.empty(); });
+  EXPECT_EQ(pcaps, static_cast<std::size_t>(named)) << "a .pcap no failure names was left behind";
   const csd::report::Tally outcome = summary.total();
   const int ran = outcome.passed + outcome.failed + outcome.skipped;
 

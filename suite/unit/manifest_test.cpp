@@ -1,4 +1,5 @@
 #include "manifest.hpp"
+#include "temp_dir.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,13 +20,6 @@ using ::testing::StartsWith;
 // A fresh directory per test, removed afterwards.
 class ManifestTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "csd-manifest-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   fs::path write(const std::string& name, const std::string& text) const {
     fs::path p = dir_ / name;
     fs::create_directories(p.parent_path());
@@ -54,7 +48,8 @@ class ManifestTest : public ::testing::Test {
     return {p, "", ""};
   }
 
-  fs::path dir_;
+  TempDir temp_{"csd-manifest-test"};
+  const fs::path& dir_ = temp_.path();
 };
 
 TEST_F(ManifestTest, LoadsAFullManifest) {
