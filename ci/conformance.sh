@@ -4,13 +4,14 @@
 # and prints a summary: one line per implementation, one per failure.
 #   ./ci/conformance.sh [MANIFEST.json|DIR ...]
 # Full results (gtest JSON): results/conformance.json; the suite's own output
-# (figures, failed servers' output): results/conformance.log. Exit 0 only if
-# every check that applies passed. CSD_BUILD_DIR=DIR: use that build as it is.
+# (figures, failed servers' output): results/conformance.log; a failed check
+# that captured packets leaves its .pcap there too. Exit 0 only if every
+# check that applies passed. CSD_BUILD_DIR=DIR: use that build as it is.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for arg in "$@"; do
   case $arg in
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
   [ -e "$arg" ] || { echo "conformance.sh: no such manifest: $arg" >&2; exit 2; }
 done
@@ -28,7 +29,7 @@ results=${CSD_RESULTS_DIR:-$root/results}
 mkdir -p "$results"
 json=$results/conformance.json
 log=$results/conformance.log
-rm -f "$json"
+rm -f "$json" "$results"/*.pcap
 # stdout goes to the log; stderr stays where it is, so that on a terminal
 # csd-suite shows which check is running (--progress=auto: only there).
 set +e
