@@ -56,7 +56,10 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=aut
                      of the one next to csd-suite (repeatable)
 
 A check is a test of an implementation only where it applies: the others are
-not registered (see --list-checks), neither run nor reported as skipped.
+not registered (see --list-checks), neither run nor reported as skipped. The
+demo families (Rst, Sigpipe, SignalRace, Sendfile, Cork: tests of the programs
+of impl/demos) run with the reference implementations or with --demo, not
+when --impl or CSD_IMPL names the servers to validate.
 
 Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
 --gtest_output=json:results.json, --gtest_brief=1.
@@ -71,6 +74,7 @@ Exit status: 0 all passed, 1 a check failed, 2 bad manifest or usage.
 // csd-suite's own arguments, taken out of argv before googletest sees it.
 struct OwnArguments {
   std::vector<std::string> impls;
+  bool demo_given = false;
   csd::suite::ProgressMode progress = csd::suite::ProgressMode::automatic;
   bool list_checks = false;
 };
@@ -97,6 +101,7 @@ OwnArguments take_own_arguments(int& argc, char** argv) {
       if (arg == "--demo" && i + 1 >= argc)
         usage_error("--demo needs NAME=PATH");
       const std::string_view spec = arg == "--demo" ? std::string_view(argv[++i]) : arg.substr(7);
+      own.demo_given = true;
       if (!csd::suite::override_demo(spec))
         usage_error(fmt::format("--demo {}: expected NAME=PATH, NAME one of the demos ({})", spec,
                                 fmt::join(csd::suite::demo_names(), ", ")));
@@ -181,6 +186,10 @@ int main(int argc, char** argv) {
     if (const char* env = std::getenv("CSD_IMPL"); env != nullptr && *env != '\0')
       sources = split_path_list(env);
   }
+  // The demo families test the project's own demos: they run with the
+  // reference implementations, or when --demo puts a program in, never
+  // when the run validates someone's server.
+  const bool with_demos = sources.empty() || own.demo_given;
   if (sources.empty())
     sources.emplace_back(CSD_DEFAULT_IMPL_DIR);
 
@@ -197,6 +206,8 @@ int main(int argc, char** argv) {
   }
 
   testing::InitGoogleTest(&argc, argv);
+  if (!with_demos)
+    csd::suite::exclude_demo_families();
   const auto registered = csd::suite::register_applicable_checks(implementations);
   // Outside any test: a property of the whole run, which csd-report reads
   // from the JSON results.
