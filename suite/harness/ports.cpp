@@ -88,7 +88,16 @@ void ensure_lock_dir(const fs::path& dir) {
 // The lock for `port`, held; an invalid Fd if someone else holds it.
 Fd lock_port(const fs::path& dir, uint16_t port) {
   const fs::path file = dir / (std::to_string(port) + ".lock");
-  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  // Read-only is enough for flock(), and lets another user's suite lock a
+  // file root made (0644 after the umask). O_CREAT only when it is absent:
+  // with fs.protected_regular, O_CREAT on another user's file in a sticky
+  // directory is refused even when the file exists.
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  for (int attempt = 0; !fd && errno == ENOENT && attempt < 2; ++attempt) {
+    fd.reset(::open(file.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666));
+    if (!fd && errno == EACCES)  // another user created it just now
+      fd.reset(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  }
   if (!fd)
     throw std::system_error(errno, std::generic_category(), "PortLease: open " + file.string());
   // flock, not fcntl locks: fcntl locks belong to the process, so two leases
