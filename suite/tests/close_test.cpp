@@ -180,7 +180,16 @@ constexpr std::size_t kReadBeforeReset = std::size_t{64} << 10;
 
 CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation) {
   const uint16_t server_port = server().port();
-  CSD_START_CAPTURE(capture, server_port);  // evidence: the client's RST
+  // The capture is evidence (the client's RST, kept on failure), not the
+  // verdict, which is about the server's process: without CAP_NET_RAW the
+  // check runs on without it.
+  std::optional<EvidenceCapture> capture;
+  try {
+    capture.emplace(server_port);
+  } catch (const harness::CaptureUnavailable& unavailable) {
+    RecordProperty("capture_unavailable", unavailable.what());
+  }
+  const auto listing = [&] { return capture ? (*capture)->listing() : std::string(); };
 
   client::StepResult failure;
   auto connection = client::Connection::open(target(), client::deadline_in(10s), &failure);
@@ -251,10 +260,16 @@ CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation) {
   const uint64_t inode = server_socket->inode;
 
   connection->abort();  // SO_LINGER {1, 0} + close: RST
-  const auto reset =
-      (*capture)->wait_for(fmt::format("RST from the client (port {})", client_port),
-                           [&](const Segment& s) { return s.from(client_port) && s.rst(); });
-  ASSERT_TRUE(reset) << "expected the client's abortive close to send an RST; " << reset.failure;
+  if (capture) {
+    const auto reset =
+        (*capture)->wait_for(fmt::format("RST from the client (port {})", client_port),
+                             [&](const Segment& s) { return s.from(client_port) && s.rst(); });
+    ASSERT_TRUE(reset) << "expected the client's abortive close to send an RST; " << reset.failure;
+  } else {  // the RST closes the server's end at once: sock_diag no longer lists it
+    ASSERT_TRUE(harness::wait_until([&] { return !server_end_of(client_end, server_end); }, 5s))
+        << "expected the client's RST to close the server's end of the connection, observed it "
+           "still open 5 s after the abortive close";
+  }
 
   // The server has taken the reset in once no process of it holds the
   // connection's socket any more (or once it is gone, which is the bug).
@@ -267,7 +282,7 @@ CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation) {
     FAIL() << "expected the server to stay up after a client reset its connection mid-reply, "
               "observed its main process "
            << main_pid << " gone (" << how_it_ended(report.exit_status) << ")\n"
-           << (*capture)->listing();
+           << listing();
   }
   EXPECT_TRUE(let_go) << "expected the server to close the reset connection (socket inode " << inode
                       << "), observed it still held 10 s after the RST by "
