@@ -60,6 +60,8 @@ const Case kCases[] = {
     // A correct server that prints nothing: the harness must still launch it
     // (ready by its listening port), and the checks must pass.
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
+    {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
+    {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.

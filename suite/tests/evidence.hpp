@@ -40,7 +40,7 @@ std::filesystem::path evidence_path(std::string_view extension);
 #define CSD_START_CAPTURE(name, port)                               \
   std::optional<::csd::suite::EvidenceCapture> name;                \
   try {                                                             \
-    name.emplace(port);                                             \
+    (name).emplace(port);                                           \
   } catch (const ::csd::harness::CaptureUnavailable& unavailable) { \
     CSD_SKIP(unavailable.what());                                   \
   }
