@@ -115,6 +115,8 @@ int print_file(const Args& a) {
 
 // SIGINT and SIGTERM, blocked and read from a descriptor, so that the one
 // poll() of the loop wakes for a segment or a signal, with no handler racing it.
+// Linux queues a blocked signal even when it is ignored (as SIGINT is for
+// `csd-capture &` in a script), so a script's `kill -INT` stops it too.
 csd::Fd stop_signals() {
   sigset_t set;
   sigemptyset(&set);
