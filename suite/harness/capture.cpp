@@ -189,7 +189,7 @@ std::vector<Segment> read_pcap_file(const std::filesystem::path& file) {
   std::unique_ptr<pcap, void (*)(pcap*)> handle(pcap_open_offline(file.c_str(), error.data()),
                                                 pcap_close);
   if (!handle)
-    throw CaptureError(fmt::format("{}: {}", file.string(), error.data()));
+    throw CaptureError(error.data());  // libpcap's message names the file
   const int linktype = pcap_datalink(handle.get());
   std::vector<Segment> segments;
   std::optional<timeval> first;
@@ -316,7 +316,7 @@ void Capture::save(const std::filesystem::path& file, std::size_t max_packets) {
     throw CaptureError("pcap_open_dead failed");
   pcap_dumper_t* dumper = pcap_dump_open(dead.get(), file.c_str());
   if (dumper == nullptr)
-    throw CaptureError(fmt::format("{}: {}", file.string(), pcap_geterr(dead.get())));
+    throw CaptureError(pcap_geterr(dead.get()));  // libpcap's message names the file
   const std::size_t count = std::min(max_packets, packets_.size());
   for (const auto& p : std::span(packets_).first(count)) {
     pcap_pkthdr header{};

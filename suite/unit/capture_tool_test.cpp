@@ -169,6 +169,19 @@ TEST_F(CaptureTool, TimeoutStopsIt) {
   EXPECT_THAT(run.output, HasSubstr("0 segments captured"));
 }
 
+TEST_F(CaptureTool, AFileItCannotWriteIsAnErrorAtOnce) {
+  const auto run =
+      run_to_completion({kTool, "-p", std::to_string(port()), "-w", "/nonexistent/dir/x.pcap"}, 5s);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("/nonexistent/dir/x.pcap: No such file or directory"));
+}
+
+TEST(CaptureToolRead, AFileItCannotReadIsAnError) {
+  const auto run = run_to_completion({kTool, "-r", "/nonexistent/x.pcap"}, 5s);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("/nonexistent/x.pcap: No such file or directory"));
+}
+
 // Where the machine cannot capture (no CAP_NET_RAW), csd-capture says why and exits 3.
 TEST(CaptureToolUnavailable, SaysWhyAndExitsThree) {
   const PortLease lease = PortLease::acquire("127.0.0.1");

@@ -226,8 +226,10 @@ int main(int argc, char** argv) {
   try {
     return a.read_file.empty() ? capture_live(a) : print_file(a);
   } catch (const harness::CaptureUnavailable& e) {
-    fmt::print(stderr, "csd-capture: {}\n(a live capture needs CAP_NET_RAW: run it as root)\n",
-               e.what());
+    fmt::print(
+        stderr,
+        "csd-capture: {}\n(a live capture needs CAP_NET_RAW, as root has, and the device up)\n",
+        e.what());
     return kExitUnavailable;
   } catch (const std::exception& e) {
     fmt::print(stderr, "csd-capture: {}\n", e.what());
