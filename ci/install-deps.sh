@@ -21,7 +21,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       googletest libgtest-dev libgmock-dev
       libpcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev
       clang clang-format clang-tidy
-      iproute2 procps python3)
+      iproute2 procps python3
+      tcpdump)  # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
 
 missing() {
   local p

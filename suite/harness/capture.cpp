@@ -62,10 +62,15 @@ std::optional<Network> network_layer(int linktype, Bytes frame) {
     case DLT_LOOP: {
       if (frame.size() < 4)
         return std::nullopt;
-      uint32_t family = 0;  // DLT_NULL: host byte order; DLT_LOOP: network order
+      // DLT_LOOP: network byte order. DLT_NULL: the byte order of the host
+      // that wrote the file, which may not be this one; as tcpdump does, a
+      // value with its high half set is taken to be the other order.
+      uint32_t family = 0;
       std::memcpy(&family, frame.data(), 4);
       if (linktype == DLT_LOOP)
         family = ntohl(family);
+      else if ((family & 0xFFFF0000U) != 0)
+        family = __builtin_bswap32(family);
       return Network{ethertype_of_family(family), frame.subspan(4)};
     }
     case DLT_LINUX_SLL:  // 16-byte "cooked" header, protocol last
@@ -140,33 +145,34 @@ std::optional<Segment> decode_frame(int linktype, std::span<const uint8_t> frame
 }
 
 std::string flag_string(uint8_t flags) {
+  // tcpdump's table (print-tcp.c), in its order: "S.E" for a SYN-ACK that
+  // agrees to ECN, "FP." for a FIN with the last data.
+  static constexpr std::array<std::pair<uint8_t, char>, 8> kNotation{{{Segment::kFin, 'F'},
+                                                                      {Segment::kSyn, 'S'},
+                                                                      {Segment::kRst, 'R'},
+                                                                      {Segment::kPsh, 'P'},
+                                                                      {Segment::kAck, '.'},
+                                                                      {0x20, 'U'},
+                                                                      {0x40, 'E'},
+                                                                      {0x80, 'W'}}};
   std::string out;
-  if ((flags & Segment::kSyn) != 0)
-    out += 'S';
-  if ((flags & Segment::kFin) != 0)
-    out += 'F';
-  if ((flags & Segment::kRst) != 0)
-    out += 'R';
-  if ((flags & Segment::kPsh) != 0)
-    out += 'P';
-  if ((flags & 0x20) != 0)
-    out += 'U';
-  if ((flags & 0x40) != 0)
-    out += 'E';
-  if ((flags & 0x80) != 0)
-    out += 'W';
-  if ((flags & Segment::kAck) != 0)
-    out += '.';
+  for (const auto& [bit, letter] : kNotation) {
+    if ((flags & bit) != 0)
+      out += letter;
+  }
   return out.empty() ? "none" : out;
 }
 
-std::string describe(const Segment& s) {
+std::string describe(const Segment& s, uint16_t server_port) {
   const double seconds = static_cast<double>(s.time.count()) / 1e6;
+  std::string direction;
+  if (server_port != 0)
+    direction = s.dst_port == server_port ? "  client>server" : "  server>client";
   std::string seq =
       s.payload > 0 ? fmt::format("{}:{}", s.seq, s.seq + s.payload) : fmt::format("{}", s.seq);
   std::string ack = (s.flags & Segment::kAck) != 0 ? fmt::format(" ack {}", s.ack) : "";
-  return fmt::format("{:.6f}  {} > {}  [{}]  seq {}{} len {}", seconds, s.src_port, s.dst_port,
-                     flag_string(s.flags), seq, ack, s.payload);
+  return fmt::format("{:.6f}{}  {} > {}  [{}]  seq {}{} len {}", seconds, direction, s.src_port,
+                     s.dst_port, flag_string(s.flags), seq, ack, s.payload);
 }
 
 namespace {
@@ -183,7 +189,7 @@ std::vector<Segment> read_pcap_file(const std::filesystem::path& file) {
   std::unique_ptr<pcap, void (*)(pcap*)> handle(pcap_open_offline(file.c_str(), error.data()),
                                                 pcap_close);
   if (!handle)
-    throw CaptureError(fmt::format("{}: {}", file.string(), error.data()));
+    throw CaptureError(error.data());  // libpcap's message names the file
   const int linktype = pcap_datalink(handle.get());
   std::vector<Segment> segments;
   std::optional<timeval> first;
@@ -303,15 +309,16 @@ std::string Capture::listing() {
   return out;
 }
 
-void Capture::save(const std::filesystem::path& file) {
+void Capture::save(const std::filesystem::path& file, std::size_t max_packets) {
   drain();
   std::unique_ptr<pcap, void (*)(pcap*)> dead(pcap_open_dead(linktype_, snaplen_), pcap_close);
   if (!dead)
     throw CaptureError("pcap_open_dead failed");
   pcap_dumper_t* dumper = pcap_dump_open(dead.get(), file.c_str());
   if (dumper == nullptr)
-    throw CaptureError(fmt::format("{}: {}", file.string(), pcap_geterr(dead.get())));
-  for (const auto& p : packets_) {
+    throw CaptureError(pcap_geterr(dead.get()));  // libpcap's message names the file
+  const std::size_t count = std::min(max_packets, packets_.size());
+  for (const auto& p : std::span(packets_).first(count)) {
     pcap_pkthdr header{};
     header.ts = p.ts;
     header.caplen = static_cast<bpf_u_int32>(p.bytes.size());

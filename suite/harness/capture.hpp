@@ -46,12 +46,15 @@ struct Segment {
   [[nodiscard]] bool from(uint16_t port) const { return src_port == port; }
 };
 
-// tcpdump's notation for the flags: "S", "S.", "P.", "F.", "R", "R.", ".".
+// tcpdump's notation for the flags, in its order (F S R P . U E W): "S",
+// "S.", "P.", "FP.", "R", "R.", ".", "S.E", "none".
 std::string flag_string(uint8_t flags);
 
 // "0.000412  43122 > 5123  [P.]  seq 1:201 ack 1 len 200" with sequence
 // numbers as they are (tcpdump -S -n): the one format for every listing.
-std::string describe(const Segment& segment);
+// Given the server's port, a direction word follows the time:
+// "0.000412  client>server  43122 > 5123  [P.]  ..." (csd-capture's lines).
+std::string describe(const Segment& segment, uint16_t server_port = 0);
 
 // Decodes one captured frame of link type `linktype` (a DLT_ value:
 // EN10MB, NULL, LOOP, LINUX_SLL, LINUX_SLL2 or RAW; IPv4 or IPv6); nullopt
@@ -113,8 +116,9 @@ class Capture {
   // Every segment seen so far, one describe() line each, after a header.
   [[nodiscard]] std::string listing();
 
-  // Writes every packet seen so far, as captured, to `file` (pcap format).
-  void save(const std::filesystem::path& file);
+  // Writes every packet seen so far, as captured, to `file` (pcap format);
+  // only the first `max_packets` of them if fewer (csd-capture -c -w).
+  void save(const std::filesystem::path& file, std::size_t max_packets = SIZE_MAX);
 
   // Each packet as captured (for save(), and for csd-capture -w).
   struct Packet {
