@@ -57,6 +57,7 @@ const Case kCases[] = {
     // A correct server that prints nothing: the harness must still launch it
     // (ready by its listening port), and the checks must pass.
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
+    {"selfpipe-undrained", "SignalRace.SelfPipe*", true, "csd-selfpipe"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.
