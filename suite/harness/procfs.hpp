@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -110,5 +111,43 @@ std::vector<pid_t> children_of(pid_t parent);
 
 // True if `ancestor` is `pid`'s parent, grandparent, ... (walks /proc ppid links).
 bool is_descendant(pid_t pid, pid_t ancestor);
+
+// ---- What a process is doing about signals and system calls (the SignalRace family).
+
+// What /proc/PID/syscall says: the system call a task sleeps in. The kernel shows a
+// number only for a task that is not running, so a sleeping task seen here in read()
+// is really inside read(), which a line it printed just before cannot tell.
+struct SyscallState {
+  bool running = false;  // on a CPU or runnable: no number to show
+  long number = -1;      // otherwise the call, as <sys/syscall.h> names it (SYS_read,
+                         // SYS_pselect6, ...); -1: stopped outside any call
+};
+// From the text of /proc/PID/syscall ("running", "-1 SP PC", "NR ARGS... SP PC").
+std::optional<SyscallState> parse_syscall(std::string_view text);
+// Of the main thread of `pid`; nullopt if it is gone or the file is unreadable (it
+// needs ptrace access: our own descendants are fine).
+std::optional<SyscallState> read_syscall(pid_t pid);
+
+// A set of signals as /proc/PID/status prints it, 16 hex digits: bit N-1 is signal N.
+struct SignalBits {
+  std::bitset<64> bits;
+  [[nodiscard]] bool has(int sig) const {
+    return sig >= 1 && sig <= 64 && bits.test(static_cast<std::size_t>(sig - 1));
+  }
+};
+struct SignalMasks {
+  SignalBits pending;         // SigPnd: sent to the (main) thread, not yet delivered
+  SignalBits shared_pending;  // ShdPnd: sent to the process (kill()), not yet delivered
+  SignalBits blocked;         // SigBlk
+  SignalBits ignored;         // SigIgn
+  SignalBits caught;          // SigCgt: a handler is installed
+  [[nodiscard]] bool is_pending(int sig) const {
+    return pending.has(sig) || shared_pending.has(sig);
+  }
+};
+// From the text of /proc/PID/status; nullopt if a mask line is missing or malformed.
+std::optional<SignalMasks> parse_signal_masks(std::string_view status);
+// Of the main thread of `pid`; nullopt if it is gone.
+std::optional<SignalMasks> read_signal_masks(pid_t pid);
 
 }  // namespace csd::harness

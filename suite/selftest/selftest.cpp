@@ -62,6 +62,7 @@ const Case kCases[] = {
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
     {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
     {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
+    {"selfpipe-undrained", "SignalRace.SelfPipe*", true, "csd-selfpipe"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.

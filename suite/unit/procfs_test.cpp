@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,8 +14,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <future>
+#include <initializer_list>
 #include <thread>
 
 #include "fd.hpp"
@@ -295,6 +299,175 @@ TEST(ProcessTree, FindsAZombie) {
   EXPECT_EQ(::waitid(P_PIDFD, static_cast<id_t>(zombie_pidfd.get()), nullptr, WEXITED | WNOHANG),
             -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+// ---- /proc/PID/syscall and the signal masks of /proc/PID/status.
+
+TEST(ParseSyscall, RunningBlockedAndOutsideAnyCall) {
+  const auto running = parse_syscall("running\n");
+  ASSERT_TRUE(running);
+  EXPECT_TRUE(running->running);
+  // Read from this kernel: a task asleep in read(0, ...), and one stopped in user space.
+  const auto in_read = parse_syscall(
+      "0 0x3 0x7ff4ad3d2000 0x20000 0x7ff4ad463b60 0xffffffff 0x0 0x7ffd1e6e4428 "
+      "0x7ff4ad54c2ad\n");
+  ASSERT_TRUE(in_read);
+  EXPECT_FALSE(in_read->running);
+  EXPECT_EQ(in_read->number, SYS_read);
+  const auto outside = parse_syscall("-1 0x7ffd1e6e4428 0x7ff4ad54c2ad\n");
+  ASSERT_TRUE(outside);
+  EXPECT_EQ(outside->number, -1);
+  EXPECT_FALSE(parse_syscall(""));
+  EXPECT_FALSE(parse_syscall("read 0x3\n"));
+}
+
+// A forked child running `body`, killed and reaped when the test ends (and killed if
+// the test process dies first). `body` must use async-signal-safe calls only: the
+// test process has threads.
+class ForkedChild {
+ public:
+  template <typename Body>
+  explicit ForkedChild(Body body) : pid_(::fork()) {
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      body();
+      ::_exit(0);
+    }
+  }
+  ~ForkedChild() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  ForkedChild(const ForkedChild&) = delete;
+  ForkedChild& operator=(const ForkedChild&) = delete;
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+};
+
+// True when `pid` sleeps (state S) inside one of `calls`.
+bool sleeping_in(pid_t pid, std::initializer_list<long> calls) {
+  const auto call = read_syscall(pid);
+  const auto info = read_proc(pid);
+  return call && !call->running && info && info->state == 'S' &&
+         std::find(calls.begin(), calls.end(), call->number) != calls.end();
+}
+
+TEST(ReadSyscall, ChildAsleepInReadThenInSelect) {
+  int to_child[2];
+  ASSERT_EQ(::pipe2(to_child, O_CLOEXEC), 0);
+  const Fd read_end(to_child[0]), write_end(to_child[1]);
+  const ForkedChild child([fd = read_end.get()] {
+    char byte = 0;
+    if (::read(fd, &byte, 1) != 1)
+      ::_exit(1);
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(fd, &readable);
+    ::select(fd + 1, &readable, nullptr, nullptr, nullptr);  // nothing more comes: sleeps
+    ::_exit(0);
+  });
+  ASSERT_GT(child.pid(), 0);
+  EXPECT_TRUE(wait_until([&] { return sleeping_in(child.pid(), {SYS_read}); }, 5s))
+      << describe(child.pid());
+  ASSERT_EQ(::write(write_end.get(), "x", 1), 1);
+  // glibc 2.36 implements select() with pselect6; older ones (and other
+  // architectures) call select itself.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return sleeping_in(child.pid(), {SYS_pselect6, SYS_select});
+      },
+      5s))
+      << describe(child.pid());
+}
+
+TEST(ReadSyscall, SpinningChildIsRunningAndGoneIsNullopt) {
+  pid_t spinner = -1;
+  {
+    const ForkedChild child([] {
+      for (volatile bool spin = true; spin;) {
+      }
+    });
+    spinner = child.pid();
+    ASSERT_GT(spinner, 0);
+    EXPECT_TRUE(wait_until(
+        [&] {
+          const auto call = read_syscall(spinner);
+          return call && call->running;
+        },
+        5s));
+  }
+  EXPECT_FALSE(read_syscall(spinner));
+  EXPECT_FALSE(read_signal_masks(spinner));
+}
+
+TEST(ParseSignalMasks, BitNMinusOneIsSignalN) {
+  // As this kernel prints them: SIGUSR1 (10) is bit 9, 0x200.
+  const auto masks = parse_signal_masks(
+      "Name:\tcsd-pselect\nSigQ:\t1/96365\nSigPnd:\t0000000000000800\n"
+      "ShdPnd:\t0000000000000200\nSigBlk:\t0000000000000200\nSigIgn:\t0000000000000001\n"
+      "SigCgt:\t8000000000000200\n");
+  ASSERT_TRUE(masks);
+  EXPECT_TRUE(masks->shared_pending.has(SIGUSR1));
+  EXPECT_TRUE(masks->pending.has(SIGUSR2));  // 0x800: bit 11, signal 12
+  EXPECT_FALSE(masks->pending.has(SIGUSR1));
+  EXPECT_TRUE(masks->is_pending(SIGUSR1));
+  EXPECT_TRUE(masks->blocked.has(SIGUSR1));
+  EXPECT_FALSE(masks->blocked.has(SIGUSR2));
+  EXPECT_TRUE(masks->ignored.has(SIGHUP));
+  EXPECT_TRUE(masks->caught.has(SIGUSR1));
+  EXPECT_TRUE(masks->caught.has(64));
+  EXPECT_FALSE(masks->caught.has(0));
+  EXPECT_FALSE(masks->caught.has(65));
+  EXPECT_FALSE(parse_signal_masks("SigPnd:\t0000000000000000\n"));  // the others missing
+  EXPECT_FALSE(parse_signal_masks("SigPnd:\tzz\nShdPnd:\t0\nSigBlk:\t0\nSigIgn:\t0\nSigCgt:\t0\n"));
+}
+
+extern "C" void ignore_usr2(int /*sig*/) {}
+
+TEST(ReadSignalMasks, ChildBlockingCatchingAndIgnoring) {
+  int to_child[2];
+  ASSERT_EQ(::pipe2(to_child, O_CLOEXEC), 0);
+  const Fd read_end(to_child[0]), write_end(to_child[1]);
+  const ForkedChild child([fd = read_end.get()] {
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
+    ::sigprocmask(SIG_BLOCK, &block, nullptr);
+    struct sigaction caught {};
+    caught.sa_handler = ignore_usr2;
+    ::sigaction(SIGUSR2, &caught, nullptr);
+    ::signal(SIGHUP, SIG_IGN);
+    char byte = 0;
+    [[maybe_unused]] const ssize_t n = ::read(fd, &byte, 1);  // sleeps: nothing comes
+    ::_exit(0);
+  });
+  ASSERT_GT(child.pid(), 0);
+  ASSERT_TRUE(wait_until([&] { return sleeping_in(child.pid(), {SYS_read}); }, 5s));
+  // kill() signals the process (ShdPnd); tgkill() one thread (SigPnd).
+  ASSERT_EQ(::kill(child.pid(), SIGUSR1), 0);
+  ASSERT_EQ(::syscall(SYS_tgkill, child.pid(), child.pid(), SIGUSR2), 0);
+  std::optional<SignalMasks> masks;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        masks = read_signal_masks(child.pid());
+        return masks && masks->shared_pending.has(SIGUSR1) && masks->pending.has(SIGUSR2);
+      },
+      5s));
+  ASSERT_TRUE(masks);
+  EXPECT_FALSE(masks->pending.has(SIGUSR1));
+  EXPECT_FALSE(masks->shared_pending.has(SIGUSR2));
+  EXPECT_TRUE(masks->blocked.has(SIGUSR1));
+  EXPECT_TRUE(masks->blocked.has(SIGUSR2));
+  EXPECT_TRUE(masks->caught.has(SIGUSR2));
+  EXPECT_FALSE(masks->caught.has(SIGUSR1));
+  EXPECT_TRUE(masks->ignored.has(SIGHUP));
+  // Blocked signals do not interrupt the read: it still sleeps there.
+  EXPECT_TRUE(sleeping_in(child.pid(), {SYS_read})) << describe(child.pid());
 }
 
 }  // namespace
