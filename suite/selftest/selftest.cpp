@@ -62,6 +62,8 @@ const Case kCases[] = {
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
     {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
     {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
+    {"sendfile-ignores-partial", "Sendfile.*/sendfile_*SlowReader", true, "csd-sendfile"},
+    {"cork-never-set", "Cork.*", true, "csd-cork"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.
