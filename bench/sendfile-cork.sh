@@ -5,7 +5,7 @@
 # /proc/PID/schedstat; before and after each transfer) as ratios to read/write. Then the data segments of one csd-cork response (200-byte header, 4000-byte
 # body) with TCP_CORK and with TCP_NODELAY, counted by tcpdump. Prints Markdown tables.
 #
-#   bench/sendfile-cork.sh [--bin DIR] [--size BYTES] [--reps N] [--connections N]
+#   bench/sendfile-cork.sh [--bin DIR] [--size BYTES (1G)] [--reps N (3)] [--connections N (20)]
 #
 # The reader is `dd bs=256K of=/dev/null < /dev/tcp/...` (bash's own connect): plain read(2)s,
 # the same for every mode; its CPU is shown too. Modes take turns within each repetition, so a
@@ -20,7 +20,7 @@ connections=20
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
-    --size) size=$2; shift 2 ;;
+    --size) size=$(numfmt --from=iec "$2"); shift 2 ;;  # 256M, 1G: binary units
     --reps) reps=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | cut -c3-; exit 0 ;;
