@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# What sendfile(2) and splice(2) save the sender against read(2)+write(2), for a 1 GiB file sent
-# over loopback by csd-sendfile, side by side in one run: bytes/s, and the sending process's CPU
-# seconds per GiB (user and system from /proc/PID/stat, in clock ticks; the total exactly, from
-# /proc/PID/schedstat; before and after each transfer) as ratios to read/write. Then the data segments of one csd-cork response (200-byte header, 4000-byte
+# What sendfile(2) and splice(2) save the sender against read(2)+write(2), for a 1 GiB file
+# sent over loopback by csd-sendfile, side by side in one run: bytes/s, and the sending
+# process's CPU seconds per GiB (user and system from /proc/PID/stat, in clock ticks; the
+# total exactly, from /proc/PID/schedstat; before and after each transfer) as ratios to
+# read/write. Then the data segments of one csd-cork response (200-byte header, 4000-byte
 # body) with TCP_CORK and with TCP_NODELAY, counted by tcpdump. Prints Markdown tables.
 #
 #   bench/sendfile-cork.sh [--bin DIR] [--size BYTES (1G)] [--reps N (3)] [--connections N (20)]
 #
-# The reader is `dd bs=256K of=/dev/null < /dev/tcp/...` (bash's own connect): plain read(2)s,
-# the same for every mode; its CPU is shown too. Modes take turns within each repetition, so a
-# change in the machine's load falls on all of them alike. Needs tcpdump and root for the cork
-# part (skipped with the reason otherwise).
+# The reader is `dd bs=256K of=/dev/null < /dev/tcp/...` (bash's own connect): plain
+# read(2)s, the same for every mode; its CPU is shown too. Modes take turns within each
+# repetition, so a change in the machine's load falls on all of them alike. The cork part
+# needs tcpdump and the right to capture on lo (root or CAP_NET_RAW); without tcpdump it is
+# skipped, saying so.
 set -euo pipefail
 
 bin=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
     --size) size=$(numfmt --from=iec "$2"); shift 2 ;;  # 256M, 1G: binary units
     --reps) reps=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | cut -c3-; exit 0 ;;
     *) echo "sendfile-cork.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
