@@ -179,8 +179,10 @@ int main(int argc, char** argv) {
           mode == Mode::sendfile    ? send_with_sendfile(conn.get(), file.get(), size, tally)
           : mode == Mode::readwrite ? send_with_readwrite(conn.get(), file.get(), size, tally)
                                     : send_with_splice(conn.get(), file.get(), size, tally);
-      if (!whole)  // the client left early (EPIPE, ECONNRESET), or the file shrank
-        log_errno(fmt::format("{} after {} of {} bytes", mode_name, tally.bytes, size));
+      if (!whole) {  // the client left early (EPIPE, ECONNRESET), or the file shrank
+        const int err = errno;
+        log_error(fmt::format("{} after {} of {} bytes", mode_name, tally.bytes, size), err);
+      }
       fmt::print("sent {} bytes with {}: {} calls, {} short, {} waits for room\n", tally.bytes,
                  mode_name, tally.calls, tally.short_returns, tally.full_waits);
       std::fflush(stdout);
