@@ -63,6 +63,8 @@ const Case kCases[] = {
     {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
     {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
     {"selfpipe-undrained", "SignalRace.SelfPipe*", true, "csd-selfpipe"},
+    {"sendfile-ignores-partial", "Sendfile.*/sendfile_*SlowReader", true, "csd-sendfile"},
+    {"cork-never-set", "Cork.*", true, "csd-cork"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.

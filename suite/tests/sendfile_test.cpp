@@ -1,0 +1,242 @@
+// Sendfile: csd-sendfile's client gets the file, every byte at its offset, in every mode
+// (sendfile, readwrite, splice) and however the transfer is cut up. Verify behavior for the
+// sequence: write a file of N bytes, start the demo on it, connect, read to EOF, compare.
+// Fast reader: 256 KiB reads from a blocking server. Slow reader: 1 KiB reads through a 4 KiB
+// receive buffer from a non-blocking server with a 4 KiB send buffer (partial returns).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "demos.hpp"
+#include "fd.hpp"
+#include "procfs.hpp"
+#include "server_test.hpp"
+#include "wait.hpp"
+
+namespace csd::suite {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The file's bytes are a function of their offset (splitmix64 of the 8-byte
+// word's index), so the reader checks every byte at its offset as it arrives:
+// as strong as a SHA-256 of the whole (any byte lost, added or moved shows),
+// it names the first offset that differs, and it keeps no 256 MiB copy.
+uint64_t word_at(uint64_t index) {
+  uint64_t z = index * 0x9E3779B97F4A7C15ULL + 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31U);
+}
+
+void fill_pattern(std::span<char> out, uint64_t offset) {
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const uint64_t at = offset + i;
+    out[i] = static_cast<char>(word_at(at / 8) >> (8 * (at % 8)));
+  }
+}
+
+// A directory of this test's own, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string name = (fs::temp_directory_path() / "csd-sendfile-XXXXXX").string();
+    if (::mkdtemp(name.data()) == nullptr)
+      throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    path_ = name;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_pattern_file(const fs::path& file, uint64_t size) {
+  std::ofstream out(file, std::ios::binary);
+  std::vector<char> chunk(1 << 20);
+  for (uint64_t offset = 0; offset < size; offset += chunk.size()) {
+    const auto n = static_cast<std::size_t>(std::min<uint64_t>(chunk.size(), size - offset));
+    fill_pattern(std::span(chunk).first(n), offset);
+    out.write(chunk.data(), static_cast<std::streamsize>(n));
+  }
+  if (!out.flush())
+    throw std::runtime_error("cannot write " + file.string());
+}
+
+struct Received {
+  uint64_t bytes = 0;
+  std::optional<uint64_t> first_wrong_byte;
+  std::string problem;  // why it stopped before EOF
+};
+
+// Connects to 127.0.0.1:`port` and reads to EOF in steps of `step` bytes,
+// checking each byte against the pattern. `receive_buffer`, when not 0, is
+// set before connect(), so the window the client offers is that small.
+Received read_and_compare(uint16_t port, std::size_t step, int receive_buffer) {
+  Received got;
+  const Fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (receive_buffer > 0)
+    ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(port);
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&server), sizeof server) < 0) {
+    got.problem = fmt::format("connect: {}", std::strerror(errno));
+    return got;
+  }
+  std::vector<char> buffer(step);
+  std::vector<char> expected(step);
+  for (;;) {
+    pollfd readable{sock.get(), POLLIN, 0};
+    if (::poll(&readable, 1, 30'000) == 0) {
+      got.problem = fmt::format("nothing for 30 s after {} bytes", got.bytes);
+      return got;
+    }
+    const ssize_t n = ::read(sock.get(), buffer.data(), buffer.size());
+    if (n == 0)
+      return got;
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      got.problem = fmt::format("read after {} bytes: {}", got.bytes, std::strerror(errno));
+      return got;
+    }
+    const auto count = static_cast<std::size_t>(n);
+    if (!got.first_wrong_byte) {
+      fill_pattern(std::span(expected).first(count), got.bytes);
+      const auto [mine, theirs] =
+          std::mismatch(buffer.begin(), buffer.begin() + n, expected.begin());
+      if (mine != buffer.begin() + n)
+        got.first_wrong_byte = got.bytes + static_cast<uint64_t>(mine - buffer.begin());
+    }
+    got.bytes += count;
+  }
+}
+
+struct Transfer {
+  std::string mode;  // --mode
+  uint64_t size = 0;
+  bool slow_reader = false;
+};
+
+void PrintTo(const Transfer& transfer, std::ostream* os) {
+  *os << "--mode " << transfer.mode << ", " << transfer.size << " bytes, "
+      << (transfer.slow_reader ? "slow" : "fast") << " reader";
+}
+
+std::string size_name(uint64_t size) {
+  if (size >= (1U << 20))
+    return fmt::format("{}MiB{}", size >> 20U, (size & 0xFFFFFU) != 0 ? "plus1" : "");
+  return fmt::format("{}B", size);
+}
+
+std::string TransferName(const ::testing::TestParamInfo<Transfer>& info) {
+  return fmt::format("{}_{}_{}", info.param.mode, size_name(info.param.size),
+                     info.param.slow_reader ? "SlowReader" : "FastReader");
+}
+
+std::vector<Transfer> transfers() {
+  constexpr uint64_t kMiB = 1U << 20;
+  std::vector<Transfer> all;
+  for (const char* mode : {"sendfile", "readwrite", "splice"}) {
+    for (const uint64_t size :
+         std::initializer_list<uint64_t>{0, 1, 4095, 4096, 65537, kMiB + 1, 256 * kMiB})
+      all.push_back({mode, size, false});
+    // The slow reader is slow by construction (small buffers, small reads),
+    // not by sleeps, so it is sized in bytes: 8 MiB is about 1,600 partial
+    // returns, a fraction of a second.
+    for (const uint64_t size :
+         std::initializer_list<uint64_t>{0, 1, 4095, 4096, 65537, kMiB + 1, 8 * kMiB})
+      all.push_back({mode, size, true});
+  }
+  return all;
+}
+
+class Sendfile : public ::testing::TestWithParam<Transfer> {};
+
+// The server sleeps only in accept() and, non-blocking, in poll() after a
+// send that found no room: its voluntary context switches (from /proc)
+// during one transfer, less the one back into accept(), count the waits
+// that partial transfers forced, seen from outside the program.
+uint64_t voluntary_switches(pid_t pid) {
+  const auto info = harness::read_proc(pid);
+  return info ? info->voluntary_ctxt_switches : 0;
+}
+
+bool asleep(pid_t pid) {
+  const auto info = harness::read_proc(pid);
+  return info && info->state == 'S';
+}
+
+TEST_P(Sendfile, EveryByteAtItsOffset) {
+  const Transfer& transfer = GetParam();
+  const TempDir dir;
+  const fs::path file = dir.path() / "served";
+  write_pattern_file(file, transfer.size);
+  std::vector<std::string> flags{"--file", file.string(), "--mode", transfer.mode};
+  if (transfer.slow_reader)
+    flags.insert(flags.end(), {"--nonblocking", "--sndbuf", "4096"});
+  const auto server = start_demo_server("csd-sendfile", flags);
+  const pid_t pid = server->pid();
+
+  ASSERT_TRUE(harness::wait_until([&] { return asleep(pid); }, 5s))
+      << "csd-sendfile never went to sleep in accept(): " << harness::describe(pid);
+  const uint64_t switches_before = voluntary_switches(pid);
+  const Received got = transfer.slow_reader
+                           ? read_and_compare(server->port(), 1024, 4096)
+                           : read_and_compare(server->port(), std::size_t{256} * 1024, 0);
+  EXPECT_EQ(got.problem, "");
+  EXPECT_EQ(got.bytes, transfer.size) << "bytes received of a " << transfer.size << "-byte file";
+  EXPECT_FALSE(got.first_wrong_byte.has_value())
+      << "the byte at offset " << got.first_wrong_byte.value_or(0) << " is not the file's";
+
+  ASSERT_TRUE(harness::wait_until([&] { return asleep(pid); }, 5s))
+      << "csd-sendfile did not go back to accept(): " << harness::describe(pid);
+  const uint64_t switches = voluntary_switches(pid) - switches_before;
+  const uint64_t waits = switches > 0 ? switches - 1 : 0;
+  RecordProperty("server_waits_for_room", static_cast<int>(waits));
+  if (server->wait_for_output("sent ", 2000ms)) {  // the demo's own tally: a second opinion
+    const std::string output = server->output();
+    const auto line = output.find("sent ");
+    RecordProperty("demo_tally", output.substr(line, output.find('\n', line) - line));
+  }
+  // Send buffer, receive window and the most one call queues (64 KiB) are
+  // all smaller than this file: the transfer must have been cut up.
+  if (transfer.slow_reader && transfer.size > 65536) {
+    EXPECT_GE(waits, 1U) << "the server never waited for room: were the transfers partial?";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(, Sendfile, ::testing::ValuesIn(transfers()), TransferName);
+
+}  // namespace
+}  // namespace csd::suite
