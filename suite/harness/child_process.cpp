@@ -1,6 +1,7 @@
 #include "child_process.hpp"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <fmt/format.h>
 
@@ -15,12 +16,23 @@ using detail::Clock;
 ChildProcess::ChildProcess(const std::vector<std::string>& argv)
     : process_(std::make_unique<detail::GuardedProcess>(argv, /*stdin_pipe=*/true)) {
   const auto pid = process_->find_program(Clock::now() + 5s);
-  if (!pid) {
-    process_->output().wait_eof(Clock::now() + 1s);
-    throw LaunchError(fmt::format("{} did not start (or exited at once); its output:\n{}", argv[0],
-                                  process_->output().text()));
+  if (pid) {
+    pid_ = *pid;
+    return;
   }
-  pid_ = *pid;
+  process_->output().wait_eof(Clock::now() + 1s);
+  // A program that runs for a millisecond (csd-sigpipe) can be gone, and the guard with it,
+  // before we look: it ran, and wait_exit() has its status. Only an exec failure (csd-guard's
+  // status 127 and message) or a program that never appeared is a failed start.
+  if (process_->guard_exited()) {
+    const auto status = process_->reap();
+    const bool exec_failed = status && WIFEXITED(*status) && WEXITSTATUS(*status) == 127 &&
+                             process_->output().text().find("csd-guard: exec") != std::string::npos;
+    if (status && !exec_failed)
+      return;
+  }
+  throw LaunchError(
+      fmt::format("{} did not start; its output:\n{}", argv[0], process_->output().text()));
 }
 
 ChildProcess::~ChildProcess() = default;  // GuardedProcess kills what is left

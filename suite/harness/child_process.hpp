@@ -25,14 +25,16 @@ class GuardedProcess;
 class ChildProcess {
  public:
   // Starts argv (argv[0] a path, or a name in $PATH) with a pipe on its
-  // stdin. Throws LaunchError if it cannot start, or if its process does not
-  // appear within 5 s.
+  // stdin. Throws LaunchError if it cannot start (exec fails), or if its
+  // process does not appear within 5 s.
   explicit ChildProcess(const std::vector<std::string>& argv);
   ~ChildProcess();  // kills the whole tree if it is still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // The program's own pid (below csd-guard), for /proc and for kill().
+  // The program's own pid (below csd-guard), for /proc and for kill(); -1 if it had already
+  // exited when the constructor looked (a program that runs for a millisecond): wait_exit()
+  // still says how it ended.
   [[nodiscard]] pid_t pid() const { return pid_; }
 
   // Everything it wrote so far, stdout and stderr interleaved.
