@@ -65,6 +65,8 @@ const Case kCases[] = {
     {"selfpipe-undrained", "SignalRace.SelfPipe*", true, "csd-selfpipe"},
     {"sendfile-ignores-partial", "Sendfile.*/sendfile_*SlowReader", true, "csd-sendfile"},
     {"cork-never-set", "Cork.*", true, "csd-cork"},
+    {"rst-graceful", "Rst.*", true, "csd-rstserver"},
+    {"sigpipe-ignored", "Sigpipe.*", true, "csd-sigpipe"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.
