@@ -128,7 +128,9 @@ int main(int argc, char** argv) {
   Mode mode = Mode::default_action;
   app.add_option("-i,--host", host, "Numeric address of the server to connect to")
       ->capture_default_str();
-  app.add_option("-p,--port", port, "Its port")->required()->check(CLI::Range(1, 65535));
+  app.add_option("-p,--port", port, "Its port (csd-rstserver's listening line says)")
+      ->required()
+      ->check(CLI::Range(1, 65535));
   choice_flag<Mode>(
       "--sigpipe", "default: SIGPIPE kills; ignore: SIG_IGN, EPIPE; nosignal: MSG_NOSIGNAL, EPIPE",
       {{"default", Mode::default_action}, {"ignore", Mode::ignore}, {"nosignal", Mode::nosignal}},
