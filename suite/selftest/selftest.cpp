@@ -67,6 +67,8 @@ const Case kCases[] = {
     {"cork-never-set", "Cork.*", true, "csd-cork"},
     {"rst-graceful", "Rst.*", true, "csd-rstserver"},
     {"sigpipe-ignored", "Sigpipe.*", true, "csd-sigpipe"},
+    {"rst-ignores-graceful", "Rst.GracefulServerClosesWithFinNotRst", true, "csd-rstserver"},
+    {"sigpipe-mode-ignored", "Sigpipe.*Epipe", true, "csd-sigpipe"},
 };
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.
