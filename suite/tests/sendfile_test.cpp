@@ -4,6 +4,7 @@
 // Fast reader: 256 KiB reads from a blocking server. Slow reader: 1 KiB reads through a 4 KiB
 // receive buffer from a non-blocking server with a 4 KiB send buffer (partial returns).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,7 +17,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <optional>
 #include <ostream>
@@ -58,38 +58,33 @@ void fill_pattern(std::span<char> out, uint64_t offset) {
   }
 }
 
-// A directory of this test's own, removed with everything in it.
-class TempDir {
+// The file to serve, with no name: an O_TMPFILE under $TMPDIR that only
+// this process holds, so it goes with us even when we are SIGKILLed (a
+// named file of up to 256 MiB would be left behind). The demo opens it
+// through our descriptor's /proc path.
+class PatternFile {
  public:
-  TempDir() {
-    std::string name = (fs::temp_directory_path() / "csd-sendfile-XXXXXX").string();
-    if (::mkdtemp(name.data()) == nullptr)
-      throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = name;
+  explicit PatternFile(uint64_t size)
+      : fd_(::open(fs::temp_directory_path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) {
+    if (!fd_)
+      throw std::system_error(errno, std::generic_category(), "open O_TMPFILE");
+    std::vector<char> chunk(std::size_t{1} << 20);
+    for (uint64_t offset = 0; offset < size; offset += chunk.size()) {
+      const auto n = static_cast<std::size_t>(std::min<uint64_t>(chunk.size(), size - offset));
+      fill_pattern(std::span(chunk).first(n), offset);
+      // A regular file takes a whole write (no signal interrupts it here).
+      if (::pwrite(fd_.get(), chunk.data(), n, static_cast<off_t>(offset)) !=
+          static_cast<ssize_t>(n))
+        throw std::system_error(errno, std::generic_category(), "write the pattern file");
+    }
   }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
+  [[nodiscard]] std::string path() const {
+    return fmt::format("/proc/{}/fd/{}", ::getpid(), fd_.get());
   }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
 
  private:
-  fs::path path_;
+  Fd fd_;
 };
-
-void write_pattern_file(const fs::path& file, uint64_t size) {
-  std::ofstream out(file, std::ios::binary);
-  std::vector<char> chunk(1 << 20);
-  for (uint64_t offset = 0; offset < size; offset += chunk.size()) {
-    const auto n = static_cast<std::size_t>(std::min<uint64_t>(chunk.size(), size - offset));
-    fill_pattern(std::span(chunk).first(n), offset);
-    out.write(chunk.data(), static_cast<std::streamsize>(n));
-  }
-  if (!out.flush())
-    throw std::runtime_error("cannot write " + file.string());
-}
 
 struct Received {
   uint64_t bytes = 0;
@@ -199,10 +194,8 @@ bool asleep(pid_t pid) {
 
 TEST_P(Sendfile, EveryByteAtItsOffset) {
   const Transfer& transfer = GetParam();
-  const TempDir dir;
-  const fs::path file = dir.path() / "served";
-  write_pattern_file(file, transfer.size);
-  std::vector<std::string> flags{"--file", file.string(), "--mode", transfer.mode};
+  const PatternFile file(transfer.size);
+  std::vector<std::string> flags{"--file", file.path(), "--mode", transfer.mode};
   if (transfer.slow_reader)
     flags.insert(flags.end(), {"--nonblocking", "--sndbuf", "4096"});
   const auto server = start_demo_server("csd-sendfile", flags);
