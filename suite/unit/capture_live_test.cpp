@@ -8,11 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "capture.hpp"
 #include "fd.hpp"
-#include "ports.hpp"
+#include "helpers/loopback_listener.hpp"
 
 namespace csd::harness {
 namespace {
@@ -25,47 +26,28 @@ class LiveCapture : public ::testing::Test {
  protected:
   void SetUp() override {
     try {
-      capture_.emplace(lease_.port());
+      capture_.emplace(listener_.port());
     } catch (const CaptureUnavailable& e) {
       GTEST_SKIP() << e.what();
     }
-    listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const int on = 1;
-    ::setsockopt(listener_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    const sockaddr_in address = loopback();
-    ASSERT_EQ(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
-              0);
-    ASSERT_EQ(::listen(listener_.get(), 8), 0);
-  }
-
-  [[nodiscard]] sockaddr_in loopback() const {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(lease_.port());
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return address;
   }
 
   // A connected client and the server's accepted end.
   std::pair<Fd, Fd> connect_pair() {
-    Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const sockaddr_in address = loopback();
-    EXPECT_EQ(::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
-              0);
-    Fd server(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    return {std::move(client), std::move(server)};
+    Fd client = listener_.connect();
+    EXPECT_TRUE(client) << "connect: " << std::strerror(errno);
+    return {std::move(client), listener_.accept()};
   }
 
-  PortLease lease_ = PortLease::acquire("127.0.0.1");
+  unit::LoopbackListener listener_;
   std::optional<Capture> capture_;
-  Fd listener_;
 };
 
 TEST_F(LiveCapture, SeesHandshakeDataAndFin) {
   auto [client, server] = connect_pair();
   ASSERT_EQ(::write(server.get(), "hello", 5), 5);
   server.reset();
-  const uint16_t port = lease_.port();
+  const uint16_t port = listener_.port();
   auto data = capture_->wait_for("5 data bytes from the server",
                                  [&](const Segment& s) { return s.from(port) && s.payload == 5; });
   ASSERT_TRUE(data) << data.failure;
@@ -85,7 +67,7 @@ TEST_F(LiveCapture, SeesRstOfAnAbortiveClose) {
   const linger abortive{1, 0};
   ::setsockopt(server.get(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
   server.reset();
-  const uint16_t port = lease_.port();
+  const uint16_t port = listener_.port();
   auto rst = capture_->wait_for("RST from the server",
                                 [&](const Segment& s) { return s.from(port) && s.rst(); });
   ASSERT_TRUE(rst) << rst.failure;
@@ -108,7 +90,7 @@ TEST_F(LiveCapture, SavedFileReadsBackTheSameSegments) {
   ASSERT_EQ(::write(client.get(), "x", 1), 1);
   client.reset();
   server.reset();
-  const uint16_t port = lease_.port();
+  const uint16_t port = listener_.port();
   // The server closes with the client's byte unread: that close is an RST.
   const auto end = capture_->wait_for("the server's RST",
                                       [&](const Segment& s) { return s.from(port) && s.rst(); });

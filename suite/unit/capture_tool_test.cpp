@@ -23,6 +23,7 @@
 #include "capture.hpp"
 #include "child_process.hpp"
 #include "fd.hpp"
+#include "helpers/loopback_listener.hpp"
 #include "ports.hpp"
 #include "run.hpp"
 
@@ -62,41 +63,17 @@ class CaptureTool : public ::testing::Test {
  protected:
   void SetUp() override {
     try {
-      Capture probe(lease_.port());
+      Capture probe(port());
     } catch (const CaptureUnavailable& e) {
       GTEST_SKIP() << e.what();
     }
-    listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const int on = 1;
-    ::setsockopt(listener_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    const sockaddr_in address = loopback();
-    ASSERT_EQ(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
-              0);
-    ASSERT_EQ(::listen(listener_.get(), 8), 0);
   }
 
-  [[nodiscard]] sockaddr_in loopback() const {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port());
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return address;
-  }
-  [[nodiscard]] uint16_t port() const { return lease_.port(); }
-
+  [[nodiscard]] uint16_t port() const { return listener_.port(); }
   // A connected client (the listener completes the handshake; nobody accepts).
-  Fd connect_client() {
-    Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const sockaddr_in address = loopback();
-    EXPECT_EQ(::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
-              0);
-    return client;
-  }
+  [[nodiscard]] Fd connect_client() const { return listener_.connect(); }
   static uint16_t local_port(const Fd& socket) {
-    sockaddr_in address{};
-    socklen_t length = sizeof address;
-    ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&address), &length);
-    return ntohs(address.sin_port);
+    return unit::LoopbackListener::local_port(socket);
   }
 
   // Starts csd-capture on the port and waits for its ready line.
@@ -114,8 +91,7 @@ class CaptureTool : public ::testing::Test {
            fmt::format("csd-capture-tool-test-{}-{}.pcap", ::getpid(), port());
   }
 
-  PortLease lease_ = PortLease::acquire("127.0.0.1");
-  Fd listener_;
+  unit::LoopbackListener listener_;
 };
 
 TEST_F(CaptureTool, CountStopsItAfterThatManySegmentsAndTheFileHoldsThem) {
