@@ -1,5 +1,6 @@
 #include "demos.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,7 +35,7 @@ void exclude_demo_families() {
   // "POSITIVE[-NEGATIVE]": the families join the negative patterns, with
   // and without a TEST_P instantiation's prefix ("Modes/Sendfile.X/0").
   filter += filter.find('-') == std::string::npos ? "-" : ":";
-  for (const auto& family : demo_families()) filter += family + ".*:*/" + family + ".*:";
+  for (const auto& family : demo_families()) filter += fmt::format("{0}.*:*/{0}.*:", family);
   filter.pop_back();
   ::testing::GTEST_FLAG(filter) = filter;
 }
