@@ -30,6 +30,6 @@ if git cat-file -e '0b509a5^{commit}' 2>/dev/null; then
 fi
 if command -v shellcheck >/dev/null; then
   echo "lint: shellcheck"
-  shellcheck ci/*.sh .ci/run .githooks/commit-msg
+  shellcheck ci/*.sh .ci/run .githooks/commit-msg bench/*.sh fixtures/pcaps/*.sh
 fi
 echo "lint: clean"
