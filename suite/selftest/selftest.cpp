@@ -23,7 +23,8 @@ namespace {
 
 struct Case {
   std::string fixture;    // fixtures/broken/<fixture>.json, or with `demo` the program
-                          // csd-broken-<fixture> (fixtures/broken/demos/<fixture>.cpp)
+                          // csd-broken-<fixture> (fixtures/broken/demos/<fixture>.cpp),
+                          // or a demo "csd-..." playing another's part
   std::string check;      // gtest filter for the check that must catch it
   bool must_fail = true;  // false: a well-behaved fixture the check must pass
   std::string demo{};     // the demo the broken program plays (csd-suite --demo)
@@ -62,7 +63,13 @@ const Case kCases[] = {
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
     {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
     {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
-    {"selfpipe-undrained", "SignalRace.SelfPipe*", true, "csd-selfpipe"},
+    {"selfpipe-undrained", "SignalRace.SelfPipeSleepsAgain*", true, "csd-selfpipe"},
+    // The race is the bug the fixes' checks look for, and a fix is the bug
+    // for the check that the naive program loses the signal.
+    {"csd-selsigrace", "SignalRace.SelfPipeCatches*", true, "csd-selfpipe"},
+    {"csd-selsigrace", "SignalRace.Pselect*", true, "csd-pselect"},
+    {"csd-selsigrace", "SignalRace.Signalfd*", true, "csd-signalfd"},
+    {"csd-selfpipe", "SignalRace.Naive*", true, "csd-selsigrace"},
     {"sendfile-ignores-partial", "Sendfile.*/sendfile_*SlowReader", true, "csd-sendfile"},
     {"cork-never-set", "Cork.*", true, "csd-cork"},
     {"rst-graceful", "Rst.*", true, "csd-rstserver"},
@@ -100,7 +107,10 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
   if (c.demo.empty()) {
     argv.insert(argv.end(), {"--impl", manifest.string()});
   } else {
-    const fs::path broken = fs::path(CSD_SUITE_BINARY).parent_path() / ("csd-broken-" + c.fixture);
+    // A fixture named csd-... is a demo itself, playing another demo's part.
+    const std::string program =
+        c.fixture.starts_with("csd-") ? c.fixture : "csd-broken-" + c.fixture;
+    const fs::path broken = fs::path(CSD_SUITE_BINARY).parent_path() / program;
     argv.insert(argv.end(), {"--demo", c.demo + "=" + broken.string()});
   }
   const auto run = csd::harness::run_to_completion(argv, 240s);
