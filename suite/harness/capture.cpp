@@ -226,15 +226,18 @@ Capture::Capture(uint16_t port, const std::string& device) : port_(port) {
   pcap_set_immediate_mode(handle_.get(), 1);  // each packet as it comes, not per buffer block
   pcap_set_buffer_size(handle_.get(), 8 << 20);
   const int activated = pcap_activate(handle_.get());
+  // libpcap's words for the status, and its detail when it has more to say.
+  const auto why = [this](int status) {
+    const std::string summary = pcap_statustostr(status);
+    const std::string detail = pcap_geterr(handle_.get());
+    return detail.empty() || detail == summary ? summary : fmt::format("{} ({})", summary, detail);
+  };
   if (activated == PCAP_ERROR_PERM_DENIED || activated == PCAP_ERROR_IFACE_NOT_UP ||
       activated == PCAP_ERROR_NO_SUCH_DEVICE) {
-    throw CaptureUnavailable(fmt::format("cannot capture on {}: {} ({})", device,
-                                         pcap_statustostr(activated), pcap_geterr(handle_.get())));
+    throw CaptureUnavailable(fmt::format("cannot capture on {}: {}", device, why(activated)));
   }
-  if (activated < 0) {
-    throw CaptureError(fmt::format("pcap_activate({}): {} ({})", device,
-                                   pcap_statustostr(activated), pcap_geterr(handle_.get())));
-  }
+  if (activated < 0)
+    throw CaptureError(fmt::format("pcap_activate({}): {}", device, why(activated)));
   linktype_ = pcap_datalink(handle_.get());
   bpf_program program{};
   const std::string filter = fmt::format("tcp port {}", port);
