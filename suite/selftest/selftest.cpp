@@ -168,4 +168,21 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Suite, BrokenFixture, ::testing::ValuesIn(kCases), CaseName);
 
+// A mistyped flag is a usage error (exit 2, saying which), before any check
+// runs: googletest alone would ignore it and run all of them.
+TEST(SuiteUsage, UnknownArgumentsAreRefusedBeforeAnythingRuns) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--bogus", "unknown argument --bogus"},
+      {"--gtest_filtr=Reply.*", "unknown googletest flag --gtest_filtr=Reply.*"},
+      {"stray", "unknown argument stray"},
+      {"--demo=csd-nothing=/bin/true", "NAME one of the demos"},
+  };
+  for (const auto& [argument, message] : cases) {
+    const auto run = csd::harness::run_to_completion({CSD_SUITE_BINARY, argument}, 30s);
+    EXPECT_EQ(run.exit_code, 2) << argument << ":\n" << run.output;
+    EXPECT_NE(run.output.find(message), std::string::npos) << argument << ":\n" << run.output;
+    EXPECT_EQ(run.output.find("[ RUN      ]"), std::string::npos) << argument << ": checks ran";
+  }
+}
+
 }  // namespace

@@ -63,7 +63,8 @@ when --impl or CSD_IMPL names the servers to validate.
 
 Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
 --gtest_output=json:results.json, --gtest_brief=1.
-Exit status: 0 all passed, 1 a check failed, 2 bad manifest or usage.
+Exit status: 0 all passed, 1 a check failed, 2 bad manifest or usage (an
+unknown flag, too: nothing runs).
 )";
 
 [[noreturn]] void usage_error(const std::string& problem) {
@@ -181,6 +182,16 @@ int main(int argc, char** argv) {
     }
   }
   const OwnArguments own = take_own_arguments(argc, argv);
+  // googletest takes its own flags out of argv and ignores what it does not
+  // know: whatever is left is a mistake, and running every check anyway
+  // would hide it.
+  testing::InitGoogleTest(&argc, argv);
+  if (argc > 1) {
+    const std::string_view arg = argv[1];
+    usage_error(arg.starts_with("--gtest_")
+                    ? fmt::format("unknown googletest flag {}", arg)
+                    : fmt::format("unknown argument {}", arg));
+  }
   std::vector<std::string> sources = own.impls;
   if (sources.empty()) {
     if (const char* env = std::getenv("CSD_IMPL"); env != nullptr && *env != '\0')
@@ -205,7 +216,6 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  testing::InitGoogleTest(&argc, argv);
   if (!with_demos)
     csd::suite::exclude_demo_families();
   const auto registered = csd::suite::register_applicable_checks(implementations);
