@@ -6,12 +6,13 @@
 # Full results (gtest JSON): results/conformance.json; the suite's own output
 # (figures, failed servers' output): results/conformance.log; a failed check
 # that captured packets leaves its .pcap there too. Exit 0 only if every
-# check that applies passed. CSD_BUILD_DIR=DIR: use that build as it is.
+# check that applies passed; 2 if the suite refused to run (a bad manifest),
+# and then the last run's results stay. CSD_BUILD_DIR=DIR: use that build.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for arg in "$@"; do
   case $arg in
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
   [ -e "$arg" ] || { echo "conformance.sh: no such manifest: $arg" >&2; exit 2; }
 done
@@ -29,17 +30,25 @@ results=${CSD_RESULTS_DIR:-$root/results}
 mkdir -p "$results"
 json=$results/conformance.json
 log=$results/conformance.log
-rm -f "$json" "$results"/*.pcap
+# The run writes into a folder of its own, which replaces the last run's
+# results only once the suite has run: a refused run (a bad manifest) leaves
+# them as they were.
+staging=$(mktemp -d "$results/.run.XXXXXX")
+trap 'rm -rf "$staging"' EXIT
 # stdout goes to the log; stderr stays where it is, so that on a terminal
 # csd-suite shows which check is running (--progress=auto: only there).
 set +e
-"$BUILD_DIR/bin/csd-suite" "${impls[@]}" --gtest_brief=1 --gtest_output="json:$json" >"$log"
+"$BUILD_DIR/bin/csd-suite" "${impls[@]}" --gtest_brief=1 \
+  --gtest_output="json:$staging/conformance.json" >"$staging/conformance.log"
 suite_status=$?
 set -e
-if [ "$suite_status" = 2 ] || [ ! -f "$json" ]; then
-  echo "conformance.sh: the suite did not run (exit $suite_status); its output: $log" >&2
+if [ "$suite_status" = 2 ] || [ ! -f "$staging/conformance.json" ]; then
+  echo "conformance.sh: the suite did not run (exit $suite_status); the last results are kept." >&2
+  tail -n 20 "$staging/conformance.log" >&2
   exit 2
 fi
+rm -f "$json" "$log" "$results"/*.pcap
+mv "$staging"/* "$results"/
 echo "== csd conformance summary"
 set +e
 "$BUILD_DIR/bin/csd-report" "$json"
