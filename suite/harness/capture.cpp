@@ -11,6 +11,8 @@
 #include <array>
 #include <cstring>
 
+#include "timeouts.hpp"
+
 namespace csd::harness {
 
 namespace {
@@ -284,7 +286,7 @@ const std::vector<Segment>& Capture::segments() {
 
 Capture::Awaited Capture::wait_for(std::string_view what, const Predicate& matches,
                                    Clock::duration timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   std::size_t checked = 0;
   for (;;) {
     drain();
@@ -299,10 +301,8 @@ Capture::Awaited Capture::wait_for(std::string_view what, const Predicate& match
     pollfd readable{selectable_fd_, POLLIN, 0};
     ::poll(&readable, 1, static_cast<int>(left.count()) + 1);
   }
-  return {std::nullopt,
-          fmt::format("no {} on port {} within {} ms; {}", what, port_,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count(),
-                      listing())};
+  return {std::nullopt, fmt::format("no {} on port {} within {} ms; {}", what, port_,
+                                    scaled_ms(timeout).count(), listing())};
 }
 
 std::string Capture::listing() {

@@ -7,6 +7,7 @@
 
 #include "guarded_process.hpp"
 #include "server_process.hpp"
+#include "timeouts.hpp"
 
 namespace csd::harness {
 
@@ -15,7 +16,7 @@ using detail::Clock;
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv)
     : process_(std::make_unique<detail::GuardedProcess>(argv, /*stdin_pipe=*/true)) {
-  const auto pid = process_->find_program(Clock::now() + 5s);
+  const auto pid = process_->find_program(Clock::now() + scaled(5s));
   if (pid) {
     pid_ = *pid;
     return;
@@ -40,7 +41,7 @@ ChildProcess::~ChildProcess() = default;  // GuardedProcess kills what is left
 std::string ChildProcess::output() const { return process_->output().text(); }
 
 bool ChildProcess::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout) {
-  return process_->output().wait_for(needle, Clock::now() + timeout);
+  return process_->output().wait_for(needle, Clock::now() + scaled(timeout));
 }
 
 bool ChildProcess::write_stdin(std::string_view text) {
@@ -60,7 +61,7 @@ void ChildProcess::close_stdin() { process_->stdin_pipe().reset(); }
 
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
   // csd-guard exits the way the program did, once the program has exited.
-  if (!process_->wait_guard_exit(Clock::now() + timeout))
+  if (!process_->wait_guard_exit(Clock::now() + scaled(timeout)))
     return std::nullopt;
   return process_->reap();
 }
@@ -68,7 +69,7 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
 std::string ChildProcess::describe_end(std::optional<int> status,
                                        std::chrono::milliseconds timeout) const {
   if (!status)
-    return fmt::format("still running after {} ms", timeout.count());
+    return fmt::format("still running after {} ms", scaled_ms(timeout).count());
   return detail::describe_wait_status(*status);
 }
 

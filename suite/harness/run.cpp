@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include "guarded_process.hpp"
+#include "timeouts.hpp"
 
 namespace csd::harness {
 
@@ -10,7 +11,7 @@ using namespace std::chrono_literals;
 
 RunResult run_to_completion(const std::vector<std::string>& argv,
                             std::chrono::milliseconds timeout) {
-  const auto deadline = detail::Clock::now() + timeout;
+  const auto deadline = detail::Clock::now() + scaled(timeout);
   detail::GuardedProcess process(argv);  // csd-guard execvp()s argv[0]: a path, or a name in $PATH
   RunResult result;
   if (!process.wait_guard_exit(deadline)) {

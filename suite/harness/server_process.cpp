@@ -9,6 +9,7 @@
 #include "ports.hpp"
 #include "procfs.hpp"
 #include "sockdiag.hpp"
+#include "timeouts.hpp"
 #include "wait.hpp"
 
 namespace csd::harness {
@@ -108,7 +109,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest,
     impl->manifest.workers = *options.workers;
   impl->host = options.host;
   impl->ready_timeout = options.ready_timeout;
-  const auto deadline = Clock::now() + options.ready_timeout;
+  const auto deadline = Clock::now() + scaled(options.ready_timeout);
   try {
     impl->lease.emplace(PortLease::acquire(options.host));
   } catch (const std::exception& e) {
@@ -159,7 +160,7 @@ std::vector<pid_t> ServerProcess::tree() const {
 std::string ServerProcess::output() { return impl_->guarded->output().text(); }
 
 bool ServerProcess::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
-  return impl_->guarded->output().wait_for(needle, Clock::now() + timeout);
+  return impl_->guarded->output().wait_for(needle, Clock::now() + scaled(timeout));
 }
 
 bool ServerProcess::wait_for_tree_size(std::size_t count, std::chrono::milliseconds timeout) const {
@@ -197,7 +198,7 @@ StopReport ServerProcess::stop(int sig, std::chrono::milliseconds grace) {
       for (const pid_t pid : guarded.tree())
         detail::signal_descendant(pid, guarded.guard_pid(), sig);
     }
-    r.exited_in_time = guarded.wait_guard_exit(start + grace);
+    r.exited_in_time = guarded.wait_guard_exit(start + scaled(grace));
     if (!r.exited_in_time)
       r.killed = guarded.kill_tree();
   }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "sockdiag.hpp"
+#include "timeouts.hpp"
 #include "wire.hpp"
 
 namespace csd::suite {
@@ -28,7 +29,7 @@ struct ClientTally {
 void one_attributed_connection(const client::Target& target, pid_t root,
                                std::optional<pid_t> exclude, uint64_t bytes, ClientTally& tally) {
   client::StepResult failure;
-  auto connection = client::Connection::open(target, client::deadline_in(10s), &failure);
+  auto connection = client::Connection::open(target, harness::deadline_in(10s), &failure);
   if (!connection) {
     ++tally.failed;
     tally.note(fmt::format("connect: {}", client::to_string(failure.status)));
@@ -51,7 +52,7 @@ void one_attributed_connection(const client::Target& target, pid_t root,
                     holders.empty() ? " none" : holders));
   }
   const auto request = fmt::format("{}\n", bytes);
-  if (connection->send_all(request, client::deadline_in(10s)).status != client::Status::ok) {
+  if (connection->send_all(request, harness::deadline_in(10s)).status != client::Status::ok) {
     ++tally.failed;
     tally.note("request could not be sent");
     return;

@@ -22,6 +22,7 @@
 #include "load.hpp"
 #include "server_test.hpp"
 #include "sockdiag.hpp"
+#include "timeouts.hpp"
 #include "wait.hpp"
 
 namespace csd::suite {
@@ -103,7 +104,7 @@ CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation) {
   CSD_START_CAPTURE(capture, server_port);
 
   client::StepResult failure;
-  auto connection = client::Connection::open(target(), client::deadline_in(10s), &failure);
+  auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
   const uint16_t client_port = connection->local_address().port();
 
@@ -115,13 +116,13 @@ CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation) {
   if (speaks_echo()) {
     std::vector<std::byte> payload(kReplyBytes);
     client::echo_pattern(0, payload);
-    sent = connection->send_all(payload, client::deadline_in(10s));
+    sent = connection->send_all(payload, harness::deadline_in(10s));
     connection->shutdown_write();
   } else {
-    sent = connection->send_all(fmt::format("{}\n", kReplyBytes), client::deadline_in(10s));
+    sent = connection->send_all(fmt::format("{}\n", kReplyBytes), harness::deadline_in(10s));
   }
   ASSERT_EQ(sent.status, client::Status::ok) << "sending the request: " << sent.call;
-  const client::StepResult read = connection->read_to_end(client::deadline_in(10s), &reply);
+  const client::StepResult read = connection->read_to_end(harness::deadline_in(10s), &reply);
 
   const auto server_end = (*capture)->wait_for(
       fmt::format("FIN or RST from the server (port {}) to the client (port {})", server_port,
@@ -192,7 +193,7 @@ CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation) {
   const auto listing = [&] { return capture ? (*capture)->listing() : std::string(); };
 
   client::StepResult failure;
-  auto connection = client::Connection::open(target(), client::deadline_in(10s), &failure);
+  auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
   const client::SockAddr client_end = connection->local_address();
   const client::SockAddr server_end = connection->peer_address();
@@ -218,15 +219,15 @@ CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation) {
   client::StepResult sent;
   if (speaks_echo()) {
     client::echo_pattern(0, chunk);
-    sent = connection->send_all(std::span<const std::byte>(chunk), client::deadline_in(10s));
+    sent = connection->send_all(std::span<const std::byte>(chunk), harness::deadline_in(10s));
     echo_sent = sent.bytes;
   } else {
-    sent = connection->send_all(fmt::format("{}\n", kLargeReplyBytes), client::deadline_in(10s));
+    sent = connection->send_all(fmt::format("{}\n", kLargeReplyBytes), harness::deadline_in(10s));
   }
   ASSERT_EQ(sent.status, client::Status::ok) << "sending the request: " << sent.call;
 
   const client::StepResult first =
-      connection->read_exact(kReadBeforeReset, client::deadline_in(10s));
+      connection->read_exact(kReadBeforeReset, harness::deadline_in(10s));
   ASSERT_EQ(first.status, client::Status::ok)
       << "expected the first " << kReadBeforeReset << " bytes of the reply, observed "
       << client::to_string(first.status) << " after " << first.bytes;

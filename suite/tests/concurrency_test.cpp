@@ -9,6 +9,7 @@
 #include "check.hpp"
 #include "server_test.hpp"
 #include "sockdiag.hpp"
+#include "timeouts.hpp"
 #include "wait.hpp"
 
 namespace csd::suite {
@@ -80,7 +81,7 @@ constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size
 
 CSD_CHECK(Concurrency, SilentClientDoesNotBlockOthers, kSpeaksSize) {
   client::StepResult failure;
-  auto silent = client::Connection::open(target(), client::deadline_in(10s), &failure);
+  auto silent = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(silent) << "connect: " << client::to_string(failure.status);
   // Wait until the server has accepted the silent connection, so it is really in the way.
   harness::wait_until(
@@ -94,10 +95,10 @@ CSD_CHECK(Concurrency, SilentClientDoesNotBlockOthers, kSpeaksSize) {
 
 CSD_CHECK(Concurrency, SlowReaderDoesNotStallOthers, kSpeaksSize) {
   client::StepResult failure;
-  auto slow = client::Connection::open(target(), client::deadline_in(10s), &failure);
+  auto slow = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(slow) << "connect: " << client::to_string(failure.status);
   slow->set_receive_buffer(4096);
-  ASSERT_EQ(slow->send_all("100000000\n", client::deadline_in(5s)).status, client::Status::ok);
+  ASSERT_EQ(slow->send_all("100000000\n", harness::deadline_in(5s)).status, client::Status::ok);
   // The server has read the request and its send queue to us is backed up:
   // from here on, a write to this client would block.
   const bool backed_up = harness::wait_until(

@@ -16,6 +16,7 @@
 #include "demos.hpp"
 #include "evidence.hpp"
 #include "server_test.hpp"
+#include "timeouts.hpp"
 
 namespace csd::suite {
 namespace {
@@ -36,9 +37,9 @@ void judge_data_segments(const std::string& cork, const Judge& judge) {
 
   client::StepResult failure;
   auto connection =
-      client::Connection::open({"127.0.0.1", port}, client::deadline_in(5s), &failure);
+      client::Connection::open({"127.0.0.1", port}, harness::deadline_in(5s), &failure);
   ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
-  const auto read = connection->read_to_end(client::deadline_in(5s));
+  const auto read = connection->read_to_end(harness::deadline_in(5s));
   ASSERT_EQ(read.status, client::Status::ok) << "reading to EOF: " << to_string(read.status);
   ASSERT_EQ(read.bytes, kHeaderBytes + kBodyBytes) << "bytes received";
   const auto fin = (*cap)->wait_for(

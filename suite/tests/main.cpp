@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "demos.hpp"
 #include "manifest.hpp"
 #include "progress.hpp"
+#include "timeouts.hpp"
 
 #ifndef CSD_DEFAULT_IMPL_DIR
 #error "CSD_DEFAULT_IMPL_DIR must name fixtures/impls"
@@ -37,7 +39,7 @@ namespace {
 constexpr std::string_view kUsage = R"(csd-suite: conformance checks for concurrent TCP servers.
 
 Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
-                 [--list-checks] [gtest flags]
+                 [--timeout-multiplier=X] [--list-checks] [gtest flags]
 
   --impl FILE.json   an implementation manifest to test (repeatable); a
                      directory means every *.json in it
@@ -51,6 +53,10 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=aut
   --list-checks      every check, where it applies (protocol, kind of
                      workers, worker count), and how many of the
                      implementations it applies to; then exit
+  --timeout-multiplier=X
+                     every deadline the checks wait on times X (0.1 to
+                     100), for slow machines and sanitizer builds; also
+                     CSD_TIMEOUT_MULTIPLIER=X (the flag wins). Default 1
   --demo NAME=PATH   the program PATH plays the demo NAME (csd-rstserver,
                      csd-sigpipe, ...) in the demo families' tests, instead
                      of the one next to csd-suite (repeatable)
@@ -76,9 +82,17 @@ unknown flag, too: nothing runs).
 struct OwnArguments {
   std::vector<std::string> impls;
   bool demo_given = false;
+  std::optional<double> timeout_multiplier;
   csd::suite::ProgressMode progress = csd::suite::ProgressMode::automatic;
   bool list_checks = false;
 };
+
+double parse_multiplier(std::string_view text, std::string_view where) {
+  const auto multiplier = csd::harness::parse_timeout_multiplier(text);
+  if (!multiplier)
+    usage_error(fmt::format("{}{}: a number from 0.1 to 100", where, text));
+  return *multiplier;
+}
 
 OwnArguments take_own_arguments(int& argc, char** argv) {
   OwnArguments own;
@@ -96,6 +110,12 @@ OwnArguments take_own_arguments(int& argc, char** argv) {
       if (!mode)
         usage_error(fmt::format("{}: the mode is auto, on or off", arg));
       own.progress = *mode;
+    } else if (arg == "--timeout-multiplier" || arg.starts_with("--timeout-multiplier=")) {
+      if (arg == "--timeout-multiplier" && i + 1 >= argc)
+        usage_error("--timeout-multiplier needs a number");
+      const std::string_view value =
+          arg == "--timeout-multiplier" ? std::string_view(argv[++i]) : arg.substr(21);
+      own.timeout_multiplier = parse_multiplier(value, "--timeout-multiplier ");
     } else if (arg == "--list-checks") {
       own.list_checks = true;
     } else if (arg == "--demo" || arg.starts_with("--demo=")) {
@@ -188,9 +208,15 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   if (argc > 1) {
     const std::string_view arg = argv[1];
-    usage_error(arg.starts_with("--gtest_")
-                    ? fmt::format("unknown googletest flag {}", arg)
-                    : fmt::format("unknown argument {}", arg));
+    usage_error(arg.starts_with("--gtest_") ? fmt::format("unknown googletest flag {}", arg)
+                                            : fmt::format("unknown argument {}", arg));
+  }
+  // Every deadline of the run, scaled once, here: the flag wins over the
+  // environment, and a bad value in either is refused before anything runs.
+  if (own.timeout_multiplier) {
+    csd::harness::set_timeout_multiplier(*own.timeout_multiplier);
+  } else if (const char* env = std::getenv("CSD_TIMEOUT_MULTIPLIER"); env != nullptr) {
+    csd::harness::set_timeout_multiplier(parse_multiplier(env, "CSD_TIMEOUT_MULTIPLIER="));
   }
   std::vector<std::string> sources = own.impls;
   if (sources.empty()) {

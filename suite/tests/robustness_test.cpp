@@ -3,6 +3,7 @@
 #include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
+#include "timeouts.hpp"
 
 namespace csd::suite {
 namespace {
@@ -16,12 +17,12 @@ class Robustness : public ServerTest {
   // within a generous deadline; then expects the server to still serve.
   void expect_rejected_and_still_serving(std::string_view request) {
     client::StepResult failure;
-    auto connection = client::Connection::open(target(), client::deadline_in(10s), &failure);
+    auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
     ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
-    ASSERT_EQ(connection->send_all(request, client::deadline_in(5s)).status, client::Status::ok);
+    ASSERT_EQ(connection->send_all(request, harness::deadline_in(5s)).status, client::Status::ok);
     // One byte is enough to know the server replied; reading on would buffer
     // whatever a server without a limit streams.
-    const auto first = connection->read_exact(1, client::deadline_in(5s));
+    const auto first = connection->read_exact(1, harness::deadline_in(5s));
     EXPECT_NE(first.status, client::Status::ok)
         << "request " << printable(request)
         << " should get no reply, but the server started sending one";

@@ -13,6 +13,7 @@
 #include "connection.hpp"
 #include "demos.hpp"
 #include "evidence.hpp"
+#include "timeouts.hpp"
 
 namespace csd::suite {
 namespace {
@@ -40,13 +41,13 @@ void check_server_close(bool graceful) {
   CSD_START_CAPTURE(cap, port);
 
   client::StepResult failure;
-  auto conn = client::Connection::open({server->host(), port}, client::deadline_in(5s), &failure);
+  auto conn = client::Connection::open({server->host(), port}, harness::deadline_in(5s), &failure);
   ASSERT_TRUE(conn) << "connect to csd-rstserver failed: " << std::strerror(failure.error);
   // The server closes once it has read a line (so never before our connect() is done).
-  const client::StepResult sent = conn->send_all("hello\n", client::deadline_in(5s));
+  const client::StepResult sent = conn->send_all("hello\n", harness::deadline_in(5s));
   ASSERT_EQ(sent.status, client::Status::ok)
       << "sending the line failed: " << std::strerror(sent.error);
-  const std::string read = read_outcome(conn->read_to_end(client::deadline_in(5s)));
+  const std::string read = read_outcome(conn->read_to_end(harness::deadline_in(5s)));
 
   // The close that ended the read was captured on its way to the client; still, wait for it
   // (bounded), so that a server that never closes is reported as such.

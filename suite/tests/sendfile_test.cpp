@@ -33,6 +33,7 @@
 #include "fd.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
+#include "timeouts.hpp"
 #include "wait.hpp"
 
 namespace csd::suite {
@@ -112,7 +113,7 @@ Received read_and_compare(uint16_t port, std::size_t step, int receive_buffer) {
   std::vector<char> expected(step);
   for (;;) {
     pollfd readable{sock.get(), POLLIN, 0};
-    if (::poll(&readable, 1, 30'000) == 0) {
+    if (::poll(&readable, 1, static_cast<int>(harness::scaled_ms(30s).count())) == 0) {
       got.problem = fmt::format("nothing for 30 s after {} bytes", got.bytes);
       return got;
     }

@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "procfs.hpp"
+#include "timeouts.hpp"
 
 namespace csd::suite {
 
@@ -60,6 +61,7 @@ client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
   options.protocol = client_protocol(manifest().protocol);
   options.bytes = bytes;
   options.bare = bare;
+  options.timeout = harness::scaled_ms(options.timeout);
   return client::fetch(target(), options);
 }
 
@@ -70,6 +72,7 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
   options.conns = conns;
   options.fetch.protocol = client_protocol(manifest().protocol);
   options.fetch.bytes = bytes;
+  options.fetch.timeout = harness::scaled_ms(options.fetch.timeout);
   return client::run_load(options);
 }
 

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "sockdiag.hpp"
+#include "timeouts.hpp"
 #include "wait.hpp"
 
 namespace csd::suite {
@@ -36,7 +37,7 @@ bool wait_until_server_read_everything(const client::Connection& connection,
 DribbledRequest send_request_byte_by_byte(const client::Target& target, std::string_view request) {
   DribbledRequest result;
   client::StepResult failure;
-  result.connection = client::Connection::open(target, client::deadline_in(10s), &failure);
+  result.connection = client::Connection::open(target, harness::deadline_in(10s), &failure);
   if (!result.connection) {
     result.problem = "connect: " + std::string(client::to_string(failure.status));
     return result;
@@ -44,7 +45,7 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
   auto& connection = *result.connection;
   connection.set_nodelay(true);
   for (std::size_t i = 0; i < request.size(); ++i) {
-    const auto step = connection.send_all(request.substr(i, 1), client::deadline_in(5s));
+    const auto step = connection.send_all(request.substr(i, 1), harness::deadline_in(5s));
     if (step.status != client::Status::ok) {
       result.problem =
           "send of byte " + std::to_string(i) + ": " + std::string(client::to_string(step.status));
@@ -52,7 +53,7 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
       return result;
     }
     if (i + 1 < request.size() &&
-        wait_until_server_read_everything(connection, client::deadline_in(2s))) {
+        wait_until_server_read_everything(connection, harness::deadline_in(2s))) {
       ++result.bytes_seen_consumed;
     }
   }
