@@ -23,6 +23,7 @@
 
 #include "check.hpp"
 #include "demos.hpp"
+#include "environment.hpp"
 #include "manifest.hpp"
 #include "progress.hpp"
 #include "timeouts.hpp"
@@ -190,6 +191,22 @@ void list_checks(const std::vector<Manifest>& implementations) {
   }
 }
 
+// The build and the machine, as env_* properties of the run: csd-report
+// prints them with every summary.
+void record_environment() {
+#ifdef __clang__
+  const std::string compiler = "clang " __clang_version__;
+#else
+  const std::string compiler = "GCC " __VERSION__;
+#endif
+  const std::string sanitizers = CSD_SANITIZERS;
+  testing::Test::RecordProperty(
+      "env_csd", fmt::format("{} ({}, {}{})", CSD_VERSION, CSD_BUILD_TYPE, compiler,
+                             sanitizers.empty() ? "" : ", sanitizers " + sanitizers));
+  for (const auto& [name, value] : csd::harness::machine_environment())
+    testing::Test::RecordProperty("env_" + name, value);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -245,9 +262,10 @@ int main(int argc, char** argv) {
   if (!with_demos)
     csd::suite::exclude_demo_families();
   const auto registered = csd::suite::register_applicable_checks(implementations);
-  // Outside any test: a property of the whole run, which csd-report reads
+  // Outside any test: properties of the whole run, which csd-report reads
   // from the JSON results.
   testing::Test::RecordProperty("checks_not_applicable", registered.not_applicable);
+  record_environment();
   const csd::suite::Progress progress(own.progress);
   return RUN_ALL_TESTS();
 }

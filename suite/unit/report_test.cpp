@@ -159,5 +159,22 @@ TEST(Summary, DemoTestsCountAsDemosAndFailuresNameTheirCapture) {
                         "        capture: results/Rst.AbortiveCloseSendsRst.pcap"));
 }
 
+// The environment csd-suite records (env_*) closes the summary: the build,
+// the kernel, then the sysctls on one line.
+TEST(Summary, EndsWithTheEnvironmentOfTheRun) {
+  const auto report = nlohmann::json::parse(R"json({
+    "env_csd": "0.1.0 (Debug, GCC 12.2.0)", "env_kernel": "Linux 6.1.0 x86_64",
+    "env_net.core.somaxconn": "4096", "env_net.ipv4.ip_local_port_range": "32768 60999",
+    "testsuites": []
+  })json");
+  Summary summary;
+  add_results(report, summary);
+  std::ostringstream out;
+  print_summary(summary, out);
+  EXPECT_THAT(out.str(), HasSubstr("\ncsd: 0.1.0 (Debug, GCC 12.2.0)\nkernel: Linux 6.1.0 x86_64\n"
+                                   "sysctls: net.core.somaxconn=4096 "
+                                   "net.ipv4.ip_local_port_range=\"32768 60999\"\n"));
+}
+
 }  // namespace
 }  // namespace csd::report

@@ -192,6 +192,12 @@ std::string failure_reason(const std::string& gtest_failure) {
 void add_results(const json& report, Summary& summary) {
   summary.not_applicable += int_property(report, "checks_not_applicable");
   summary.wall_seconds += seconds_of(report);
+  if (summary.environment.empty()) {
+    for (const auto& [key, value] : report.items()) {
+      if (key.starts_with("env_") && value.is_string())
+        summary.environment.emplace_back(key.substr(4), value.get<std::string>());
+    }
+  }
   for (const auto& suite : report.at("testsuites")) {
     for (const auto& test : suite.at("testsuite")) {
       if (test.value("status", "RUN") != "RUN")
@@ -257,6 +263,18 @@ void print_summary(const Summary& summary, std::ostream& out) {
     out << fmt::format("SKIPPED {} on {}: {}\n", s.check, fmt::join(s.implementations, ", "),
                        s.reason);
   }
+  // Last, as a footnote: what the figures above were measured on.
+  std::vector<std::string> sysctls;
+  for (const auto& [name, value] : summary.environment) {
+    if (name == "csd" || name == "kernel")
+      out << fmt::format("{}: {}\n", name, value);
+    else
+      sysctls.push_back(value.find(' ') == std::string::npos
+                            ? fmt::format("{}={}", name, value)
+                            : fmt::format("{}=\"{}\"", name, value));
+  }
+  if (!sysctls.empty())
+    out << fmt::format("sysctls: {}\n", fmt::join(sysctls, " "));
 }
 
 }  // namespace csd::report

@@ -11,6 +11,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace csd::report {
@@ -46,6 +47,9 @@ struct Summary {
   std::vector<Skip> skips;        // one per (check, reason)
   int not_applicable = 0;         // (check, implementation) pairs csd-suite did not register
   double wall_seconds = 0;        // the runs' own elapsed times, added up
+  // Where the first run was made: csd-suite's env_* properties without the
+  // prefix ("csd", "kernel", "net.core.somaxconn", ...), in its order.
+  std::vector<std::pair<std::string, std::string>> environment;
 
   [[nodiscard]] Tally total() const;
 };
