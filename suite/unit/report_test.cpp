@@ -159,6 +159,24 @@ TEST(Summary, DemoTestsCountAsDemosAndFailuresNameTheirCapture) {
                         "        capture: results/Rst.AbortiveCloseSendsRst.pcap"));
 }
 
+// A demo family's parameterized test is a variant of a check, not an
+// implementation: it counts under demos, and a failure names the variant.
+TEST(Summary, DemoVariantsAreNotImplementations) {
+  const auto report = nlohmann::json::parse(R"json({"testsuites": [{"name": "Sendfile",
+    "testsuite": [
+      {"name": "EveryByteAtItsOffset/splice_8MiB_SlowReader", "value_param": "splice 8MiB",
+       "status": "RUN", "result": "COMPLETED", "time": "1s",
+       "failures": [{"failure": "x.cpp:1\nFailed\ngot 10240 bytes", "type": ""}]},
+      {"name": "EveryByteAtItsOffset/sendfile_0B_FastReader", "value_param": "sendfile 0B",
+       "status": "RUN", "result": "COMPLETED", "time": "1s"}]}]})json");
+  Summary summary;
+  add_results(report, summary);
+  ASSERT_EQ(summary.by_implementation.size(), 1U);
+  EXPECT_EQ(summary.by_implementation.at(std::string(kDemos)).passed, 1);
+  ASSERT_EQ(summary.failures.size(), 1U);
+  EXPECT_EQ(summary.failures[0].check, "Sendfile.EveryByteAtItsOffset/splice_8MiB_SlowReader");
+}
+
 // The environment csd-suite records (env_*) closes the summary: the build,
 // the kernel, then the sysctls on one line.
 TEST(Summary, EndsWithTheEnvironmentOfTheRun) {

@@ -19,27 +19,37 @@ double seconds_of(const json& node) {
   return std::strtod(text.c_str(), nullptr);
 }
 
+// The checks of implementations are registered under "Impl/FAMILY"; any
+// other suite (Rst, Sendfile, ...) is a demo family, testing no manifest.
+bool is_check_of_an_implementation(const json& suite) {
+  return suite.value("name", "").starts_with("Impl/");
+}
+
 // The manifest's name: recorded by the suite as a property, else the value
-// parameter, else what follows the last '/' of the test's name.
-std::string implementation_of(const json& test) {
+// parameter, else what follows the last '/' of the test's name; kDemos for
+// a demo family's test.
+std::string implementation_of(const json& suite, const json& test) {
   if (test.contains("implementation"))
     return test["implementation"].get<std::string>();
+  if (!is_check_of_an_implementation(suite))
+    return std::string(kDemos);
   if (test.contains("value_param"))
     return test["value_param"].get<std::string>();
   const std::string name = test.value("name", "");
-  const auto slash = name.rfind('/');
-  // A test of no implementation (Rst.*, Sendfile.*): one of the demo families.
-  return slash == std::string::npos ? std::string(kDemos) : name.substr(slash + 1);
+  return name.substr(std::min(name.rfind('/') + 1, name.size()));
 }
 
 // "Reply.SmallRepliesAreExact" from the suite "Impl/Reply" and the test
-// "SmallRepliesAreExact/csd_fork".
+// "SmallRepliesAreExact/csd_fork"; a demo family's test keeps its whole
+// name ("Sendfile.EveryByteAtItsOffset/splice_8MiB_SlowReader"), since
+// what follows the '/' there is the variant, not an implementation.
 std::string check_of(const json& suite, const json& test) {
   std::string family = suite.value("name", "?");
   if (const auto slash = family.find('/'); slash != std::string::npos)
     family.erase(0, slash + 1);
   std::string name = test.value("name", "?");
-  name.erase(std::min(name.find('/'), name.size()));
+  if (is_check_of_an_implementation(suite))
+    name.erase(std::min(name.find('/'), name.size()));
   return family + "." + name;
 }
 
@@ -202,7 +212,7 @@ void add_results(const json& report, Summary& summary) {
     for (const auto& test : suite.at("testsuite")) {
       if (test.value("status", "RUN") != "RUN")
         continue;
-      const std::string implementation = implementation_of(test);
+      const std::string implementation = implementation_of(suite, test);
       const std::string check = check_of(suite, test);
       Tally& tally = summary.by_implementation[implementation];
       tally.seconds += seconds_of(test);
