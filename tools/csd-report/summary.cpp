@@ -235,8 +235,11 @@ void add_results(const json& report, Summary& summary) {
 
 void print_summary(const Summary& summary, std::ostream& out) {
   const Tally total = summary.total();
+  const bool with_demos = summary.by_implementation.contains(std::string(kDemos));
+  const std::size_t servers = summary.by_implementation.size() - (with_demos ? 1 : 0);
   const std::string total_label =
-      fmt::format("all {} implementations", summary.by_implementation.size());
+      with_demos ? fmt::format("all {} implementations and the demos", servers)
+                 : fmt::format("all {} implementations", servers);
   std::size_t width = total_label.size();
   for (const auto& [implementation, tally] : summary.by_implementation)
     width = std::max(width, implementation.size());
