@@ -237,9 +237,9 @@ void print_summary(const Summary& summary, std::ostream& out) {
   const Tally total = summary.total();
   const bool with_demos = summary.by_implementation.contains(std::string(kDemos));
   const std::size_t servers = summary.by_implementation.size() - (with_demos ? 1 : 0);
-  const std::string total_label =
-      with_demos ? fmt::format("all {} implementations and the demos", servers)
-                 : fmt::format("all {} implementations", servers);
+  std::string total_label = fmt::format("all {} implementations", servers);
+  if (with_demos)
+    total_label = servers == 0 ? "all the demos" : total_label + " and the demos";
   std::size_t width = total_label.size();
   for (const auto& [implementation, tally] : summary.by_implementation)
     width = std::max(width, implementation.size());
