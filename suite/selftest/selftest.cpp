@@ -2,6 +2,7 @@
 // fixture in fixtures/broken has one bug; the check meant to see it must
 // fail on it (and fail as a check, not as a crash or a bad manifest). A check
 // that no broken server makes fail is a check that cannot fail.
+#include <fnmatch.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -61,6 +62,10 @@ const Case kCases[] = {
     // A correct server that prints nothing: the harness must still launch it
     // (ready by its listening port), and the checks must pass.
     {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
+    {"drops-when-busy", "*Reply.TenClientsTimesHundredConnections/*"},
+    {"drops-when-busy-echo", "*Echo.TenClientsTimesHundredConnections/*"},
+    {"negative-as-size", "*Robustness.NegativeRequestClosesOnlyThatConnection/*"},
+    {"caps-large-reply", "*Reply.ThreeMegabyteReplyIsExact/*"},
     {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
     {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
     {"selfpipe-undrained", "SignalRace.SelfPipeSleepsAgain*", true, "csd-selfpipe"},
@@ -77,6 +82,23 @@ const Case kCases[] = {
     {"rst-ignores-graceful", "Rst.GracefulServerClosesWithFinNotRst", true, "csd-rstserver"},
     {"sigpipe-mode-ignored", "Sigpipe.*Epipe", true, "csd-sigpipe"},
 };
+
+// Whether googletest's --gtest_filter `filter` ("A*:B*-C*") selects `test`.
+bool filter_matches(const std::string& filter, const std::string& test) {
+  const auto dash = filter.find('-');
+  const auto any_of = [&](const std::string& patterns) {
+    std::size_t start = 0;
+    while (start <= patterns.size()) {
+      const auto end = std::min(patterns.find(':', start), patterns.size());
+      if (::fnmatch(patterns.substr(start, end - start).c_str(), test.c_str(), 0) == 0)
+        return true;
+      start = end + 1;
+    }
+    return false;
+  };
+  return any_of(filter.substr(0, dash)) &&
+         (dash == std::string::npos || !any_of(filter.substr(dash + 1)));
+}
 
 // What csd-suite's gtest JSON says, read the way csd-report reads it.
 csd::report::Summary read_report(const fs::path& file) {
@@ -102,7 +124,8 @@ TEST_P(BrokenFixture, CheckCatchesTheBug) {
   // with a capture leaves next to them.
   const csd::harness::TempDir results("csd-selftest-" + c.fixture);
   const fs::path json = results.path() / "results.json";
-  std::vector<std::string> argv{CSD_SUITE_BINARY, "--gtest_filter=" + c.check,
+  // --strict: a recommended check's failure must show as one here too.
+  std::vector<std::string> argv{CSD_SUITE_BINARY, "--strict", "--gtest_filter=" + c.check,
                                 "--gtest_output=json:" + json.string()};
   if (c.demo.empty()) {
     argv.insert(argv.end(), {"--impl", manifest.string()});
@@ -167,6 +190,40 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, BrokenFixture, ::testing::ValuesIn(kCases), CaseName);
+
+// Every check in the catalogue has a broken server in kCases that must make
+// it fail: a check no fixture fails is a check that cannot fail.
+TEST(Catalogue, EveryCheckHasABrokenFixture) {
+  const auto run = csd::harness::run_to_completion({CSD_SUITE_BINARY, "--list-checks=json"}, 30s);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto catalogue = nlohmann::json::parse(run.output);
+  ASSERT_FALSE(catalogue.empty());
+  for (const auto& check : catalogue) {
+    // The name one of its tests has: Impl/Reply.SmallRepliesAreExact/x.
+    const std::string test = "Impl/" + check.at("check").get<std::string>() + "/x";
+    const bool caught = std::any_of(std::begin(kCases), std::end(kCases), [&](const Case& c) {
+      return c.must_fail && c.demo.empty() && filter_matches(c.check, test);
+    });
+    EXPECT_TRUE(caught) << check.at("id").get<std::string>() << " (" << test
+                        << ") has no broken fixture in kCases";
+  }
+}
+
+// A recommended check that fails is a warning: the run passes (exit 0)
+// and says so, unless --strict.
+TEST(Catalogue, ARecommendedCheckFailingWarnsUnlessStrict) {
+  const fs::path manifest = fs::path(CSD_BROKEN_DIR) / "no-respawn.json";
+  const std::string filter = "--gtest_filter=*ResourceShape.ProcessPoolReplacesAKilledWorker/*";
+  const auto lenient =
+      csd::harness::run_to_completion({CSD_SUITE_BINARY, "--impl", manifest.string(), filter}, 60s);
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.output;
+  EXPECT_NE(lenient.output.find("WARNING: recommended check shape/pool-replaces-killed-worker"),
+            std::string::npos)
+      << lenient.output;
+  const auto strict = csd::harness::run_to_completion(
+      {CSD_SUITE_BINARY, "--strict", "--impl", manifest.string(), filter}, 60s);
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+}
 
 // A mistyped flag is a usage error (exit 2, saying which), before any check
 // runs: googletest alone would ignore it and run all of them.

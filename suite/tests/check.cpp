@@ -1,5 +1,8 @@
 #include "check.hpp"
 
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <utility>
 
 namespace csd::suite {
@@ -17,9 +20,38 @@ std::vector<CheckDeclaration>& catalogue() {
 
 const std::vector<CheckDeclaration>& declared_checks() { return catalogue(); }
 
-Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations) {
+std::string_view to_string(Level level) {
+  return level == Level::required ? "required" : "recommended";
+}
+
+const CheckDeclaration* find_check(std::string_view test_suite, std::string_view test_name) {
+  const std::string_view name = test_name.substr(0, test_name.find('/'));
+  for (const CheckDeclaration& check : declared_checks()) {
+    if (detail::suite_name(check) == test_suite && check.name == name)
+      return &check;
+  }
+  return nullptr;
+}
+
+bool id_matches(std::string_view id, const std::vector<std::string>& patterns) {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+    return ::fnmatch(pattern.c_str(), std::string(id).c_str(), 0) == 0;
+  });
+}
+
+bool selected(const CheckDeclaration& check, const CheckSelection& selection) {
+  return (selection.include.empty() || id_matches(check.info.id, selection.include)) &&
+         !id_matches(check.info.id, selection.exclude);
+}
+
+Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations,
+                                      const CheckSelection& selection) {
   Registered registered;
   for (const CheckDeclaration& check : declared_checks()) {
+    if (!selected(check, selection)) {
+      registered.not_selected += static_cast<int>(implementations.size());
+      continue;
+    }
     for (const harness::Manifest& implementation : implementations) {
       if (harness::applies(check.where, implementation)) {
         check.register_for(check, implementation);

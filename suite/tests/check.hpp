@@ -1,12 +1,18 @@
 // Declaring a check, and registering it only where it applies.
 //
-//   CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize) {
+//   CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize,
+//             "pool/every-worker-accepts", Level::required,
+//             "Under load, every worker of a process pool serves connections.",
+//             "The pool is the design: a worker that never accepts is not one.") {
 //     ... a googletest test body, with the family's fixture as `this` ...
 //   }
 //
 // declares the check Distribution.EveryWorkerAccepts with the fixture class
-// Distribution (a ServerTest) and where it applies (harness::AppliesTo: the
-// protocol, the kind of workers, the worker count), as data next to the body.
+// Distribution (a ServerTest), where it applies (harness::AppliesTo: the
+// protocol, the kind of workers, the worker count) and its entry in the
+// catalogue (CheckInfo: a stable ID, a level, what it asserts and why it has
+// that level), as data next to the body. docs/CHECKS.md is the catalogue as
+// `csd-suite --list-checks=markdown` prints it; a test keeps them equal.
 // Nothing is registered with googletest yet: the manifests are read at run
 // time, so csd-suite's main() loads them and then calls
 // register_applicable_checks(), which registers, with googletest's
@@ -19,6 +25,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "applicability.hpp"
@@ -26,10 +34,25 @@
 
 namespace csd::suite {
 
+// In the manner of RFC 2119's MUST and SHOULD. A required check holds for
+// every correct server of its design as Stevens and the csdesign tutorial
+// describe it; a recommended one goes beyond the textbook, and its failure
+// is a warning (a failure only with csd-suite --strict).
+enum class Level { required, recommended };
+std::string_view to_string(Level level);
+
+struct CheckInfo {
+  std::string id;  // stable, h2spec-like: "size/split-request"
+  Level level = Level::required;
+  std::string statement;  // one sentence: what it asserts
+  std::string why_level;  // why it is required, or only recommended
+};
+
 struct CheckDeclaration {
   std::string family;  // the fixture class's name: Distribution
   std::string name;    // EveryWorkerAccepts
   harness::AppliesTo where;
+  CheckInfo info;
   const char* file = nullptr;  // where the body is, for googletest's messages
   int line = 0;
   // Registers this check for one implementation (see declare_check below).
@@ -42,15 +65,30 @@ struct CheckDeclaration {
 // link order, checks in file order).
 const std::vector<CheckDeclaration>& declared_checks();
 
+// The check whose test this is ("Impl/Reply", "SmallRepliesAreExact/csd_fork"),
+// or nullptr for a test that is no check of an implementation (a demo's).
+const CheckDeclaration* find_check(std::string_view test_suite, std::string_view test_name);
+
+// csd-suite --checks and --skip-checks: ID patterns (fnmatch: 'size/*').
+struct CheckSelection {
+  std::vector<std::string> include;  // empty: every check
+  std::vector<std::string> exclude;
+};
+// True if `id` matches one of `patterns`.
+bool id_matches(std::string_view id, const std::vector<std::string>& patterns);
+bool selected(const CheckDeclaration& check, const CheckSelection& selection);
+
 struct Registered {
   int tests = 0;           // (check, implementation) pairs registered
   int not_applicable = 0;  // pairs whose check does not apply to the implementation
+  int not_selected = 0;    // pairs left out by --checks / --skip-checks
 };
 
-// Registers every applicable (check, implementation) pair with googletest,
-// check by check, each over the implementations in their order.
-// `implementations` must outlive RUN_ALL_TESTS().
-Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations);
+// Registers every applicable (check, implementation) pair of the selected
+// checks with googletest, check by check, each over the implementations in
+// their order. `implementations` must outlive RUN_ALL_TESTS().
+Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations,
+                                      const CheckSelection& selection = {});
 
 namespace detail {
 
@@ -69,26 +107,27 @@ void register_for(const CheckDeclaration& check, const harness::Manifest& implem
 
 template <class Family, class Body>
 bool declare_check(const char* family, const char* name, const char* file, int line,
-                   const harness::AppliesTo& where) {
-  add_declaration({family, name, where, file, line, &register_for<Family, Body>});
+                   const harness::AppliesTo& where, CheckInfo info) {
+  add_declaration({family, name, where, std::move(info), file, line, &register_for<Family, Body>});
   return true;
 }
 
 }  // namespace detail
 }  // namespace csd::suite
 
-// Declares FAMILY.CHECK, applying where `...` (a harness::AppliesTo) says;
-// the braces that follow are its body. A family is a ServerTest subclass
-// that inherits ServerTest's constructor.
-#define CSD_CHECK(family, check, ...)                                                   \
-  class family##_##check##_Check : public family {                                      \
-   public:                                                                              \
-    using family::family;                                                               \
-                                                                                        \
-   private:                                                                             \
-    void TestBody() override;                                                           \
-  };                                                                                    \
-  [[maybe_unused]] const bool family##_##check##_declared =                             \
-      ::csd::suite::detail::declare_check<family, family##_##check##_Check>(            \
-          #family, #check, __FILE__, __LINE__, ::csd::harness::AppliesTo(__VA_ARGS__)); \
+// Declares FAMILY.CHECK, applying where `where` (a harness::AppliesTo) says,
+// with `...` its CheckInfo (ID, level, statement, why that level); the braces
+// that follow are its body. A family is a ServerTest subclass that inherits
+// ServerTest's constructor.
+#define CSD_CHECK(family, check, where, ...)                                                   \
+  class family##_##check##_Check : public family {                                             \
+   public:                                                                                     \
+    using family::family;                                                                      \
+                                                                                               \
+   private:                                                                                    \
+    void TestBody() override;                                                                  \
+  };                                                                                           \
+  [[maybe_unused]] const bool family##_##check##_declared =                                    \
+      ::csd::suite::detail::declare_check<family, family##_##check##_Check>(                   \
+          #family, #check, __FILE__, __LINE__, (where), ::csd::suite::CheckInfo{__VA_ARGS__}); \
   void family##_##check##_Check::TestBody()

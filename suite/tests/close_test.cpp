@@ -99,7 +99,12 @@ std::optional<harness::TcpSocketInfo> server_end_of(const client::SockAddr& clie
 
 constexpr uint64_t kReplyBytes = 100'000;  // more than one loopback segment
 
-CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation) {
+CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation, "close/fin-not-rst",
+          Level::required,
+          "After a whole reply, the server's side of the connection closes with a FIN, never an "
+          "RST (captured).",
+          "An RST after a reply can destroy the reply's last bytes in the client's buffer; a close "
+          "must be orderly.") {
   const uint16_t server_port = server().port();
   CSD_START_CAPTURE(capture, server_port);
 
@@ -179,7 +184,12 @@ std::string how_it_ended(std::optional<int> status) {
 constexpr uint64_t kLargeReplyBytes = uint64_t{32} << 20;  // more than every buffer on the way
 constexpr std::size_t kReadBeforeReset = std::size_t{64} << 10;
 
-CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation) {
+CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation,
+          "robust/reset-mid-reply", Level::required,
+          "A client that resets mid-reply leaves the server up, serving the next client, with its "
+          "whole pool.",
+          "A client may vanish at any time; a server killed by SIGPIPE or exiting on ECONNRESET is "
+          "down for everyone (UNP 5.13).") {
   const uint16_t server_port = server().port();
   // The capture is evidence (the client's RST, kept on failure), not the
   // verdict, which is about the server's process: without CAP_NET_RAW the

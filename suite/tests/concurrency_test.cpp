@@ -79,7 +79,12 @@ class Concurrency : public ServerTest {
 // silent or slow on purpose), whatever the design.
 constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
 
-CSD_CHECK(Concurrency, SilentClientDoesNotBlockOthers, kSpeaksSize) {
+CSD_CHECK(Concurrency, SilentClientDoesNotBlockOthers, kSpeaksSize, "concurrency/silent-client",
+          Level::required,
+          "While one client is connected and silent, others are served; an iterative server "
+          "serializes them, as its design says.",
+          "Serving others meanwhile is what makes a design concurrent; the check expects of each "
+          "design what it promises.") {
   client::StepResult failure;
   auto silent = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(silent) << "connect: " << client::to_string(failure.status);
@@ -93,7 +98,12 @@ CSD_CHECK(Concurrency, SilentClientDoesNotBlockOthers, kSpeaksSize) {
   expect_others_served_as_the_design_allows("one client was connected and silent");
 }
 
-CSD_CHECK(Concurrency, SlowReaderDoesNotStallOthers, kSpeaksSize) {
+CSD_CHECK(Concurrency, SlowReaderDoesNotStallOthers, kSpeaksSize, "concurrency/slow-reader",
+          Level::required,
+          "While one client reads a 100 MB reply slowly, others are served: no single-process "
+          "server blocks in its write.",
+          "A blocking write in a select/poll/epoll loop stops every client (UNP 16.2): the classic "
+          "bug of the design.") {
   client::StepResult failure;
   auto slow = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(slow) << "connect: " << client::to_string(failure.status);

@@ -98,7 +98,9 @@ constexpr harness::AppliesTo kThreadPoolsSpeakingSize{
 // kernel picks the worker. Where the parent picks (prefork-fdpass: first free
 // child), only "every worker serves" is asserted, at a concurrency above the
 // pool size.
-CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize) {
+CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize, "pool/every-worker-accepts",
+          Level::required, "Under load, every worker of a process pool serves connections.",
+          "The pool is the design: a worker that never accepts is not a worker.") {
   const int clients = pool_size() * 3;
   const auto counts = served_by_each_worker(clients, 40);
   const auto summary = harness::summarize_distribution(counts);
@@ -120,7 +122,12 @@ CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize) {
 // print the truth: the counts, matched as a multiset, equal what the suite saw.
 // (The seed's server03a keeps each count in one byte, so it wraps at 256; the
 // load below gives each worker about 300.)
-CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize) {
+CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize,
+          "pool/reported-counts", Level::recommended,
+          "The per-worker table the server prints when stopped (UNP's meter) matches the "
+          "connections each worker was seen to serve.",
+          "Printing the table is UNP's habit, not the design; a server that prints none is "
+          "skipped, one that prints a wrong one is warned.") {
   auto observed = served_by_each_worker(pool_size() * 2, 150);
   const auto report = stop_server(SIGTERM, 2000ms);
   auto reported = harness::parse_seed_table(report.output);
@@ -146,7 +153,11 @@ CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize) 
 //     is idle wins, again and again): one worker takes most of the load.
 //   all / some / unspecified (a herd, a hash, a parent's choice): no claim,
 //     the spread is recorded and the counts must still add up.
-CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsSpeakingSize) {
+CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsSpeakingSize,
+          "pool/declared-wakeup-order", Level::required,
+          "With one client at a time, the workers take turns in the order the manifest's "
+          "accept_wakeup declares (fifo or lifo).",
+          "A manifest's claim must be true: the report shows it as the design's behaviour.") {
   const int conns = pool_size() * 10;
   const auto counts = served_by_each_worker(1, conns);
   const auto summary = harness::summarize_distribution(counts);
@@ -174,7 +185,9 @@ CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsS
 // load that keeps them all busy (its context-switch count moves). From the
 // server's own "thread N : K times" table, if it prints one: N rows, every
 // count above zero, the sum equal to the connections made.
-CSD_CHECK(Distribution, EveryPoolThreadServes, kThreadPoolsSpeakingSize) {
+CSD_CHECK(Distribution, EveryPoolThreadServes, kThreadPoolsSpeakingSize, "pool/every-thread-serves",
+          Level::required, "Under load, every thread of a thread pool serves connections.",
+          "As pool/every-worker-accepts, for threads.") {
   const int workers = server().workers();
   const auto before = harness::read_tasks(server().pid());
   const int clients = workers * 3;

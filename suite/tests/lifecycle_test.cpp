@@ -35,7 +35,10 @@ std::string pids(const std::vector<pid_t>& list) {
   return out;
 }
 
-CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation) {
+CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation, "life/no-zombies",
+          Level::required,
+          "After 200 connections, no child of the server stays a zombie for more than 3 s.",
+          "Reaping children is part of the fork design (UNP 5.9, 5.10), not an extra.") {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 50, 100)));
   // A child that exits as its client leaves is a zombie for an instant, until
   // the parent's SIGCHLD handling reaps it; a reaping server gets there quickly.
@@ -47,7 +50,12 @@ CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation) {
                       << " zombie(s) 3 s after 200 connections ended: " << pids(zombies);
 }
 
-CSD_CHECK(Lifecycle, DescriptorCountStableOver500Connections, kEveryImplementation) {
+CSD_CHECK(
+    Lifecycle, DescriptorCountStableOver500Connections, kEveryImplementation,
+    "life/no-descriptor-leak", Level::required,
+    "The main process holds no more descriptors after 500 connections than before (4 of slack).",
+    "A descriptor per connection leaked is a server that stops at its limit: a bug in any "
+    "design.") {
   ASSERT_TRUE(EveryConnectionSucceeded(load(2, 10, 100)));  // warm-up: lazy opens happen here
   const pid_t main_pid = server().pid();
   const int before = harness::open_fd_count(main_pid);
@@ -65,7 +73,11 @@ CSD_CHECK(Lifecycle, DescriptorCountStableOver500Connections, kEveryImplementati
                        << " descriptors before 500 connections and " << after << " after";
 }
 
-CSD_CHECK(Lifecycle, SigtermStopsWholeTreeWithinOneSecond, kEveryImplementation) {
+CSD_CHECK(Lifecycle, SigtermStopsWholeTreeWithinOneSecond, kEveryImplementation,
+          "life/sigterm-stops-tree", Level::required,
+          "SIGTERM to the main process ends it and every process it made within 1 s.",
+          "UNP's pool servers kill their children on SIGINT (30.6, sig_int); a tree that outlives "
+          "its parent is an orphan leak.") {
   // Exercise the design first, so that worker children exist and have served.
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 10, 100)));
   const auto tree = server().tree();

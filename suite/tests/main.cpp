@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "catalogue.hpp"
 #include "check.hpp"
 #include "demos.hpp"
 #include "environment.hpp"
@@ -40,7 +41,8 @@ namespace {
 constexpr std::string_view kUsage = R"(csd-suite: conformance checks for concurrent TCP servers.
 
 Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
-                 [--timeout-multiplier=X] [--list-checks] [gtest flags]
+                 [--timeout-multiplier=X] [--checks PATTERN] [--skip-checks PATTERN]
+                 [--strict] [--list-checks[=FORMAT]] [gtest flags]
 
   --impl FILE.json   an implementation manifest to test (repeatable); a
                      directory means every *.json in it
@@ -51,13 +53,17 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=aut
                      line of stderr rewritten in place; only ever on a
                      terminal. auto (default): when stdout is not one too
                      (csd-suite >log); on: even when it is; off: never
-  --list-checks      every check, where it applies (protocol, kind of
-                     workers, worker count), and how many of the
-                     implementations it applies to; then exit
-  --timeout-multiplier=X
-                     every deadline the checks wait on times X (0.1 to
-                     100), for slow machines and sanitizer builds; also
-                     CSD_TIMEOUT_MULTIPLIER=X (the flag wins). Default 1
+  --list-checks[=FORMAT]
+                     the check catalogue, then exit: each check's ID, level,
+                     where it applies and how many of the implementations
+                     that is, and what it asserts. FORMAT: text (default),
+                     markdown (docs/CHECKS.md), json
+  --checks PATTERN   only the checks whose ID matches (fnmatch: 'size/*');
+                     repeatable
+  --skip-checks PATTERN
+                     not the checks whose ID matches; repeatable
+  --strict           a failed recommended check fails the run too (without
+                     it: a warning)
   --demo NAME=PATH   the program PATH plays the demo NAME (csd-rstserver,
                      csd-sigpipe, ...) in the demo families' tests, instead
                      of the one next to csd-suite (repeatable)
@@ -70,8 +76,9 @@ when --impl or CSD_IMPL names the servers to validate.
 
 Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
 --gtest_output=json:results.json, --gtest_brief=1.
-Exit status: 0 all passed, 1 a check failed, 2 bad manifest or usage (an
-unknown flag, too: nothing runs).
+Exit status: 0 every required check passed (recommended ones may have failed:
+warnings), 1 a required check failed (with --strict: any), 2 bad manifest or
+usage (an unknown flag, too: nothing runs).
 )";
 
 [[noreturn]] void usage_error(const std::string& problem) {
@@ -85,7 +92,9 @@ struct OwnArguments {
   bool demo_given = false;
   std::optional<double> timeout_multiplier;
   csd::suite::ProgressMode progress = csd::suite::ProgressMode::automatic;
-  bool list_checks = false;
+  std::optional<csd::suite::CatalogueFormat> list_checks;
+  csd::suite::CheckSelection selection;
+  bool strict = false;
 };
 
 double parse_multiplier(std::string_view text, std::string_view where) {
@@ -95,37 +104,49 @@ double parse_multiplier(std::string_view text, std::string_view where) {
   return *multiplier;
 }
 
+// The value of `NAME VALUE` or `NAME=VALUE` at argv[i] (then i is moved past
+// a separate value); nullopt if argv[i] is another argument.
+std::optional<std::string_view> flag_value(std::string_view name, int& i, int argc, char** argv) {
+  const std::string_view arg = argv[i];
+  if (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=')
+    return arg.substr(name.size() + 1);
+  if (arg != name)
+    return std::nullopt;
+  if (i + 1 >= argc)
+    usage_error(fmt::format("{} needs a value", name));
+  return std::string_view(argv[++i]);
+}
+
 OwnArguments take_own_arguments(int& argc, char** argv) {
   OwnArguments own;
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--impl") {
-      if (i + 1 >= argc)
-        usage_error("--impl needs a manifest file");
-      own.impls.emplace_back(argv[++i]);
-    } else if (arg.starts_with("--impl=")) {
-      own.impls.emplace_back(arg.substr(7));
-    } else if (arg.starts_with("--progress=")) {
-      const auto mode = csd::suite::parse_progress_mode(arg.substr(11));
-      if (!mode)
-        usage_error(fmt::format("{}: the mode is auto, on or off", arg));
-      own.progress = *mode;
-    } else if (arg == "--timeout-multiplier" || arg.starts_with("--timeout-multiplier=")) {
-      if (arg == "--timeout-multiplier" && i + 1 >= argc)
-        usage_error("--timeout-multiplier needs a number");
-      const std::string_view value =
-          arg == "--timeout-multiplier" ? std::string_view(argv[++i]) : arg.substr(21);
-      own.timeout_multiplier = parse_multiplier(value, "--timeout-multiplier ");
+    if (const auto impl = flag_value("--impl", i, argc, argv)) {
+      own.impls.emplace_back(*impl);
+    } else if (const auto mode = flag_value("--progress", i, argc, argv)) {
+      const auto progress = csd::suite::parse_progress_mode(*mode);
+      if (!progress)
+        usage_error(fmt::format("--progress {}: the mode is auto, on or off", *mode));
+      own.progress = *progress;
+    } else if (const auto factor = flag_value("--timeout-multiplier", i, argc, argv)) {
+      own.timeout_multiplier = parse_multiplier(*factor, "--timeout-multiplier ");
     } else if (arg == "--list-checks") {
-      own.list_checks = true;
-    } else if (arg == "--demo" || arg.starts_with("--demo=")) {
-      if (arg == "--demo" && i + 1 >= argc)
-        usage_error("--demo needs NAME=PATH");
-      const std::string_view spec = arg == "--demo" ? std::string_view(argv[++i]) : arg.substr(7);
+      own.list_checks = csd::suite::CatalogueFormat::text;
+    } else if (arg.starts_with("--list-checks=")) {
+      own.list_checks = csd::suite::parse_catalogue_format(arg.substr(14));
+      if (!own.list_checks)
+        usage_error(fmt::format("{}: the format is text, markdown or json", arg));
+    } else if (const auto include = flag_value("--checks", i, argc, argv)) {
+      own.selection.include.emplace_back(*include);
+    } else if (const auto exclude = flag_value("--skip-checks", i, argc, argv)) {
+      own.selection.exclude.emplace_back(*exclude);
+    } else if (arg == "--strict") {
+      own.strict = true;
+    } else if (const auto spec = flag_value("--demo", i, argc, argv)) {
       own.demo_given = true;
-      if (!csd::suite::override_demo(spec))
-        usage_error(fmt::format("--demo {}: expected NAME=PATH, NAME one of the demos ({})", spec,
+      if (!csd::suite::override_demo(*spec))
+        usage_error(fmt::format("--demo {}: expected NAME=PATH, NAME one of the demos ({})", *spec,
                                 fmt::join(csd::suite::demo_names(), ", ")));
     } else {
       argv[out++] = argv[i];
@@ -174,21 +195,6 @@ std::vector<Manifest> load_all(const std::vector<std::string>& sources) {
     seen.push_back(name);
   }
   return manifests;
-}
-
-// --list-checks: one line per check, e.g.
-//   Distribution.EveryWorkerAccepts   8 of 30   size protocol; process pool; at least 1 worker
-void list_checks(const std::vector<Manifest>& implementations) {
-  std::size_t width = 0;
-  for (const auto& check : csd::suite::declared_checks())
-    width = std::max(width, check.full_name().size());
-  for (const auto& check : csd::suite::declared_checks()) {
-    const auto applicable =
-        std::count_if(implementations.begin(), implementations.end(),
-                      [&](const Manifest& m) { return csd::harness::applies(check.where, m); });
-    std::cout << fmt::format("{:<{}}  {:>3} of {:<3}  {}\n", check.full_name(), width, applicable,
-                             implementations.size(), csd::harness::describe(check.where));
-  }
 }
 
 // The build and the machine, as env_* properties of the run: csd-report
@@ -254,18 +260,29 @@ int main(int argc, char** argv) {
     std::cerr << "csd-suite: bad manifest: " << e.what() << "\n";
     return 2;
   }
+  for (const auto& pattern : own.selection.include) {
+    const bool any = std::any_of(
+        csd::suite::declared_checks().begin(), csd::suite::declared_checks().end(),
+        [&](const auto& check) { return csd::suite::id_matches(check.info.id, {pattern}); });
+    if (!any)
+      usage_error(fmt::format("--checks {}: no check has a matching ID (csd-suite --list-checks)",
+                              pattern));
+  }
   if (own.list_checks) {
-    list_checks(implementations);
+    csd::suite::print_catalogue(*own.list_checks, implementations, own.selection, std::cout);
     return 0;
   }
 
   if (!with_demos)
     csd::suite::exclude_demo_families();
-  const auto registered = csd::suite::register_applicable_checks(implementations);
+  const auto registered = csd::suite::register_applicable_checks(implementations, own.selection);
   // Outside any test: properties of the whole run, which csd-report reads
   // from the JSON results.
   testing::Test::RecordProperty("checks_not_applicable", registered.not_applicable);
   record_environment();
   const csd::suite::Progress progress(own.progress);
-  return RUN_ALL_TESTS();
+  if (RUN_ALL_TESTS() == 0)
+    return 0;
+  // googletest failed the run for any failed test; the levels decide.
+  return csd::suite::verdict_by_level(own.strict, std::cout);
 }

@@ -47,16 +47,26 @@ class Robustness : public ServerTest {
 // Every check of the family: the size protocol, whose requests can be malformed.
 constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
 
-CSD_CHECK(Robustness, GarbageRequestClosesOnlyThatConnection, kSpeaksSize) {
+CSD_CHECK(Robustness, GarbageRequestClosesOnlyThatConnection, kSpeaksSize, "robust/garbage-request",
+          Level::required,
+          "A request that is not a number closes that connection, and the next client is served.",
+          "The protocol says close; a server that dies on one bad request is down for everyone.") {
   expect_rejected_and_still_serving("hello\n");
 }
 
-CSD_CHECK(Robustness, NegativeRequestClosesOnlyThatConnection, kSpeaksSize) {
+CSD_CHECK(Robustness, NegativeRequestClosesOnlyThatConnection, kSpeaksSize,
+          "robust/negative-request", Level::required,
+          "A request for a negative count closes that connection, and the next client is served.",
+          "As robust/garbage-request: a sign is not a number of bytes.") {
   expect_rejected_and_still_serving("-5\n");
 }
 
 // The default limit is 1 GiB; one byte more must be refused, not streamed.
-CSD_CHECK(Robustness, OverLimitRequestClosesOnlyThatConnection, kSpeaksSize) {
+CSD_CHECK(
+    Robustness, OverLimitRequestClosesOnlyThatConnection, kSpeaksSize, "robust/over-limit-request",
+    Level::required,
+    "A request above the 1 GiB limit closes that connection, and the next client is served.",
+    "The protocol's limit (docs/PROTOCOL.md): without it one request ties up a server for hours.") {
   expect_rejected_and_still_serving("1073741825\n");
 }
 

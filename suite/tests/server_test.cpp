@@ -4,6 +4,7 @@
 
 #include <csignal>
 
+#include "check.hpp"
 #include "procfs.hpp"
 #include "timeouts.hpp"
 
@@ -11,6 +12,11 @@ namespace csd::suite {
 
 void ServerTest::SetUp() {
   RecordProperty("implementation", manifest().name);
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (const CheckDeclaration* check = find_check(test->test_suite_name(), test->name())) {
+    RecordProperty("check_id", check->info.id);
+    RecordProperty("level", std::string(to_string(check->info.level)));
+  }
   RecordProperty("model", manifest().model);
   try {
     server_ = harness::ServerProcess::start(manifest(), launch_);

@@ -99,7 +99,12 @@ class WakeUps : public ServerTest {
 constexpr harness::AppliesTo kPoolsOfTwoOrMore{
     .protocol = harness::WireProtocol::size, .workers = harness::kPools, .min_workers = 2};
 
-CSD_CHECK(WakeUps, PerAcceptMatchesTheDeclaredWakeup, kPoolsOfTwoOrMore) {
+CSD_CHECK(WakeUps, PerAcceptMatchesTheDeclaredWakeup, kPoolsOfTwoOrMore, "pool/declared-wakeups",
+          Level::required,
+          "The workers woken per accepted connection (from /proc) match the manifest's "
+          "accept_wakeup: one, or the herd.",
+          "A manifest's claim must be true; the thundering herd is what the reader of UNP 30.7 "
+          "comes to see.") {
   const int pool = server().workers();
   // Warm-up: every worker past its first accept, so only steady state is measured.
   ASSERT_TRUE(EveryConnectionSucceeded(load(pool, 2, 100)));
