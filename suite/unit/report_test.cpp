@@ -177,6 +177,25 @@ TEST(Summary, DemoVariantsAreNotImplementations) {
   EXPECT_EQ(summary.failures[0].check, "Sendfile.EveryByteAtItsOffset/splice_8MiB_SlowReader");
 }
 
+// A recommended check that failed is a warning: counted apart, and printed
+// as WARNING with its catalogue ID.
+TEST(Summary, ARecommendedCheckFailingIsAWarning) {
+  const auto report = nlohmann::json::parse(R"json({"testsuites": [{"name": "Impl/ResourceShape",
+    "testsuite": [{"name": "ProcessPoolReplacesAKilledWorker/p", "value_param": "p",
+      "status": "RUN", "result": "COMPLETED", "time": "3s", "implementation": "p",
+      "check_id": "shape/pool-replaces-killed-worker", "level": "recommended",
+      "failures": [{"failure": "x.cpp:1\nFailed\nno replacement", "type": ""}]}]}]})json");
+  Summary summary;
+  add_results(report, summary);
+  EXPECT_EQ(summary.total().failed, 0);
+  EXPECT_EQ(summary.total().warned, 1);
+  std::ostringstream out;
+  print_summary(summary, out);
+  EXPECT_THAT(out.str(),
+              HasSubstr("\nWARNING p shape/pool-replaces-killed-worker "
+                        "ResourceShape.ProcessPoolReplacesAKilledWorker: no replacement\n"));
+}
+
 // The environment csd-suite records (env_*) closes the summary: the build,
 // the kernel, then the sysctls on one line.
 TEST(Summary, EndsWithTheEnvironmentOfTheRun) {

@@ -176,6 +176,7 @@ Tally Summary::total() const {
   for (const auto& [implementation, tally] : by_implementation) {
     total.passed += tally.passed;
     total.failed += tally.failed;
+    total.warned += tally.warned;
     total.skipped += tally.skipped;
     total.seconds += tally.seconds;
   }
@@ -217,11 +218,13 @@ void add_results(const json& report, Summary& summary) {
       Tally& tally = summary.by_implementation[implementation];
       tally.seconds += seconds_of(test);
       if (test.contains("failures") && !test["failures"].empty()) {
-        ++tally.failed;
+        const bool warning = test.value("level", "") == "recommended";
+        ++(warning ? tally.warned : tally.failed);
         const auto& failures = test["failures"];
         summary.failures.push_back(
             {implementation, check, failure_reason(failures[0].value("failure", "")),
-             static_cast<int>(failures.size()) - 1, test.value("capture", "")});
+             static_cast<int>(failures.size()) - 1, test.value("capture", ""),
+             test.value("check_id", ""), warning});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
         add_skip(summary, check, test.value("skipped_because", "no reason recorded"),
@@ -244,11 +247,11 @@ void print_summary(const Summary& summary, std::ostream& out) {
   for (const auto& [implementation, tally] : summary.by_implementation)
     width = std::max(width, implementation.size());
   const auto row = [&](std::string_view label, const Tally& t, double seconds) {
-    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>7}  {:>6.1f}s\n", label, width, t.passed, t.failed,
-                       t.skipped, seconds);
+    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>6.1f}s\n", label, width, t.passed,
+                       t.failed, t.warned, t.skipped, seconds);
   };
-  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>7}  {:>7}\n", "implementation", width, "passed",
-                     "failed", "skipped", "time");
+  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>7}\n", "implementation", width,
+                     "passed", "failed", "warned", "skipped", "time");
   for (const auto& [implementation, tally] : summary.by_implementation)
     row(implementation, tally, tally.seconds);
   // The run's own clock, where the results say it: the tests' times leave
@@ -267,7 +270,8 @@ void print_summary(const Summary& summary, std::ostream& out) {
     return a.implementation < b.implementation;
   });
   for (const auto& f : failures) {
-    out << fmt::format("FAILED  {} {}: {}{}\n", f.implementation, f.check, f.reason,
+    out << fmt::format("{} {} {}{}: {}{}\n", f.warning ? "WARNING" : "FAILED ", f.implementation,
+                       f.check_id.empty() ? "" : f.check_id + " ", f.check, f.reason,
                        f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
     if (!f.capture.empty())
       out << fmt::format("        capture: {} (tcpdump -nr it)\n", f.capture);

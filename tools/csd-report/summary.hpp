@@ -18,7 +18,8 @@ namespace csd::report {
 
 struct Tally {
   int passed = 0;
-  int failed = 0;
+  int failed = 0;  // required checks (and demo tests) that failed
+  int warned = 0;  // recommended checks that failed: warnings
   int skipped = 0;
   double seconds = 0;  // the tests' own times, added up
 };
@@ -29,6 +30,8 @@ struct Failure {
   std::string reason;          // failure_reason() of its first failure
   int more = 0;                // further failures of the same test
   std::string capture;         // the .pcap the check left as evidence, if any
+  std::string check_id;        // its ID in the catalogue ("size/split-request"), if it has one
+  bool warning = false;        // a recommended check: a warning, not a failure
 };
 
 // What the tests of the demo families (not parameterized over manifests)
@@ -43,7 +46,8 @@ struct Skip {
 
 struct Summary {
   std::map<std::string, Tally> by_implementation;  // sorted: stable output
-  std::vector<Failure> failures;  // in the order they ran (printed by implementation)
+  std::vector<Failure> failures;  // in the order they ran (printed by implementation),
+                                  // warnings among them
   std::vector<Skip> skips;        // one per (check, reason)
   int not_applicable = 0;         // (check, implementation) pairs csd-suite did not register
   double wall_seconds = 0;        // the runs' own elapsed times, added up
