@@ -66,6 +66,7 @@ const Case kCases[] = {
     {"drops-when-busy-echo", "*Echo.TenClientsTimesHundredConnections/*"},
     {"negative-as-size", "*Robustness.NegativeRequestClosesOnlyThatConnection/*"},
     {"caps-large-reply", "*Reply.ThreeMegabyteReplyIsExact/*"},
+    {"echo-waits-for-eof", "*Echo.RoundTripBeforeClose/*"},
     {"rst-after-reply", "*Close.ServerClosesWithFinNotRst/*"},
     {"dies-on-reset", "*Close.ClientResetMidReplyLeavesServerServing/*"},
     {"selfpipe-undrained", "SignalRace.SelfPipeSleepsAgain*", true, "csd-selfpipe"},

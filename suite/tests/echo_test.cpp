@@ -1,7 +1,10 @@
-// Echo (RFC 862): every byte comes back, and the server closes after the
-// client half-closes.
+// Echo (RFC 862): every byte comes back, while the client waits for it and
+// after it half-closes; and the server closes after the half-close.
+#include <vector>
+
 #include "check.hpp"
 #include "server_test.hpp"
+#include "timeouts.hpp"
 
 namespace csd::suite {
 namespace {
@@ -42,4 +45,28 @@ CSD_CHECK(Echo, TenClientsTimesHundredConnections, kSpeaksEcho, "load/ten-client
 }
 
 }  // namespace
+// RFC 862 at its plainest: a client sends, waits for every byte to come
+// back with its side still open, and only then closes. Servers that stop at
+// the client's half-close (ncat --sh-exec cat) still pass this one.
+CSD_CHECK(Echo, RoundTripBeforeClose, kSpeaksEcho, "echo/round-trip-before-close", Level::required,
+          "1, 100 and 4096 bytes come back exactly while the client keeps its side open.",
+          "RFC 862 itself: what is received is sent back; a server that holds its echo until "
+          "the client half-closes never answers a client that waits.") {
+  for (const std::size_t bytes : {std::size_t{1}, std::size_t{100}, std::size_t{4096}}) {
+    client::StepResult failure;
+    auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
+    ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
+    std::vector<std::byte> payload(bytes);
+    client::echo_pattern(0, payload);
+    ASSERT_EQ(connection->send_all(payload, harness::deadline_in(5s)).status, client::Status::ok);
+    std::vector<std::byte> echoed(bytes);
+    const auto read = connection->read_exact(bytes, harness::deadline_in(5s), echoed);
+    ASSERT_EQ(read.status, client::Status::ok)
+        << "sent " << bytes
+        << " bytes and waited, the connection open: " << client::to_string(read.status)
+        << " before they all came back";
+    EXPECT_TRUE(echoed == payload) << "the " << bytes << " bytes came back changed";
+  }
+}
+
 }  // namespace csd::suite
