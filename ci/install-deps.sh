@@ -22,7 +22,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       libpcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev
       clang clang-format clang-tidy
       iproute2 procps python3
-      tcpdump)  # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
+      tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
+      socat ncat)  # third-party echo servers the suite validates (fixtures/impls/third-party)
 
 missing() {
   local p

@@ -226,6 +226,51 @@ TEST(Catalogue, ARecommendedCheckFailingWarnsUnlessStrict) {
   EXPECT_EQ(strict.exit_code, 1) << strict.output;
 }
 
+// Real servers nobody here wrote (fixtures/impls/third-party), validated as
+// a new user would: the suite's verdicts on them, pinned.
+csd::report::Summary run_third_party(const std::string& manifest, int& exit_code) {
+  const csd::harness::TempDir results("csd-selftest-third-party");
+  const fs::path json = results.path() / "results.json";
+  const auto run = csd::harness::run_to_completion(
+      {CSD_SUITE_BINARY, "--impl", (fs::path(CSD_THIRD_PARTY_DIR) / manifest).string(),
+       "--gtest_output=json:" + json.string()},
+      240s);
+  exit_code = run.exit_code.value_or(-1);
+  EXPECT_TRUE(fs::exists(json)) << run.output;
+  return fs::exists(json) ? read_report(json) : csd::report::Summary{};
+}
+
+bool installed(const std::string& program) {
+  return csd::harness::run_to_completion({"sh", "-c", "command -v " + program}, 10s).exit_code == 0;
+}
+
+// socat forks a cat per connection: every echo check passes.
+TEST(ThirdParty, SocatPassesEveryCheckThatApplies) {
+  if (!installed("socat"))
+    GTEST_SKIP() << "socat is not installed (ci/install-deps.sh installs it)";
+  int exit_code = 0;
+  const auto summary = run_third_party("socat.json", exit_code);
+  EXPECT_EQ(exit_code, 0) << failed_checks(summary);
+  EXPECT_GT(summary.total().passed, 5);
+}
+
+// ncat -k --sh-exec cat closes a connection as soon as the client
+// half-closes, before its cat has echoed what it read: the checks whose
+// client half-closes fail, the one whose client waits for its echo passes.
+TEST(ThirdParty, NcatFailsWhereItStopsAtTheHalfClose) {
+  if (!installed("ncat"))
+    GTEST_SKIP() << "ncat is not installed (ci/install-deps.sh installs it)";
+  int exit_code = 0;
+  const auto summary = run_third_party("ncat.json", exit_code);
+  EXPECT_EQ(exit_code, 1);
+  const auto failed = [&](const std::string& id) {
+    return std::any_of(summary.failures.begin(), summary.failures.end(),
+                       [&](const auto& f) { return f.check_id == id; });
+  };
+  EXPECT_TRUE(failed("echo/small-round-trip")) << failed_checks(summary);
+  EXPECT_FALSE(failed("echo/round-trip-before-close")) << failed_checks(summary);
+}
+
 // A mistyped flag is a usage error (exit 2, saying which), before any check
 // runs: googletest alone would ignore it and run all of them.
 TEST(SuiteUsage, UnknownArgumentsAreRefusedBeforeAnythingRuns) {

@@ -21,8 +21,10 @@ CSD_CHECK(Echo, SmallRoundTripThenCloseOnHalfClose, kSpeaksEcho, "echo/small-rou
           Level::required,
           "1, 100 and 4096 bytes come back exactly, and the server closes once the client has "
           "half-closed.",
-          "RFC 862 with the protocol's half-close rule (docs/PROTOCOL.md): how an echo client "
-          "learns it has everything.") {
+          "Required, not recommended: RFC 862 sends back any data received, and a half-close "
+          "ends only the client's sending, not the connection; it is how an echo client learns "
+          "it has everything (docs/PROTOCOL.md). ncat -k --sh-exec cat fails it "
+          "(fixtures/impls/third-party).") {
   for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL}) {
     EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "echo of " << bytes << " bytes";
   }
