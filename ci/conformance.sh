@@ -3,16 +3,17 @@
 # over the reference implementations (fixtures/impls) or the manifests given,
 # and prints a summary: one line per implementation, one per failure.
 #   ./ci/conformance.sh [MANIFEST.json|DIR ...]
-# Full results (gtest JSON): results/conformance.json; the suite's own output
-# (figures, failed servers' output): results/conformance.log; a failed check
-# that captured packets leaves its .pcap there too. Exit 0 only if every
-# check that applies passed; 2 if the suite refused to run (a bad manifest),
-# and then the last run's results stay. CSD_BUILD_DIR=DIR: use that build.
+# Full results: results/conformance.json (gtest JSON), results/junit.xml (for
+# CI systems' test summaries), results/conformance.log (the suite's output),
+# and the .pcap of each failed check that captured packets. Exit 0 if every
+# required check that applies passed; 2 if the suite refused to run (a bad
+# manifest), and then the last run's results stay. CSD_BUILD_DIR=DIR: use
+# that build as it is.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for arg in "$@"; do
   case $arg in
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
   [ -e "$arg" ] || { echo "conformance.sh: no such manifest: $arg" >&2; exit 2; }
 done
@@ -47,12 +48,12 @@ if [ "$suite_status" = 2 ] || [ ! -f "$staging/conformance.json" ]; then
   tail -n 20 "$staging/conformance.log" >&2
   exit 2
 fi
-rm -f "$json" "$log" "$results"/*.pcap
+rm -f "$json" "$log" "$results/junit.xml" "$results"/*.pcap
 mv "$staging"/* "$results"/
 echo "== csd conformance summary"
 set +e
-"$BUILD_DIR/bin/csd-report" "$json"
+"$BUILD_DIR/bin/csd-report" "$json" --junit "$results/junit.xml"
 report_status=$?
 set -e
-echo "Full results: $json (gtest JSON), $log (the suite's output)"
+echo "Full results: $json (gtest JSON), $results/junit.xml (JUnit XML), $log (the suite's output)"
 [ "$suite_status" = 0 ] && [ "$report_status" = 0 ]

@@ -23,7 +23,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       clang clang-format clang-tidy
       iproute2 procps python3
       tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
-      socat ncat)  # third-party echo servers the suite validates (fixtures/impls/third-party)
+      socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
+      libxml2-utils)  # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
 
 missing() {
   local p

@@ -217,21 +217,33 @@ void add_results(const json& report, Summary& summary) {
       const std::string check = check_of(suite, test);
       Tally& tally = summary.by_implementation[implementation];
       tally.seconds += seconds_of(test);
+      Outcome outcome{implementation,
+                      check,
+                      test.value("check_id", ""),
+                      Outcome::Verdict::pass,
+                      seconds_of(test),
+                      "",
+                      "",
+                      test.value("capture", "")};
       if (test.contains("failures") && !test["failures"].empty()) {
         const bool warning = test.value("level", "") == "recommended";
         ++(warning ? tally.warned : tally.failed);
         const auto& failures = test["failures"];
-        summary.failures.push_back(
-            {implementation, check, failure_reason(failures[0].value("failure", "")),
-             static_cast<int>(failures.size()) - 1, test.value("capture", ""),
-             test.value("check_id", ""), warning});
+        outcome.verdict = warning ? Outcome::Verdict::warn : Outcome::Verdict::fail;
+        outcome.reason = failure_reason(failures[0].value("failure", ""));
+        for (const auto& failure : failures) outcome.details += failure.value("failure", "") + "\n";
+        summary.failures.push_back({implementation, check, outcome.reason,
+                                    static_cast<int>(failures.size()) - 1, outcome.capture,
+                                    outcome.check_id, warning});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
-        add_skip(summary, check, test.value("skipped_because", "no reason recorded"),
-                 implementation);
+        outcome.verdict = Outcome::Verdict::skip;
+        outcome.reason = test.value("skipped_because", "no reason recorded");
+        add_skip(summary, check, outcome.reason, implementation);
       } else {
         ++tally.passed;
       }
+      summary.tests.push_back(std::move(outcome));
     }
   }
 }

@@ -38,6 +38,19 @@ struct Failure {
 // count under, in place of an implementation's name.
 inline constexpr std::string_view kDemos = "demos";
 
+// One test of one run, whatever its verdict: what the JUnit report lists.
+struct Outcome {
+  enum class Verdict { pass, fail, warn, skip };
+  std::string implementation;
+  std::string check;     // Reply.SmallRepliesAreExact
+  std::string check_id;  // size/small-replies-exact ("" for a demo's test)
+  Verdict verdict = Verdict::pass;
+  double seconds = 0;
+  std::string reason;   // a failure's or a skip's, one line
+  std::string details;  // every failure's whole text (fail, warn)
+  std::string capture;  // the .pcap a failed check kept, if any
+};
+
 struct Skip {
   std::string check;
   std::string reason;
@@ -49,6 +62,7 @@ struct Summary {
   std::vector<Failure> failures;  // in the order they ran (printed by implementation),
                                   // warnings among them
   std::vector<Skip> skips;        // one per (check, reason)
+  std::vector<Outcome> tests;     // every test that ran, in order
   int not_applicable = 0;         // (check, implementation) pairs csd-suite did not register
   double wall_seconds = 0;        // the runs' own elapsed times, added up
   // Where the first run was made: csd-suite's env_* properties without the

@@ -1,0 +1,100 @@
+#include "junit.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <string_view>
+#include <vector>
+
+namespace csd::report {
+
+namespace {
+
+// Text as XML character data or an attribute value. Control characters XML
+// 1.0 forbids (a server's output may hold any byte) become '?'.
+std::string escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        out += byte < 0x20 && c != '\n' && c != '\t' && c != '\r' ? '?' : c;
+      }
+    }
+  }
+  return out;
+}
+
+std::string testcase_name(const Outcome& test) {
+  return test.check_id.empty() ? test.check : fmt::format("{} ({})", test.check_id, test.check);
+}
+
+void write_testcase(const Outcome& test, std::ostream& out) {
+  out << fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")",
+                     escaped(test.implementation), escaped(testcase_name(test)), test.seconds);
+  if (test.verdict == Outcome::Verdict::pass) {
+    out << "/>\n";
+    return;
+  }
+  out << ">\n";
+  const std::string evidence =
+      test.capture.empty() ? "" : fmt::format("\ncapture: {}", test.capture);
+  switch (test.verdict) {
+    case Outcome::Verdict::fail:
+      out << fmt::format(R"(      <failure message="{}" type="failure">{}{}</failure>)",
+                         escaped(test.reason), escaped(test.details), escaped(evidence))
+          << "\n";
+      break;
+    case Outcome::Verdict::warn:
+      out << fmt::format("      <system-out>WARNING (recommended check): {}\n{}{}</system-out>\n",
+                         escaped(test.reason), escaped(test.details), escaped(evidence));
+      break;
+    case Outcome::Verdict::skip:
+      out << fmt::format(R"(      <skipped message="{}"/>)", escaped(test.reason)) << "\n";
+      break;
+    case Outcome::Verdict::pass:
+      break;
+  }
+  out << "    </testcase>\n";
+}
+
+}  // namespace
+
+void write_junit(const Summary& summary, std::ostream& out) {
+  // By implementation, each in the order its checks ran.
+  std::map<std::string, std::vector<const Outcome*>> suites;
+  for (const auto& test : summary.tests) suites[test.implementation].push_back(&test);
+  const Tally total = summary.total();
+  out << R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      << "\n";
+  out << fmt::format(
+             R"(<testsuites name="csd conformance" tests="{}" failures="{}" skipped="{}" time="{:.3f}">)",
+             summary.tests.size(), total.failed, total.skipped,
+             summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds)
+      << "\n";
+  for (const auto& [implementation, tests] : suites) {
+    const Tally& tally = summary.by_implementation.at(implementation);
+    out << fmt::format(
+               R"(  <testsuite name="{}" tests="{}" failures="{}" errors="0" skipped="{}" time="{:.3f}">)",
+               escaped(implementation), tests.size(), tally.failed, tally.skipped, tally.seconds)
+        << "\n";
+    for (const Outcome* test : tests) write_testcase(*test, out);
+    out << "  </testsuite>\n";
+  }
+  out << "</testsuites>\n";
+}
+
+}  // namespace csd::report
