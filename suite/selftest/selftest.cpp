@@ -228,12 +228,11 @@ TEST(Catalogue, ARecommendedCheckFailingWarnsUnlessStrict) {
 
 // Real servers nobody here wrote (fixtures/impls/third-party), validated as
 // a new user would: the suite's verdicts on them, pinned.
-csd::report::Summary run_third_party(const std::string& manifest, int& exit_code) {
+csd::report::Summary run_third_party(const fs::path& manifest, int& exit_code) {
   const csd::harness::TempDir results("csd-selftest-third-party");
   const fs::path json = results.path() / "results.json";
   const auto run = csd::harness::run_to_completion(
-      {CSD_SUITE_BINARY, "--impl", (fs::path(CSD_THIRD_PARTY_DIR) / manifest).string(),
-       "--gtest_output=json:" + json.string()},
+      {CSD_SUITE_BINARY, "--impl", manifest.string(), "--gtest_output=json:" + json.string()},
       240s);
   exit_code = run.exit_code.value_or(-1);
   EXPECT_TRUE(fs::exists(json)) << run.output;
@@ -249,7 +248,7 @@ TEST(ThirdParty, SocatPassesEveryCheckThatApplies) {
   if (!installed("socat"))
     GTEST_SKIP() << "socat is not installed (ci/install-deps.sh installs it)";
   int exit_code = 0;
-  const auto summary = run_third_party("socat.json", exit_code);
+  const auto summary = run_third_party(fs::path(CSD_THIRD_PARTY_DIR) / "socat.json", exit_code);
   EXPECT_EQ(exit_code, 0) << failed_checks(summary);
   EXPECT_GT(summary.total().passed, 5);
 }
@@ -261,7 +260,7 @@ TEST(ThirdParty, NcatFailsWhereItStopsAtTheHalfClose) {
   if (!installed("ncat"))
     GTEST_SKIP() << "ncat is not installed (ci/install-deps.sh installs it)";
   int exit_code = 0;
-  const auto summary = run_third_party("ncat.json", exit_code);
+  const auto summary = run_third_party(fs::path(CSD_THIRD_PARTY_DIR) / "ncat.json", exit_code);
   EXPECT_EQ(exit_code, 1);
   const auto failed = [&](const std::string& id) {
     return std::any_of(summary.failures.begin(), summary.failures.end(),
@@ -269,6 +268,20 @@ TEST(ThirdParty, NcatFailsWhereItStopsAtTheHalfClose) {
   };
   EXPECT_TRUE(failed("echo/small-round-trip")) << failed_checks(summary);
   EXPECT_FALSE(failed("echo/round-trip-before-close")) << failed_checks(summary);
+}
+
+// A server in another language with one deliberate bug (fixtures/other-language):
+// the suite names that bug's check, and nothing else.
+TEST(OtherLanguage, PythonForkServerFailsOnlyTheCheckOfItsBug) {
+  if (!installed("python3"))
+    GTEST_SKIP() << "python3 is not installed (ci/install-deps.sh installs it)";
+  int exit_code = 0;
+  const auto summary = run_third_party(
+      fs::path(CSD_BROKEN_DIR).parent_path() / "other-language" / "fork-server.json", exit_code);
+  EXPECT_EQ(exit_code, 1);
+  ASSERT_EQ(summary.failures.size(), 1U) << failed_checks(summary);
+  EXPECT_EQ(summary.failures[0].check_id, "size/split-request") << failed_checks(summary);
+  EXPECT_GT(summary.total().passed, 10);
 }
 
 // A mistyped flag is a usage error (exit 2, saying which), before any check
