@@ -3,8 +3,9 @@
 # over the reference implementations (fixtures/impls) or the manifests given,
 # and prints a summary: one line per implementation, one per failure.
 #   ./ci/conformance.sh [MANIFEST.json|DIR ...]
-# Full results: results/conformance.json (gtest JSON), results/junit.xml (for
-# CI systems' test summaries), results/conformance.log (the suite's output),
+# Full results: results/report.html (a verdict matrix, each failure's
+# evidence, the figures as charts), results/junit.xml (for CI systems' test
+# summaries), results/conformance.json (gtest JSON), results/conformance.log,
 # and the .pcap of each failed check that captured packets. Exit 0 if every
 # required check that applies passed; 2 if the suite refused to run (a bad
 # manifest), and then the last run's results stay. CSD_BUILD_DIR=DIR: use
@@ -13,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for arg in "$@"; do
   case $arg in
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
   [ -e "$arg" ] || { echo "conformance.sh: no such manifest: $arg" >&2; exit 2; }
 done
@@ -48,12 +49,12 @@ if [ "$suite_status" = 2 ] || [ ! -f "$staging/conformance.json" ]; then
   tail -n 20 "$staging/conformance.log" >&2
   exit 2
 fi
-rm -f "$json" "$log" "$results/junit.xml" "$results"/*.pcap
+rm -f "$json" "$log" "$results/junit.xml" "$results/report.html" "$results"/*.pcap
 mv "$staging"/* "$results"/
 echo "== csd conformance summary"
 set +e
-"$BUILD_DIR/bin/csd-report" "$json" --junit "$results/junit.xml"
+"$BUILD_DIR/bin/csd-report" "$json" --junit "$results/junit.xml" --html "$results/report.html"
 report_status=$?
 set -e
-echo "Full results: $json (gtest JSON), $results/junit.xml (JUnit XML), $log (the suite's output)"
+echo "Full results: $results/report.html (for people), $results/junit.xml (for CI), $json (gtest JSON), $log (the suite's output)"
 [ "$suite_status" = 0 ] && [ "$report_status" = 0 ]

@@ -24,7 +24,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       iproute2 procps python3
       tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
-      libxml2-utils)  # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
+      libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
+      chromium)  # headless, to open csd-report's report.html in a test (html_report_test.cpp)
 
 missing() {
   local p

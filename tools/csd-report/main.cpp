@@ -2,7 +2,8 @@
 // summary (summary.hpp): one line per implementation with its passed,
 // failed, warned and skipped checks and how long they took, then one line
 // per failure and warning with a reason a person can act on. --junit FILE
-// writes the same results as JUnit XML for CI systems (junit.hpp).
+// writes the same results as JUnit XML for CI systems (junit.hpp), --html
+// FILE as one HTML page for people (html.hpp).
 #include <CLI/CLI.hpp>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "html.hpp"
 #include "junit.hpp"
 #include "summary.hpp"
 
@@ -25,6 +27,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   std::string junit;
   app.add_option("--junit", junit, "Also write the results as JUnit XML to this file");
+  std::string html;
+  app.add_option("--html", html, "Also write the results as an HTML page to this file");
   CLI11_PARSE(app, argc, argv);
 
   csd::report::Summary summary;
@@ -38,14 +42,17 @@ int main(int argc, char** argv) {
     }
   }
   csd::report::print_summary(summary, std::cout);
-  if (!junit.empty()) {
-    std::ofstream out(junit);
-    csd::report::write_junit(summary, out);
-    if (!out.flush()) {
-      std::cerr << "csd-report: cannot write " << junit << "\n";
-      return 2;
-    }
-  }
+  const auto write = [&](const std::string& file, auto writer) {
+    if (file.empty())
+      return true;
+    std::ofstream out(file);
+    writer(summary, out);
+    if (!out.flush())
+      std::cerr << "csd-report: cannot write " << file << "\n";
+    return static_cast<bool>(out);
+  };
+  if (!write(junit, csd::report::write_junit) || !write(html, csd::report::write_html))
+    return 2;
   const csd::report::Tally total = summary.total();
   return total.failed == 0 && total.passed + total.warned > 0 ? 0 : 1;
 }

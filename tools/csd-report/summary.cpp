@@ -224,7 +224,12 @@ void add_results(const json& report, Summary& summary) {
                       seconds_of(test),
                       "",
                       "",
-                      test.value("capture", "")};
+                      test.value("capture", ""),
+                      {}};
+      for (const char* figure : {"distribution", "wakeups_per_connection"}) {
+        if (test.contains(figure) && test[figure].is_string())
+          outcome.figures[figure] = test[figure].get<std::string>();
+      }
       if (test.contains("failures") && !test["failures"].empty()) {
         const bool warning = test.value("level", "") == "recommended";
         ++(warning ? tally.warned : tally.failed);

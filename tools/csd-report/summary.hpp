@@ -49,6 +49,9 @@ struct Outcome {
   std::string reason;   // a failure's or a skip's, one line
   std::string details;  // every failure's whole text (fail, warn)
   std::string capture;  // the .pcap a failed check kept, if any
+  // The figures a check recorded for the report's charts: "distribution"
+  // (connections per worker, space-separated), "wakeups_per_connection".
+  std::map<std::string, std::string> figures;
 };
 
 struct Skip {

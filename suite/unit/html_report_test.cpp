@@ -1,0 +1,105 @@
+// csd-report's HTML page, opened the way a person opens it: in a browser
+// (headless Chromium), which renders it, takes a screenshot and gives back
+// the page as it laid it out. Verify: the verdict matrix with a cell per
+// verdict, each failure's evidence one click from its cell, the charts.
+#include "html.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "run.hpp"
+#include "summary.hpp"
+#include "temp_dir.hpp"
+
+namespace csd::report {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+Summary sample() {
+  const auto report = nlohmann::json::parse(R"json({"time": "2s", "testsuites": [
+    {"name": "Impl/Reply", "testsuite": [
+      {"name": "SmallRepliesAreExact/a", "value_param": "a", "status": "RUN",
+       "result": "COMPLETED", "time": "0.5s", "implementation": "csd-prefork",
+       "check_id": "size/small-replies-exact", "level": "required"},
+      {"name": "SmallRepliesAreExact/b", "value_param": "b", "status": "RUN",
+       "result": "COMPLETED", "time": "0.5s", "implementation": "my-server",
+       "check_id": "size/small-replies-exact", "level": "required",
+       "capture": "Impl_Reply.SmallRepliesAreExact_b.pcap",
+       "failures": [{"failure": "x.cpp:1\nFailed\nasked for 1 bytes, got 0", "type": ""}]}]},
+    {"name": "Impl/Distribution", "testsuite": [
+      {"name": "EveryWorkerAccepts/a", "value_param": "a", "status": "RUN",
+       "result": "COMPLETED", "time": "1s", "implementation": "csd-prefork",
+       "check_id": "pool/every-worker-accepts", "level": "required",
+       "distribution": "114 123 124 119"}]},
+    {"name": "Impl/WakeUps", "testsuite": [
+      {"name": "PerAcceptMatchesTheDeclaredWakeup/a", "value_param": "a", "status": "RUN",
+       "result": "COMPLETED", "time": "1s", "implementation": "csd-prefork",
+       "check_id": "pool/declared-wakeups", "level": "required",
+       "wakeups_per_connection": "3.35"}]}]})json");
+  Summary summary;
+  add_results(report, summary);
+  return summary;
+}
+
+std::string chromium() {
+  for (const char* name : {"chromium", "chromium-browser"}) {
+    if (harness::run_to_completion({"sh", "-c", std::string("command -v ") + name}, 10s)
+            .exit_code == 0)
+      return name;
+  }
+  return "";
+}
+
+TEST(HtmlReport, ChromiumRendersTheMatrixTheEvidenceAndTheCharts) {
+  const std::string browser = chromium();
+  if (browser.empty())
+    GTEST_SKIP() << "chromium is not installed (ci/install-deps.sh installs it)";
+  const harness::TempDir dir("csd-html-test");
+  const auto page = dir.path() / "report.html";
+  {
+    std::ofstream out(page);
+    write_html(sample(), out);
+  }
+  // Its own profile: two tests at once (ctest -j) must not share one.
+  const std::vector<std::string> headless{browser,
+                                          "--headless",
+                                          "--no-sandbox",
+                                          "--disable-gpu",
+                                          "--user-data-dir=" + (dir.path() / "profile").string(),
+                                          "--window-size=1000,1400"};
+  auto argv = headless;
+  argv.push_back("--screenshot=" + (dir.path() / "report.png").string());
+  argv.push_back("file://" + page.string());
+  const auto shot = harness::run_to_completion(argv, 60s);
+  ASSERT_TRUE(std::filesystem::exists(dir.path() / "report.png")) << shot.output;
+  const auto png_bytes = std::filesystem::file_size(dir.path() / "report.png");
+  RecordProperty("screenshot_bytes", static_cast<int>(png_bytes));
+  EXPECT_GT(png_bytes, 10'000U) << "a blank page is a few KB";
+
+  argv = headless;
+  argv.push_back("--dump-dom");
+  argv.push_back("file://" + page.string());
+  const auto dom = harness::run_to_completion(argv, 60s);
+  ASSERT_EQ(dom.exit_code, 0) << dom.output;
+  const std::string& html = dom.output;
+  EXPECT_THAT(html, HasSubstr(R"x(<table id="matrix">)x"));
+  EXPECT_THAT(html, HasSubstr(R"x(<td class="pass">✓</td>)x"));
+  // The failed cell links to its evidence, which names the capture.
+  EXPECT_THAT(html,
+              HasSubstr(R"x(<td class="fail"><a href="#t1" title="asked for 1 bytes, got 0">)x"));
+  EXPECT_THAT(html, HasSubstr(R"x(<details id="t1" class="fail" open="">)x"));
+  EXPECT_THAT(html, HasSubstr("Impl_Reply.SmallRepliesAreExact_b.pcap"));
+  EXPECT_THAT(html, HasSubstr(R"x(<h2 id="wakeups">)x"));
+  EXPECT_THAT(html, HasSubstr(R"x(<h2 id="distribution">)x"));
+  EXPECT_THAT(html, HasSubstr("<svg"));
+}
+
+}  // namespace
+}  // namespace csd::report

@@ -1,0 +1,243 @@
+#include "html.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+namespace csd::report {
+
+namespace {
+
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+constexpr std::string_view kStyle = R"(
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: center; }
+th.check, td.check { text-align: left; font-family: monospace; }
+th.impl { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
+td.pass { background: #cfc; } td.fail { background: #f99; } td.warn { background: #fd8; }
+td.skip { background: #ddd; } td.none { background: #fff; }
+td a { color: inherit; text-decoration: none; display: block; }
+details { margin: .5em 0; } summary { cursor: pointer; }
+pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }
+.env { color: #555; font-size: .9em; }
+svg text { font: 11px system-ui, sans-serif; }
+)";
+
+const char* verdict_class(Outcome::Verdict v) {
+  switch (v) {
+    case Outcome::Verdict::pass:
+      return "pass";
+    case Outcome::Verdict::fail:
+      return "fail";
+    case Outcome::Verdict::warn:
+      return "warn";
+    case Outcome::Verdict::skip:
+      return "skip";
+  }
+  return "none";
+}
+
+const char* verdict_mark(Outcome::Verdict v) {
+  switch (v) {
+    case Outcome::Verdict::pass:
+      return "&#10003;";  // check mark
+    case Outcome::Verdict::fail:
+      return "&#10007;";  // ballot x
+    case Outcome::Verdict::warn:
+      return "!";
+    case Outcome::Verdict::skip:
+      return "&ndash;";
+  }
+  return "";
+}
+
+std::string row_name(const Outcome& test) {
+  return test.check_id.empty() ? test.check : test.check_id;
+}
+
+// Vertical bars, one per value, scaled to the largest: an inline SVG.
+std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, double ceiling,
+                      std::string_view unit) {
+  constexpr int kWidth = 24;
+  constexpr int kGap = 6;
+  constexpr int kHeight = 120;
+  const int width = static_cast<int>(bars.size()) * (kWidth + kGap) + kGap;
+  std::string svg =
+      fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">)",
+                  width, kHeight + 40);
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const auto& [label, value] = bars[i];
+    const int height = ceiling > 0 ? static_cast<int>(value / ceiling * kHeight) : 0;
+    const int x = kGap + static_cast<int>(i) * (kWidth + kGap);
+    svg += fmt::format(
+        R"(<rect x="{}" y="{}" width="{}" height="{}" fill="#69c"><title>{}: {} {}</title></rect>)",
+        x, kHeight - height + 15, kWidth, height, escaped(label), value, unit);
+    svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">{}</text>)", x + kWidth / 2,
+                       kHeight - height + 12, value);
+    svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">{}</text>)", x + kWidth / 2,
+                       kHeight + 30, escaped(label));
+  }
+  return svg + "</svg>";
+}
+
+// Horizontal bars, one per named value (a long name reads on its left).
+std::string named_bar_chart(const std::vector<std::pair<std::string, double>>& bars, double ceiling,
+                            std::string_view unit) {
+  constexpr int kLabel = 220;
+  constexpr int kLength = 360;
+  constexpr int kRow = 22;
+  std::string svg =
+      fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">)",
+                  kLabel + kLength + 60, static_cast<int>(bars.size()) * kRow + 4);
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const auto& [label, value] = bars[i];
+    const int length = ceiling > 0 ? static_cast<int>(value / ceiling * kLength) : 0;
+    const int y = static_cast<int>(i) * kRow + 2;
+    svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="end">{}</text>)", kLabel - 6, y + 14,
+                       escaped(label));
+    svg += fmt::format(
+        R"(<rect x="{}" y="{}" width="{}" height="16" fill="#69c"><title>{}: {} {}</title></rect>)",
+        kLabel, y, length, escaped(label), value, unit);
+    svg += fmt::format(R"(<text x="{}" y="{}">{}</text>)", kLabel + length + 4, y + 14, value);
+  }
+  return svg + "</svg>";
+}
+
+void write_charts(const Summary& summary, std::ostream& out) {
+  std::vector<std::pair<std::string, double>> wakeups;
+  std::vector<std::pair<std::string, std::string>> distributions;
+  for (const auto& test : summary.tests) {
+    if (const auto w = test.figures.find("wakeups_per_connection"); w != test.figures.end())
+      wakeups.emplace_back(test.implementation, std::stod(w->second));
+    if (const auto d = test.figures.find("distribution");
+        d != test.figures.end() && test.check == "Distribution.EveryWorkerAccepts")
+      distributions.emplace_back(test.implementation, d->second);
+  }
+  if (!wakeups.empty()) {
+    double most = 0;
+    for (const auto& [name, value] : wakeups) most = std::max(most, value);
+    out << "<h2 id=\"wakeups\">Workers woken per accepted connection</h2>\n"
+        << "<p>From /proc, while one client at a time connects: about 1 for a pool whose "
+           "workers take turns at accept(), the whole pool for a thundering herd.</p>\n"
+        << named_bar_chart(wakeups, most, "workers woken") << "\n";
+  }
+  if (!distributions.empty()) {
+    out << "<h2 id=\"distribution\">Connections per worker</h2>\n"
+        << "<p>Under load (Distribution.EveryWorkerAccepts), seen from outside.</p>\n";
+    for (const auto& [name, counts] : distributions) {
+      std::vector<std::pair<std::string, double>> bars;
+      std::istringstream in(counts);
+      double count = 0;
+      double most = 0;
+      while (in >> count) {
+        bars.emplace_back(fmt::format("{}", bars.size()), count);
+        most = std::max(most, count);
+      }
+      out << fmt::format("<h3>{}</h3>\n", escaped(name)) << bar_chart(bars, most, "connections")
+          << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+void write_html(const Summary& summary, std::ostream& out) {
+  // Rows: checks, in the order they first ran; columns: implementations.
+  std::vector<std::string> rows;
+  std::map<std::string, std::map<std::string, std::size_t>> cell;  // row -> impl -> test index
+  for (std::size_t i = 0; i < summary.tests.size(); ++i) {
+    const Outcome& test = summary.tests[i];
+    const std::string row = row_name(test);
+    if (std::find(rows.begin(), rows.end(), row) == rows.end())
+      rows.push_back(row);
+    cell[row][test.implementation] = i;
+  }
+  const Tally total = summary.total();
+  out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      << "<title>csd conformance report</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
+      << "<h1>csd conformance report</h1>\n"
+      << fmt::format(
+             "<p id=\"totals\">{} passed, {} failed, {} warned, {} skipped, over {} "
+             "implementation(s).</p>\n",
+             total.passed, total.failed, total.warned, total.skipped,
+             summary.by_implementation.size());
+  out << "<p class=\"env\">";
+  for (const auto& [name, value] : summary.environment)
+    out << fmt::format("{}: {}<br>", escaped(name), escaped(value));
+  out << "</p>\n<h2>Verdicts</h2>\n<table id=\"matrix\">\n<tr><th class=\"check\">check</th>";
+  for (const auto& [implementation, tally] : summary.by_implementation)
+    out << fmt::format("<th class=\"impl\">{}</th>", escaped(implementation));
+  out << "</tr>\n";
+  for (const auto& row : rows) {
+    out << fmt::format("<tr><td class=\"check\">{}</td>", escaped(row));
+    for (const auto& [implementation, tally] : summary.by_implementation) {
+      const auto found = cell[row].find(implementation);
+      if (found == cell[row].end()) {
+        out << "<td class=\"none\" title=\"does not apply\"></td>";
+        continue;
+      }
+      const Outcome& test = summary.tests[found->second];
+      const char* mark = verdict_mark(test.verdict);
+      if (test.verdict == Outcome::Verdict::pass) {
+        out << fmt::format("<td class=\"pass\">{}</td>", mark);
+      } else {
+        out << fmt::format(R"(<td class="{}"><a href="#t{}" title="{}">{}</a></td>)",
+                           verdict_class(test.verdict), found->second, escaped(test.reason), mark);
+      }
+    }
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+  write_charts(summary, out);
+  // Each failure's evidence, one click from its cell.
+  out << "<h2>Failures, warnings and skips</h2>\n";
+  for (std::size_t i = 0; i < summary.tests.size(); ++i) {
+    const Outcome& test = summary.tests[i];
+    if (test.verdict == Outcome::Verdict::pass)
+      continue;
+    out << fmt::format(
+        "<details id=\"t{}\" class=\"{}\"{}><summary>{} {} <code>{}</code> ({}): {}</summary>\n", i,
+        verdict_class(test.verdict), test.verdict == Outcome::Verdict::skip ? "" : " open",
+        verdict_class(test.verdict), escaped(test.implementation), escaped(row_name(test)),
+        escaped(test.check), escaped(test.reason));
+    if (!test.details.empty())
+      out << "<pre>" << escaped(test.details) << "</pre>\n";
+    if (!test.capture.empty()) {
+      out << fmt::format(
+          "<p>capture: <a href=\"{0}\">{0}</a> (open with Wireshark, or tcpdump -nr)</p>\n",
+          escaped(test.capture));
+    }
+    out << "</details>\n";
+  }
+  out << "</body>\n</html>\n";
+}
+
+}  // namespace csd::report
