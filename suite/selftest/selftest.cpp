@@ -105,7 +105,7 @@ bool filter_matches(const std::string& filter, const std::string& test) {
 csd::report::Summary read_report(const fs::path& file) {
   std::ifstream in(file);
   csd::report::Summary summary;
-  csd::report::add_results(nlohmann::json::parse(in), summary);
+  csd::report::add_results(nlohmann::json::parse(in), summary, file.parent_path());
   return summary;
 }
 

@@ -45,7 +45,9 @@ EvidenceCapture::~EvidenceCapture() {
     const fs::path file = evidence_path(".pcap");
     fs::create_directories(file.parent_path());
     capture_.save(file);
-    ::testing::Test::RecordProperty("capture", file.string());
+    // The name alone: the results may move with their directory (conformance.sh
+    // moves a finished run into results/); csd-report finds it next to them.
+    ::testing::Test::RecordProperty("capture", file.filename().string());
     std::cout << "capture of port " << capture_.port() << " saved: " << file.string()
               << " (tcpdump -nr " << file.string() << ")\n";
   } catch (const std::exception& e) {

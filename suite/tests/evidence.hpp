@@ -1,8 +1,9 @@
 // A capture that a check keeps as evidence: when the test fails, its packets
 // are written as a .pcap next to the test results (the directory of
-// --gtest_output, else $CSD_EVIDENCE_DIR, else the working directory), the
-// path printed and recorded in the gtest JSON as the property "capture". A
-// passing test leaves nothing behind.
+// --gtest_output, else $CSD_EVIDENCE_DIR, else the working directory), its
+// path printed and its name recorded in the gtest JSON as the property
+// "capture" (csd-report looks for it next to the JSON). A passing test
+// leaves nothing behind.
 #pragma once
 
 #include <cstdint>

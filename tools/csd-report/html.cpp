@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string_view>
@@ -231,9 +232,10 @@ void write_html(const Summary& summary, std::ostream& out) {
     if (!test.details.empty())
       out << "<pre>" << escaped(test.details) << "</pre>\n";
     if (!test.capture.empty()) {
+      // The link by name: report.html sits next to the captures in results/.
       out << fmt::format(
-          "<p>capture: <a href=\"{0}\">{0}</a> (open with Wireshark, or tcpdump -nr)</p>\n",
-          escaped(test.capture));
+          "<p>capture: <a href=\"{}\">{}</a> (open with Wireshark, or tcpdump -nr)</p>\n",
+          escaped(std::filesystem::path(test.capture).filename().string()), escaped(test.capture));
     }
     out << "</details>\n";
   }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
   for (const auto& file : files) {
     try {
       std::ifstream in(file);
-      csd::report::add_results(nlohmann::json::parse(in), summary);
+      csd::report::add_results(nlohmann::json::parse(in), summary,
+                               std::filesystem::path(file).parent_path());
     } catch (const std::exception& e) {
       std::cerr << "csd-report: " << file << ": not a gtest JSON report: " << e.what() << "\n";
       return 2;

@@ -200,7 +200,7 @@ std::string failure_reason(const std::string& gtest_failure) {
   return part.description.empty() ? "(no message)" : part.description;
 }
 
-void add_results(const json& report, Summary& summary) {
+void add_results(const json& report, Summary& summary, const std::filesystem::path& results_dir) {
   summary.not_applicable += int_property(report, "checks_not_applicable");
   summary.wall_seconds += seconds_of(report);
   if (summary.environment.empty()) {
@@ -224,8 +224,10 @@ void add_results(const json& report, Summary& summary) {
                       seconds_of(test),
                       "",
                       "",
-                      test.value("capture", ""),
+                      "",
                       {}};
+      if (const std::string capture = test.value("capture", ""); !capture.empty())
+        outcome.capture = (results_dir / capture).string();
       for (const char* figure : {"distribution", "wakeups_per_connection"}) {
         if (test.contains(figure) && test[figure].is_string())
           outcome.figures[figure] = test[figure].get<std::string>();

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <ostream>
 #include <string>
@@ -76,8 +77,11 @@ struct Summary {
 };
 
 // Adds one gtest JSON report (csd-suite --gtest_output=json:FILE) to `summary`.
-// Throws nlohmann::json::exception if it is not one.
-void add_results(const nlohmann::json& report, Summary& summary);
+// `results_dir` is the directory it was read from: a check's evidence
+// (.pcap) is named relative to it. Throws nlohmann::json::exception if it
+// is not one.
+void add_results(const nlohmann::json& report, Summary& summary,
+                 const std::filesystem::path& results_dir = {});
 
 // One line a person can act on, from the text googletest stores for a
 // failed assertion ("FILE:LINE\n" + what failed + the streamed message). In
