@@ -86,7 +86,8 @@ TEST(JUnit, EachVerdictInItsPlace) {
   EXPECT_THAT(xml,
               HasSubstr(R"x(<testsuite name="b" tests="3" failures="1" errors="0" skipped="1")x"));
   EXPECT_THAT(xml, HasSubstr(R"x(name="size/small-replies-exact (Reply.SmallRepliesAreExact)")x"));
-  EXPECT_THAT(xml, HasSubstr(R"x(<failure message="asked for &lt;1&gt; &amp; got &quot;0&quot; ?")x"));
+  EXPECT_THAT(xml,
+              HasSubstr(R"x(<failure message="asked for &lt;1&gt; &amp; got &quot;0&quot; ?")x"));
   EXPECT_THAT(xml, HasSubstr("capture: results/x.pcap</failure>"));
   EXPECT_THAT(xml, HasSubstr("<system-out>WARNING (recommended check): no replacement"));
   EXPECT_THAT(xml, HasSubstr(R"x(<skipped message="no CAP_NET_RAW"/>)x"));
