@@ -6,37 +6,11 @@
 #include <string_view>
 #include <vector>
 
+#include "markup.hpp"
+
 namespace csd::report {
 
 namespace {
-
-// Text as XML character data or an attribute value. Control characters XML
-// 1.0 forbids (a server's output may hold any byte) become '?'.
-std::string escaped(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default: {
-        const auto byte = static_cast<unsigned char>(c);
-        out += byte < 0x20 && c != '\n' && c != '\t' && c != '\r' ? '?' : c;
-      }
-    }
-  }
-  return out;
-}
 
 std::string testcase_name(const Outcome& test) {
   return test.check_id.empty() ? test.check : fmt::format("{} ({})", test.check_id, test.check);
