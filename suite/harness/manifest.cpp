@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "run.hpp"
+
 namespace csd::harness {
 
 namespace fs = std::filesystem;
@@ -181,19 +183,9 @@ class Reader {
         return fs::absolute(candidate).lexically_normal();
       looked.push_back(dir.string());
     }
+    if (auto found = find_in_path(program))
+      return *found;
     const char* path_env = std::getenv("PATH");
-    std::string_view path_list = path_env != nullptr ? path_env : "";
-    while (true) {
-      const auto colon = path_list.find(':');
-      const std::string dir(path_list.substr(0, colon));
-      const auto candidate =
-          fs::path(dir.empty() ? "." : dir) / program;  // an empty entry means "."
-      if (is_executable_file(candidate))
-        return fs::absolute(candidate).lexically_normal();
-      if (colon == std::string_view::npos)
-        break;
-      path_list.remove_prefix(colon + 1);
-    }
     fail("command",
          fmt::format("program '{}' not found (looked in {}{}$PATH={})", program, join(looked, ", "),
                      looked.empty() ? "" : ", then ", path_env != nullptr ? path_env : "(unset)"));
@@ -214,11 +206,6 @@ class Reader {
       }
       pos = close + 1;
     }
-  }
-
-  static bool is_executable_file(const fs::path& p) {
-    std::error_code ec;
-    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
   }
 
   // A relative path with a '/' is relative to the manifest, so a manifest and

@@ -1,6 +1,9 @@
 #include "run.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "guarded_process.hpp"
 #include "timeouts.hpp"
@@ -8,6 +11,26 @@
 namespace csd::harness {
 
 using namespace std::chrono_literals;
+
+bool is_executable_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(file, ec) && ::access(file.c_str(), X_OK) == 0;
+}
+
+std::optional<std::filesystem::path> find_in_path(std::string_view program) {
+  const char* path_env = std::getenv("PATH");
+  std::string_view path_list = path_env != nullptr ? path_env : "";
+  while (true) {
+    const auto colon = path_list.find(':');
+    const std::string dir(path_list.substr(0, colon));
+    const auto candidate = std::filesystem::path(dir.empty() ? "." : dir) / program;
+    if (is_executable_file(candidate))
+      return std::filesystem::absolute(candidate).lexically_normal();
+    if (colon == std::string_view::npos)
+      return std::nullopt;
+    path_list.remove_prefix(colon + 1);
+  }
+}
 
 RunResult run_to_completion(const std::vector<std::string>& argv,
                             std::chrono::milliseconds timeout) {

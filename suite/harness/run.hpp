@@ -3,8 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace csd::harness {
@@ -14,6 +16,13 @@ struct RunResult {
   bool timed_out = false;
   std::string output;  // stdout and stderr interleaved
 };
+
+// Where `program` (a bare name) is in $PATH, as execvp() would find it (an
+// empty entry means "."); nullopt if no entry has it as an executable file.
+std::optional<std::filesystem::path> find_in_path(std::string_view program);
+
+// An executable regular file (what a manifest's command or $PATH must name).
+bool is_executable_file(const std::filesystem::path& file);
 
 // Runs argv[0] (a path, or a name looked up in $PATH) with `argv`, under
 // csd-guard so that the whole tree dies if we do; SIGKILLs the tree at the deadline.

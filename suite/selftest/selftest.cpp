@@ -240,13 +240,9 @@ csd::report::Summary run_third_party(const fs::path& manifest, int& exit_code) {
   return fs::exists(json) ? read_report(json) : csd::report::Summary{};
 }
 
-bool installed(const std::string& program) {
-  return csd::harness::run_to_completion({"sh", "-c", "command -v " + program}, 10s).exit_code == 0;
-}
-
 // socat forks a cat per connection: every echo check passes.
 TEST(ThirdParty, SocatPassesEveryCheckThatApplies) {
-  if (!installed("socat"))
+  if (!csd::harness::find_in_path("socat"))
     GTEST_SKIP() << "socat is not installed (ci/install-deps.sh installs it)";
   int exit_code = 0;
   const auto summary = run_third_party(fs::path(CSD_THIRD_PARTY_DIR) / "socat.json", exit_code);
@@ -258,7 +254,7 @@ TEST(ThirdParty, SocatPassesEveryCheckThatApplies) {
 // half-closes, before its cat has echoed what it read: the checks whose
 // client half-closes fail, the one whose client waits for its echo passes.
 TEST(ThirdParty, NcatFailsWhereItStopsAtTheHalfClose) {
-  if (!installed("ncat"))
+  if (!csd::harness::find_in_path("ncat"))
     GTEST_SKIP() << "ncat is not installed (ci/install-deps.sh installs it)";
   int exit_code = 0;
   const auto summary = run_third_party(fs::path(CSD_THIRD_PARTY_DIR) / "ncat.json", exit_code);
@@ -274,7 +270,7 @@ TEST(ThirdParty, NcatFailsWhereItStopsAtTheHalfClose) {
 // A server in another language with one deliberate bug (fixtures/other-language):
 // the suite names that bug's check, and nothing else.
 TEST(OtherLanguage, PythonForkServerFailsOnlyTheCheckOfItsBug) {
-  if (!installed("python3"))
+  if (!csd::harness::find_in_path("python3"))
     GTEST_SKIP() << "python3 is not installed (ci/install-deps.sh installs it)";
   int exit_code = 0;
   const auto summary = run_third_party(
