@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "guarded_process.hpp"
+#include "run.hpp"
 #include "server_process.hpp"
 #include "timeouts.hpp"
 
@@ -70,7 +71,7 @@ std::string ChildProcess::describe_end(std::optional<int> status,
                                        std::chrono::milliseconds timeout) const {
   if (!status)
     return fmt::format("still running after {} ms", scaled_ms(timeout).count());
-  return detail::describe_wait_status(*status);
+  return describe_wait_status(*status);
 }
 
 }  // namespace csd::harness

@@ -114,17 +114,6 @@ bool signal_descendant(pid_t pid, pid_t ancestor, int sig) {
   return pidfd_signal(pidfd, sig);
 }
 
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status))
-    return fmt::format("exit status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const char* name = ::sigabbrev_np(WTERMSIG(status));
-    return fmt::format("killed by signal {} (SIG{})", WTERMSIG(status),
-                       name != nullptr ? name : "?");
-  }
-  return fmt::format("wait status {:#x}", status);
-}
-
 fs::path guard_path() {
   if (const char* env = std::getenv("CSD_GUARD"); env != nullptr && *env != '\0')
     return env;

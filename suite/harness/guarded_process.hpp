@@ -37,9 +37,6 @@ bool pidfd_signal(const Fd& pidfd, int sig);                   // false if it is
 // Sends `sig` to `pid` if it is (still) a descendant of `ancestor`; false if not.
 bool signal_descendant(pid_t pid, pid_t ancestor, int sig);
 
-// "exit status 3", "killed by signal 15 (SIGTERM)".
-std::string describe_wait_status(int status);
-
 // Where csd-guard is: $CSD_GUARD if set, else next to the running executable
 // (csd-suite, csd-unit and csd-guard all live in build/bin).
 std::filesystem::path guard_path();

@@ -3,7 +3,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cstdlib>
+#include <cstring>  // sigabbrev_np
 
 #include "guarded_process.hpp"
 #include "timeouts.hpp"
@@ -11,6 +14,17 @@
 namespace csd::harness {
 
 using namespace std::chrono_literals;
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status))
+    return fmt::format("exit status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(status));
+    return fmt::format("killed by signal {} (SIG{})", WTERMSIG(status),
+                       name != nullptr ? name : "?");
+  }
+  return fmt::format("wait status {:#x}", status);
+}
 
 bool is_executable_file(const std::filesystem::path& file) {
   std::error_code ec;

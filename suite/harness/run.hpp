@@ -17,6 +17,9 @@ struct RunResult {
   std::string output;  // stdout and stderr interleaved
 };
 
+// A raw wait status in words: "exit status 3", "killed by signal 15 (SIGTERM)".
+std::string describe_wait_status(int status);
+
 // Where `program` (a bare name) is in $PATH, as execvp() would find it (an
 // empty entry means "."); nullopt if no entry has it as an executable file.
 std::optional<std::filesystem::path> find_in_path(std::string_view program);

@@ -8,6 +8,7 @@
 #include "guarded_process.hpp"
 #include "ports.hpp"
 #include "procfs.hpp"
+#include "run.hpp"
 #include "sockdiag.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
@@ -85,10 +86,10 @@ struct ServerProcess::Impl {
       const bool ended = main_pid < 0 ? guarded->guard_exited() : !main_alive();
       if (ended) {
         const StopReport r = owner.stop(SIGKILL, 0ms);
-        throw LaunchError(fmt::format(
-            "{} exited ({}) before it was ready: it did not {}{}", manifest.name,
-            r.exit_status ? detail::describe_wait_status(*r.exit_status) : "status unknown",
-            awaited(), quoted_output(r.output)));
+        throw LaunchError(
+            fmt::format("{} exited ({}) before it was ready: it did not {}{}", manifest.name,
+                        r.exit_status ? describe_wait_status(*r.exit_status) : "status unknown",
+                        awaited(), quoted_output(r.output)));
       }
       if (Clock::now() >= deadline) {
         const StopReport r = owner.stop(SIGKILL, 0ms);

@@ -20,6 +20,7 @@
 #include "check.hpp"
 #include "evidence.hpp"
 #include "load.hpp"
+#include "run.hpp"
 #include "server_test.hpp"
 #include "sockdiag.hpp"
 #include "timeouts.hpp"
@@ -168,19 +169,6 @@ CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation, "close/fin-not
   EXPECT_EQ(reply.size(), kReplyBytes) << "expected a reply of " << kReplyBytes << " bytes";
 }
 
-// "exit status 1", "killed by signal 13 (SIGPIPE)", from a raw wait status.
-std::string how_it_ended(std::optional<int> status) {
-  if (!status)
-    return "wait status unknown";
-  if (WIFEXITED(*status))
-    return fmt::format("exit status {}", WEXITSTATUS(*status));
-  if (WIFSIGNALED(*status)) {
-    const char* name = ::sigabbrev_np(WTERMSIG(*status));
-    return fmt::format("killed by signal {} (SIG{})", WTERMSIG(*status), name ? name : "?");
-  }
-  return fmt::format("wait status {:#x}", *status);
-}
-
 constexpr uint64_t kLargeReplyBytes = uint64_t{32} << 20;  // more than every buffer on the way
 constexpr std::size_t kReadBeforeReset = std::size_t{64} << 10;
 
@@ -295,7 +283,10 @@ CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation,
     const harness::StopReport report = stop_server(SIGTERM, 1000ms);  // collects how it ended
     FAIL() << "expected the server to stay up after a client reset its connection mid-reply, "
               "observed its main process "
-           << main_pid << " gone (" << how_it_ended(report.exit_status) << ")\n"
+           << main_pid << " gone ("
+           << (report.exit_status ? harness::describe_wait_status(*report.exit_status)
+                                  : "wait status unknown")
+           << ")\n"
            << listing();
   }
   EXPECT_TRUE(let_go) << "expected the server to close the reset connection (socket inode " << inode
