@@ -64,6 +64,26 @@ Registered register_applicable_checks(const std::vector<harness::Manifest>& impl
   return registered;
 }
 
+void run_only_checks_of_implementations() {
+  // "POSITIVE[-NEGATIVE]": each positive pattern is held to the Impl/ suites.
+  const std::string filter = ::testing::GTEST_FLAG(filter);
+  const auto dash = filter.find('-');
+  std::string positive = filter.substr(0, dash);
+  if (positive.empty())
+    positive = "*";
+  std::string narrowed;
+  std::size_t start = 0;
+  while (start <= positive.size()) {
+    const auto end = std::min(positive.find(':', start), positive.size());
+    const std::string pattern = positive.substr(start, end - start);
+    narrowed += (narrowed.empty() ? "" : ":") +
+                (pattern.starts_with("Impl/") ? pattern : "Impl/" + pattern);
+    start = end + 1;
+  }
+  ::testing::GTEST_FLAG(filter) =
+      dash == std::string::npos ? narrowed : narrowed + filter.substr(dash);
+}
+
 namespace detail {
 
 void add_declaration(CheckDeclaration declaration) {

@@ -90,6 +90,11 @@ struct Registered {
 Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations,
                                       const CheckSelection& selection = {});
 
+// Narrows --gtest_filter to the checks of implementations (the Impl/
+// suites), whatever else it selects: a run that validates someone's server
+// leaves out every other test, the demo families'.
+void run_only_checks_of_implementations();
+
 namespace detail {
 
 void add_declaration(CheckDeclaration declaration);

@@ -1,8 +1,5 @@
 #include "demos.hpp"
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <map>
 
@@ -22,22 +19,6 @@ const std::vector<std::string>& demo_names() {
                                               "csd-selfpipe",  "csd-pselect", "csd-signalfd",
                                               "csd-sendfile",  "csd-cork"};
   return names;
-}
-
-const std::vector<std::string>& demo_families() {
-  static const std::vector<std::string> families{"Rst", "Sigpipe", "SignalRace", "Sendfile",
-                                                 "Cork"};
-  return families;
-}
-
-void exclude_demo_families() {
-  std::string filter = ::testing::GTEST_FLAG(filter);
-  // "POSITIVE[-NEGATIVE]": the families join the negative patterns, with
-  // and without a TEST_P instantiation's prefix ("Modes/Sendfile.X/0").
-  filter += filter.find('-') == std::string::npos ? "-" : ":";
-  for (const auto& family : demo_families()) filter += fmt::format("{0}.*:*/{0}.*:", family);
-  filter.pop_back();
-  ::testing::GTEST_FLAG(filter) = filter;
 }
 
 std::filesystem::path demo_path(std::string_view name) {

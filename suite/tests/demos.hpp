@@ -25,13 +25,6 @@ bool override_demo(std::string_view spec);
 // The names of the demos the suite drives, for --help and for errors.
 const std::vector<std::string>& demo_names();
 
-// The test suites of the demo families ("Rst", "Sendfile", ...).
-const std::vector<std::string>& demo_families();
-
-// Leaves the demo families out of the run, whatever --gtest_filter selects
-// (by adding them to its negative patterns).
-void exclude_demo_families();
-
 // A demo that listens, started the way a reference server is (leased port,
 // csd-guard, ready on its "listening on" line): `csd-rstserver --graceful`
 // is start_demo_server("csd-rstserver", {"--graceful"}).

@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   }
 
   if (!with_demos)
-    csd::suite::exclude_demo_families();
+    csd::suite::run_only_checks_of_implementations();
   const auto registered = csd::suite::register_applicable_checks(implementations, own.selection);
   // Outside any test: properties of the whole run, which csd-report reads
   // from the JSON results.
