@@ -46,6 +46,9 @@ struct CheckInfo {
   Level level = Level::required;
   std::string statement;  // one sentence: what it asserts
   std::string why_level;  // why it is required, or only recommended
+  // The broken servers (fixtures/broken/NAME.json) whose bug it exists to
+  // catch: csd-selftest runs it on each and requires it to fail.
+  std::vector<std::string> proven_by{};
 };
 
 struct CheckDeclaration {
@@ -121,7 +124,8 @@ bool declare_check(const char* family, const char* name, const char* file, int l
 }  // namespace csd::suite
 
 // Declares FAMILY.CHECK, applying where `where` (a harness::AppliesTo) says,
-// with `...` its CheckInfo (ID, level, statement, why that level); the braces
+// with `...` its CheckInfo (ID, level, statement, why that level, and the
+// broken fixtures that prove it can fail, as {"a", "b"}); the braces
 // that follow are its body. A family is a ServerTest subclass that inherits
 // ServerTest's constructor.
 #define CSD_CHECK(family, check, where, ...)                                                   \
