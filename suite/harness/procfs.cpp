@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <iterator>
@@ -446,6 +447,32 @@ std::string describe(pid_t pid) {
   if (!info)
     return std::to_string(pid) + " (gone)";
   return std::to_string(pid) + " (" + info->comm + ") " + info->state;
+}
+
+std::string tree_snapshot(const std::vector<pid_t>& pids) {
+  // snprintf, not fmt: csd-guard compiles this file and links nothing else.
+  std::string table = "    PID    PPID S  THREADS  FDS   CPU ms  COMMAND\n";
+  const double ms_per_tick = 1000.0 / clock_ticks_per_second();
+  std::array<char, 64> columns{};
+  for (const pid_t pid : pids) {
+    const auto info = read_proc(pid);
+    if (!info) {
+      (void)std::snprintf(columns.data(), columns.size(), "%7d  (gone)\n", pid);
+      table += columns.data();
+      continue;
+    }
+    // NUL-separated arguments; a zombie has none, so its comm stands in.
+    std::string command = read_file("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
+    std::replace(command.begin(), command.end(), '\0', ' ');
+    while (!command.empty() && command.back() == ' ') command.pop_back();
+    if (command.empty())
+      command = "[" + info->comm + "]";
+    const double cpu_ms = static_cast<double>(info->utime_ticks + info->stime_ticks) * ms_per_tick;
+    (void)std::snprintf(columns.data(), columns.size(), "%7d %7d %c  %7d  %3d  %7.0f  ", pid,
+                        info->ppid, info->state, info->threads, open_fd_count(pid), cpu_ms);
+    table += columns.data() + command + "\n";
+  }
+  return table;
 }
 
 std::optional<SyscallState> parse_syscall(std::string_view text) {

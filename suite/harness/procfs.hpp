@@ -97,6 +97,11 @@ bool holds_socket(pid_t pid, uint64_t inode);
 // "PID (comm) state" for messages.
 std::string describe(pid_t pid);
 
+// A ps-like table of `pids` as /proc has them now, for a failed check's
+// evidence: one line per process (pid, parent, state, threads, descriptors,
+// CPU time, command line), and "(gone)" for one that has exited.
+std::string tree_snapshot(const std::vector<pid_t>& pids);
+
 // Every process's (pid, ppid), one scan of /proc/*/stat. Processes that exit
 // during the scan are left out.
 struct ParentLink {

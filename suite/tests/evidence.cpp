@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <stdexcept>
 
 namespace csd::suite {
 
@@ -38,22 +40,42 @@ fs::path evidence_path(std::string_view extension) {
   return evidence_dir() / (stem + std::string(extension));
 }
 
+namespace {
+
+// Writes the file with `write`, then records its name alone as `property`:
+// the results may move with their directory (csd-report writes a run into a
+// folder of its own, then moves it into place), and csd-report finds the
+// file next to them.
+template <typename Write>
+void save_evidence(const char* property, std::string_view extension, std::string_view what,
+                   Write write) {
+  try {
+    const fs::path file = evidence_path(extension);
+    fs::create_directories(file.parent_path());
+    write(file);
+    ::testing::Test::RecordProperty(property, file.filename().string());
+    std::cout << what << " saved: " << file.string() << "\n";
+  } catch (const std::exception& e) {
+    std::cout << what << " could not be saved: " << e.what() << "\n";
+  }
+}
+
+}  // namespace
+
+void keep_evidence(const char* property, std::string_view extension, std::string_view text) {
+  save_evidence(property, extension, property, [&](const fs::path& file) {
+    std::ofstream out(file);
+    out << text;
+    if (!out.flush())
+      throw std::runtime_error("cannot write " + file.string());
+  });
+}
+
 EvidenceCapture::~EvidenceCapture() {
   if (!::testing::Test::HasFailure())
     return;
-  try {
-    const fs::path file = evidence_path(".pcap");
-    fs::create_directories(file.parent_path());
-    capture_.save(file);
-    // The name alone: the results may move with their directory (conformance.sh
-    // moves a finished run into results/); csd-report finds it next to them.
-    ::testing::Test::RecordProperty("capture", file.filename().string());
-    std::cout << "capture of port " << capture_.port() << " saved: " << file.string()
-              << " (tcpdump -nr " << file.string() << ")\n";
-  } catch (const std::exception& e) {
-    std::cout << "capture of port " << capture_.port() << " could not be saved: " << e.what()
-              << "\n";
-  }
+  save_evidence("capture", ".pcap", fmt::format("capture of port {}", capture_.port()),
+                [&](const fs::path& file) { capture_.save(file); });
 }
 
 }  // namespace csd::suite

@@ -1,9 +1,9 @@
-// A capture that a check keeps as evidence: when the test fails, its packets
-// are written as a .pcap next to the test results (the directory of
-// --gtest_output, else $CSD_EVIDENCE_DIR, else the working directory), its
-// path printed and its name recorded in the gtest JSON as the property
-// "capture" (csd-report looks for it next to the JSON). A passing test
-// leaves nothing behind.
+// What a failed check leaves as evidence, in files next to the test results
+// (the directory of --gtest_output, else $CSD_EVIDENCE_DIR, else the working
+// directory), each named in the gtest JSON by a property csd-report reads:
+// "capture" (the packets, a .pcap), "server_output" and "process_tree" (the
+// server's output and its processes at the failure, written by ServerTest).
+// A passing test leaves nothing behind.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,11 @@ class EvidenceCapture {
 // Where evidence files of the running test go, and its file stem
 // ("Rst.ServerSendsRstNotFin" for the test Rst.ServerSendsRstNotFin).
 std::filesystem::path evidence_path(std::string_view extension);
+
+// Writes `text` as the running test's evidence file with `extension`
+// (".server.txt") and records its name as the property `property`; says on
+// stdout where it went, or why it could not be written.
+void keep_evidence(const char* property, std::string_view extension, std::string_view text);
 
 }  // namespace csd::suite
 

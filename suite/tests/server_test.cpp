@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "check.hpp"
+#include "evidence.hpp"
 #include "procfs.hpp"
 #include "timeouts.hpp"
 
@@ -32,6 +33,9 @@ void ServerTest::SetUp() {
 void ServerTest::TearDown() {
   if (!server_)
     return;
+  // The processes as the failure left them, before stopping them changes that.
+  const std::string tree =
+      HasFailure() && !stopped_ ? harness::tree_snapshot(server_->tree()) : std::string();
   const harness::StopReport report = stopped_ ? *stopped_ : server_->stop(SIGTERM, 2000ms);
   if (const auto line = harness::find_sanitizer_report(report.output)) {
     ADD_FAILURE() << "the server's output holds a sanitizer report: " << *line;
@@ -40,13 +44,19 @@ void ServerTest::TearDown() {
     return;
   std::string killed;
   for (const auto& k : report.killed) killed += " " + k;
-  std::cout << fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name,
-                           server_->host(), server_->port(), manifest().path.string())
-            << fmt::format("--- stopped with signal {} in {} ms{}\n", report.signal_sent,
-                           report.took.count(), killed.empty() ? "" : "; had to SIGKILL:" + killed)
-            << "--- its output:\n"
-            << report.output << (report.output.empty() || report.output.back() == '\n' ? "" : "\n")
-            << "--- end of output\n";
+  const std::string output =
+      fmt::format("--- server {} on {}:{} (manifest {})\n", manifest().name, server_->host(),
+                  server_->port(), manifest().path.string()) +
+      fmt::format("--- stopped with signal {} in {} ms{}\n", report.signal_sent,
+                  report.took.count(), killed.empty() ? "" : "; had to SIGKILL:" + killed) +
+      "--- its output:\n" + report.output +
+      (report.output.empty() || report.output.back() == '\n' ? "" : "\n") + "--- end of output\n";
+  std::cout << output;
+  keep_evidence("server_output", ".server.txt", output);
+  if (!tree.empty()) {
+    std::cout << "--- its processes at the failure:\n" << tree;
+    keep_evidence("process_tree", ".processes.txt", tree);
+  }
 }
 
 client::Target ServerTest::target() const { return {server_->host(), server_->port()}; }

@@ -140,23 +140,27 @@ TEST(Summary, PrintsALinePerImplementationThenPerFailureAndSkip) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7);
 }
 
-// A test of a demo family has no implementation; a failed check that kept
-// a capture names its .pcap under its failure line.
+// A test of a demo family has no implementation; a failed check names the
+// evidence it kept under its failure line, each file next to the results.
 TEST(Summary, DemoTestsCountAsDemosAndFailuresNameTheirCapture) {
   const auto report = nlohmann::json::parse(R"({
     "testsuites": [{"name": "Rst", "testsuite": [
       {"name": "AbortiveCloseSendsRst", "status": "RUN", "result": "COMPLETED", "time": "1s",
-       "capture": "results/Rst.AbortiveCloseSendsRst.pcap",
+       "capture": "Rst.AbortiveCloseSendsRst.pcap",
+       "server_output": "Rst.AbortiveCloseSendsRst.server.txt",
+       "process_tree": "Rst.AbortiveCloseSendsRst.processes.txt",
        "failures": [{"failure": "x.cpp:1\nFailed\nno RST from port 5000", "type": ""}]}]}]
   })");
   Summary summary;
-  add_results(report, summary);
+  add_results(report, summary, "results");
   ASSERT_EQ(summary.by_implementation.count(std::string(kDemos)), 1U);
   std::ostringstream out;
   print_summary(summary, out);
   EXPECT_THAT(out.str(),
               HasSubstr("FAILED  demos Rst.AbortiveCloseSendsRst: no RST from port 5000\n"
-                        "        capture: results/Rst.AbortiveCloseSendsRst.pcap"));
+                        "        capture: results/Rst.AbortiveCloseSendsRst.pcap (tcpdump -nr it)\n"
+                        "        server output: results/Rst.AbortiveCloseSendsRst.server.txt\n"
+                        "        processes: results/Rst.AbortiveCloseSendsRst.processes.txt\n"));
 }
 
 // A demo family's parameterized test is a variant of a check, not an

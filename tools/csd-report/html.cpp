@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "markup.hpp"
@@ -14,6 +16,21 @@
 namespace csd::report {
 
 namespace {
+
+// The start of an evidence file, for the page itself: a server that floods
+// its output must not make a page no browser opens.
+std::string head_of_file(const std::string& file) {
+  constexpr std::size_t kShown = 64 * 1024;
+  std::ifstream in(file);
+  if (!in)
+    return "(cannot read " + file + ")";
+  std::string text(kShown, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.gcount() == static_cast<std::streamsize>(kShown) && in.peek() != EOF)
+    text += "\n... (the rest is in the file)\n";
+  return text;
+}
 
 constexpr std::string_view kStyle = R"(
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
@@ -210,11 +227,23 @@ void write_html(const Summary& summary, std::ostream& out) {
         escaped(test.check), escaped(test.reason));
     if (!test.details.empty())
       out << "<pre>" << escaped(test.details) << "</pre>\n";
+    // Links by name: report.html sits next to the evidence files in results/.
+    const auto link = [](const std::string& file) {
+      return fmt::format("<a href=\"{}\">{}</a>",
+                         escaped(std::filesystem::path(file).filename().string()), escaped(file));
+    };
     if (!test.capture.empty()) {
-      // The link by name: report.html sits next to the captures in results/.
-      out << fmt::format(
-          "<p>capture: <a href=\"{}\">{}</a> (open with Wireshark, or tcpdump -nr)</p>\n",
-          escaped(std::filesystem::path(test.capture).filename().string()), escaped(test.capture));
+      out << fmt::format("<p>capture: {} (open with Wireshark, or tcpdump -nr)</p>\n",
+                         link(test.capture));
+    }
+    // The server's processes and output are short enough to show in place.
+    for (const auto& [label, file] :
+         {std::pair{"the server's processes at the failure", &test.process_tree},
+          std::pair{"the server's output", &test.server_output}}) {
+      if (file->empty())
+        continue;
+      out << fmt::format("<p>{}: {}</p>\n<pre>{}</pre>\n", label, link(*file),
+                         escaped(head_of_file(*file)));
     }
     out << "</details>\n";
   }

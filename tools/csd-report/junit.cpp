@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "markup.hpp"
@@ -24,8 +25,13 @@ void write_testcase(const Outcome& test, std::ostream& out) {
     return;
   }
   out << ">\n";
-  const std::string evidence =
-      test.capture.empty() ? "" : fmt::format("\ncapture: {}", test.capture);
+  std::string evidence;
+  for (const auto& [label, file] :
+       {std::pair{"capture", &test.capture}, std::pair{"server output", &test.server_output},
+        std::pair{"processes", &test.process_tree}}) {
+    if (!file->empty())
+      evidence += fmt::format("\n{}: {}", label, *file);
+  }
   switch (test.verdict) {
     case Outcome::Verdict::fail:
       out << fmt::format(R"(      <failure message="{}" type="failure">{}{}</failure>)",

@@ -217,17 +217,19 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       const std::string check = check_of(suite, test);
       Tally& tally = summary.by_implementation[implementation];
       tally.seconds += seconds_of(test);
-      Outcome outcome{implementation,
-                      check,
-                      test.value("check_id", ""),
-                      Outcome::Verdict::pass,
-                      seconds_of(test),
-                      "",
-                      "",
-                      "",
-                      {}};
-      if (const std::string capture = test.value("capture", ""); !capture.empty())
-        outcome.capture = (results_dir / capture).string();
+      Outcome outcome;
+      outcome.implementation = implementation;
+      outcome.check = check;
+      outcome.check_id = test.value("check_id", "");
+      outcome.seconds = seconds_of(test);
+      // Evidence files are named relative to the results they came with.
+      const auto evidence = [&](const char* property) {
+        const std::string file = test.value(property, "");
+        return file.empty() ? file : (results_dir / file).string();
+      };
+      outcome.capture = evidence("capture");
+      outcome.server_output = evidence("server_output");
+      outcome.process_tree = evidence("process_tree");
       for (const char* figure : {"distribution", "wakeups_per_connection"}) {
         if (test.contains(figure) && test[figure].is_string())
           outcome.figures[figure] = test[figure].get<std::string>();
@@ -241,7 +243,8 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
         for (const auto& failure : failures) outcome.details += failure.value("failure", "") + "\n";
         summary.failures.push_back({implementation, check, outcome.reason,
                                     static_cast<int>(failures.size()) - 1, outcome.capture,
-                                    outcome.check_id, warning});
+                                    outcome.check_id, warning, outcome.server_output,
+                                    outcome.process_tree});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
         outcome.verdict = Outcome::Verdict::skip;
@@ -294,6 +297,10 @@ void print_summary(const Summary& summary, std::ostream& out) {
                        f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
     if (!f.capture.empty())
       out << fmt::format("        capture: {} (tcpdump -nr it)\n", f.capture);
+    if (!f.server_output.empty())
+      out << fmt::format("        server output: {}\n", f.server_output);
+    if (!f.process_tree.empty())
+      out << fmt::format("        processes: {}\n", f.process_tree);
   }
   for (const auto& s : summary.skips) {
     out << fmt::format("SKIPPED {} on {}: {}\n", s.check, fmt::join(s.implementations, ", "),

@@ -33,6 +33,8 @@ struct Failure {
   std::string capture;         // the .pcap the check left as evidence, if any
   std::string check_id;        // its ID in the catalogue ("size/split-request"), if it has one
   bool warning = false;        // a recommended check: a warning, not a failure
+  std::string server_output;   // the server's output, a file the check left (evidence)
+  std::string process_tree;    // its processes at the failure, likewise
 };
 
 // What the tests of the demo families (not parameterized over manifests)
@@ -47,9 +49,11 @@ struct Outcome {
   std::string check_id;  // size/small-replies-exact ("" for a demo's test)
   Verdict verdict = Verdict::pass;
   double seconds = 0;
-  std::string reason;   // a failure's or a skip's, one line
-  std::string details;  // every failure's whole text (fail, warn)
-  std::string capture;  // the .pcap a failed check kept, if any
+  std::string reason;         // a failure's or a skip's, one line
+  std::string details;        // every failure's whole text (fail, warn)
+  std::string capture;        // the .pcap a failed check kept, if any
+  std::string server_output;  // the server's output, kept by a failed check
+  std::string process_tree;   // the server's processes at the failure, likewise
   // The figures a check recorded for the report's charts: "distribution"
   // (connections per worker, space-separated), "wakeups_per_connection".
   std::map<std::string, std::string> figures;
