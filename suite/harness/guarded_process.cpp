@@ -27,6 +27,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "die_with_parent.hpp"
 #include "procfs.hpp"
 #include "server_process.hpp"  // LaunchError
 
@@ -41,31 +42,6 @@ namespace {
 constexpr std::size_t kMaxOutput = 32u
                                    << 20;  // beyond this a program is flooding us; keep the start
 constexpr auto kStep = 2ms;                // poll step for conditions nothing signals (/proc)
-
-// Runs in the forked child just before exec (Boost.Process on_exec_setup):
-// only async-signal-safe calls here.
-struct DieWithParent {
-  pid_t parent;
-
-  template <typename Launcher>
-  boost::system::error_code on_exec_setup(Launcher& /*launcher*/, const fs::path& /*exe*/,
-                                          const char* const*& /*argv*/) const {
-    // The guard must learn of our death even if we are SIGKILLed. The signal
-    // is tied to the forking *thread*; see the header.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-      return {errno, boost::system::system_category()};
-    // We may have died between fork and prctl; then nobody would ever signal.
-    if (::getppid() != parent)
-      return {ESRCH, boost::system::system_category()};
-    // Boost 1.81's close_all() skips the descriptors below its own error pipe,
-    // so a descriptor of ours without O_CLOEXEC (a client socket, say) would
-    // leak into the guard and the server. Mark them all close-on-exec; the
-    // error pipe stays open until exec, as Boost needs.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-      return {errno, boost::system::system_category()};
-    return {};
-  }
-};
 
 }  // namespace
 
@@ -258,8 +234,7 @@ GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_
     // interleaving is the order the program wrote in.
     launch_->process.emplace(
         launch_->context, guard, args,
-        bp::process_stdio{stdin_read_end.get(), write_end.get(), write_end.get()},
-        DieWithParent{::getpid()});
+        bp::process_stdio{stdin_read_end.get(), write_end.get(), write_end.get()}, DieWithParent{});
   } catch (const std::exception& e) {
     throw LaunchError(fmt::format("cannot start {} for {}: {}", guard.string(), argv[0], e.what()));
   }

@@ -48,20 +48,6 @@ pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }
 svg text { font: 11px system-ui, sans-serif; }
 )";
 
-const char* verdict_class(Outcome::Verdict v) {
-  switch (v) {
-    case Outcome::Verdict::pass:
-      return "pass";
-    case Outcome::Verdict::fail:
-      return "fail";
-    case Outcome::Verdict::warn:
-      return "warn";
-    case Outcome::Verdict::skip:
-      return "skip";
-  }
-  return "none";
-}
-
 const char* verdict_mark(Outcome::Verdict v) {
   switch (v) {
     case Outcome::Verdict::pass:
@@ -207,7 +193,7 @@ void write_html(const Summary& summary, std::ostream& out) {
         out << fmt::format("<td class=\"pass\">{}</td>", mark);
       } else {
         out << fmt::format(R"(<td class="{}"><a href="#t{}" title="{}">{}</a></td>)",
-                           verdict_class(test.verdict), found->second, escaped(test.reason), mark);
+                           to_string(test.verdict), found->second, escaped(test.reason), mark);
       }
     }
     out << "</tr>\n";
@@ -222,8 +208,8 @@ void write_html(const Summary& summary, std::ostream& out) {
       continue;
     out << fmt::format(
         "<details id=\"t{}\" class=\"{}\"{}><summary>{} {} <code>{}</code> ({}): {}</summary>\n", i,
-        verdict_class(test.verdict), test.verdict == Outcome::Verdict::skip ? "" : " open",
-        verdict_class(test.verdict), escaped(test.implementation), escaped(row_name(test)),
+        to_string(test.verdict), test.verdict == Outcome::Verdict::skip ? "" : " open",
+        to_string(test.verdict), escaped(test.implementation), escaped(row_name(test)),
         escaped(test.check), escaped(test.reason));
     if (!test.details.empty())
       out << "<pre>" << escaped(test.details) << "</pre>\n";

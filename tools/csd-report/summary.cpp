@@ -183,6 +183,20 @@ Tally Summary::total() const {
   return total;
 }
 
+std::string_view to_string(Outcome::Verdict verdict) {
+  switch (verdict) {
+    case Outcome::Verdict::pass:
+      return "pass";
+    case Outcome::Verdict::fail:
+      return "fail";
+    case Outcome::Verdict::warn:
+      return "warn";
+    case Outcome::Verdict::skip:
+      return "skip";
+  }
+  return "?";
+}
+
 std::string failure_reason(const std::string& gtest_failure) {
   const std::vector<std::string> lines = split_lines(gtest_failure);
   std::size_t start = 0;
@@ -221,6 +235,7 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       outcome.implementation = implementation;
       outcome.check = check;
       outcome.check_id = test.value("check_id", "");
+      outcome.level = test.value("level", "");
       outcome.seconds = seconds_of(test);
       // Evidence files are named relative to the results they came with.
       const auto evidence = [&](const char* property) {
@@ -235,7 +250,7 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
           outcome.figures[figure] = test[figure].get<std::string>();
       }
       if (test.contains("failures") && !test["failures"].empty()) {
-        const bool warning = test.value("level", "") == "recommended";
+        const bool warning = outcome.level == "recommended";
         ++(warning ? tally.warned : tally.failed);
         const auto& failures = test["failures"];
         outcome.verdict = warning ? Outcome::Verdict::warn : Outcome::Verdict::fail;

@@ -47,6 +47,7 @@ struct Outcome {
   std::string implementation;
   std::string check;     // Reply.SmallRepliesAreExact
   std::string check_id;  // size/small-replies-exact ("" for a demo's test)
+  std::string level;     // "required" or "recommended" ("" for a demo's test)
   Verdict verdict = Verdict::pass;
   double seconds = 0;
   std::string reason;         // a failure's or a skip's, one line
@@ -58,6 +59,10 @@ struct Outcome {
   // (connections per worker, space-separated), "wakeups_per_connection".
   std::map<std::string, std::string> figures;
 };
+
+// "pass", "fail", "warn", "skip": the verdict as report.json and the HTML
+// page spell it.
+std::string_view to_string(Outcome::Verdict verdict);
 
 struct Skip {
   std::string check;

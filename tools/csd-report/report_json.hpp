@@ -1,0 +1,27 @@
+// report.json: the verdicts of a run for programs, one object per check
+// and implementation, in the words of the catalogue rather than googletest's
+// (suite.json, next to it, is csd-suite's own gtest JSON):
+//
+//   {"format": "csd-report/1", "environment": {"csd": "0.1.0 (...)", ...},
+//    "totals": {"passed": 15, "failed": 1, "warned": 0, "skipped": 0, "seconds": 9.8},
+//    "not_applicable": 11,
+//    "implementations": [{"name": "python-fork-server", "passed": 15, ...}],
+//    "results": [{"implementation": "python-fork-server", "id": "size/split-request",
+//                 "check": "Reply.RequestSplitByteByByte", "level": "required",
+//                 "verdict": "fail", "reason": "asked for 100 bytes, got 0 (...)",
+//                 "seconds": 5.0, "evidence": {"server_output": "Impl_....server.txt"},
+//                 "figures": {}}]}
+//
+// verdict is pass, fail, warn (a recommended check that failed) or skip
+// (with its reason); evidence files are named relative to report.json.
+#pragma once
+
+#include <ostream>
+
+#include "summary.hpp"
+
+namespace csd::report {
+
+void write_report_json(const Summary& summary, std::ostream& out);
+
+}  // namespace csd::report
