@@ -47,8 +47,14 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
   for (std::size_t i = 0; i < request.size(); ++i) {
     const auto step = connection.send_all(request.substr(i, 1), harness::deadline_in(5s));
     if (step.status != client::Status::ok) {
-      result.problem =
-          "send of byte " + std::to_string(i) + ": " + std::string(client::to_string(step.status));
+      // The usual cause: the server took the first bytes for the whole
+      // request, answered or refused it, and closed.
+      result.problem = "expected the server to wait for the rest of a " +
+                       std::to_string(request.size()) +
+                       "-byte request sent one byte per segment; observed a " +
+                       std::string(client::to_string(step.status)) + " when sending byte " +
+                       std::to_string(i + 1) + ", after it had read " +
+                       std::to_string(result.bytes_seen_consumed) + " byte(s) one by one";
       result.connection.reset();
       return result;
     }
