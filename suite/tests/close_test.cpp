@@ -106,7 +106,7 @@ CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation, "close/fin-not
           "RST (captured).",
           "An RST after a reply can destroy the reply's last bytes in the client's buffer; a close "
           "must be orderly.",
-          {"rst-after-reply"}) {
+          {"rst-after-reply"}, {harness::KernelFeature::cap_net_raw}) {
   const uint16_t server_port = server().port();
   CSD_START_CAPTURE(capture, server_port);
 
