@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include "kernel_features.hpp"
+
 namespace csd::harness {
 
 const std::vector<std::string>& environment_sysctls() {
@@ -45,6 +47,10 @@ std::vector<std::pair<std::string, std::string>> machine_environment() {
   if (::uname(&name) == 0)
     facts.emplace_back("kernel", fmt::format("{} {} {}", name.sysname, name.release, name.machine));
   for (const auto& sysctl : environment_sysctls()) facts.emplace_back(sysctl, read_sysctl(sysctl));
+  // The features some designs and checks need ("yes", or "no: why"): a
+  // report that skipped them says so next to the kernel's version.
+  for (const KernelFeature feature : kEveryKernelFeature)
+    facts.emplace_back(fmt::format("feature_{}", property_key(feature)), describe_probe(feature));
   return facts;
 }
 

@@ -10,7 +10,8 @@
 namespace csd::harness {
 
 // ("kernel", "Linux 6.1.0-28-amd64 x86_64"), ("net.core.somaxconn", "4096"),
-// ...; a sysctl the kernel lacks reads "absent".
+// ...; a sysctl the kernel lacks reads "absent". Then the kernel features
+// (kernel_features.hpp): ("feature_so_reuseport", "yes"), ... or "no: why".
 std::vector<std::pair<std::string, std::string>> machine_environment();
 
 // The sysctls machine_environment() reads, in its order.

@@ -44,6 +44,16 @@ bool selected(const CheckDeclaration& check, const CheckSelection& selection) {
          !id_matches(check.info.id, selection.exclude);
 }
 
+std::vector<harness::KernelFeature> features_needed(const CheckDeclaration& check,
+                                                    const harness::Manifest& implementation) {
+  std::vector<harness::KernelFeature> needed = check.info.needs;
+  for (const auto feature : harness::features_needed_by(implementation.traits)) {
+    if (std::find(needed.begin(), needed.end(), feature) == needed.end())
+      needed.push_back(feature);
+  }
+  return needed;
+}
+
 Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations,
                                       const CheckSelection& selection) {
   Registered registered;
@@ -85,6 +95,29 @@ void run_only_checks_of_implementations() {
 }
 
 namespace detail {
+
+std::optional<std::string> needs_missing_feature(const harness::Manifest& implementation) {
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  const CheckDeclaration* check = find_check(test->test_suite_name(), test->name());
+  if (check == nullptr)
+    return std::nullopt;
+  std::vector<harness::KernelFeature> needed = features_needed(*check, implementation);
+  // A capture finds out itself whether it may capture, and skips with
+  // libpcap's reason, which names the device and the call that was refused:
+  // more than a missing bit in CapEff says.
+  std::erase(needed, harness::KernelFeature::cap_net_raw);
+  auto missing = harness::missing_feature(needed);
+  if (missing) {
+    // What ServerTest::SetUp records for a check that runs, so that the
+    // report attributes the skip as it would a verdict.
+    ::testing::Test::RecordProperty("implementation", implementation.name);
+    ::testing::Test::RecordProperty("check_id", check->info.id);
+    ::testing::Test::RecordProperty("level", std::string(to_string(check->info.level)));
+    ::testing::Test::RecordProperty("model", implementation.model);
+    ::testing::Test::RecordProperty("skipped_because", *missing);
+  }
+  return missing;
+}
 
 void add_declaration(CheckDeclaration declaration) {
   catalogue().push_back(std::move(declaration));

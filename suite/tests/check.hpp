@@ -24,12 +24,14 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "applicability.hpp"
+#include "kernel_features.hpp"
 #include "manifest.hpp"
 
 namespace csd::suite {
@@ -49,6 +51,13 @@ struct CheckInfo {
   // The broken servers (fixtures/broken/NAME.json) whose bug it exists to
   // catch: csd-selftest runs it on each and requires it to fail.
   std::vector<std::string> proven_by{};
+  // The kernel features the check itself needs, whatever the design (a
+  // capture's CAP_NET_RAW); what a design needs comes from its traits
+  // (harness::features_needed_by). Where one is absent the check is skipped
+  // with the reason, before its server starts (see needs_missing_feature);
+  // CAP_NET_RAW is listed here for the catalogue, and the capture itself
+  // skips without it, with libpcap's reason.
+  std::vector<harness::KernelFeature> needs{};
 };
 
 struct CheckDeclaration {
@@ -87,6 +96,11 @@ struct Registered {
   int not_selected = 0;    // pairs left out by --checks / --skip-checks
 };
 
+// The kernel features a test of `check` on `implementation` needs: the
+// check's own and its design's, each once.
+std::vector<harness::KernelFeature> features_needed(const CheckDeclaration& check,
+                                                    const harness::Manifest& implementation);
+
 // Registers every applicable (check, implementation) pair of the selected
 // checks with googletest, check by check, each over the implementations in
 // their order. `implementations` must outlive RUN_ALL_TESTS().
@@ -99,6 +113,12 @@ Registered register_applicable_checks(const std::vector<harness::Manifest>& impl
 void run_only_checks_of_implementations();
 
 namespace detail {
+
+// For the running test, a check of `implementation`: the reason to skip it
+// ("needs SO_REUSEPORT, which this kernel refuses (...)") when a feature it
+// needs is absent, with the properties a skipped check's record carries;
+// nullopt when it can run.
+std::optional<std::string> needs_missing_feature(const harness::Manifest& implementation);
 
 void add_declaration(CheckDeclaration declaration);
 std::string suite_name(const CheckDeclaration& check);
@@ -125,13 +145,22 @@ bool declare_check(const char* family, const char* name, const char* file, int l
 
 // Declares FAMILY.CHECK, applying where `where` (a harness::AppliesTo) says,
 // with `...` its CheckInfo (ID, level, statement, why that level, and the
-// broken fixtures that prove it can fail, as {"a", "b"}); the braces
-// that follow are its body. A family is a ServerTest subclass that inherits
-// ServerTest's constructor.
+// broken fixtures that prove it can fail, as {"a", "b"}, then optionally the
+// kernel features it needs, as {harness::KernelFeature::cap_net_raw}); the
+// braces that follow are its body. A family is a ServerTest subclass that
+// inherits ServerTest's constructor. A test whose check or design needs an
+// absent kernel feature is skipped in SetUp, before its server starts.
 #define CSD_CHECK(family, check, where, ...)                                                   \
   class family##_##check##_Check : public family {                                             \
    public:                                                                                     \
     using family::family;                                                                      \
+                                                                                               \
+   protected:                                                                                  \
+    void SetUp() override {                                                                    \
+      if (const auto missing = ::csd::suite::detail::needs_missing_feature(manifest()))        \
+        GTEST_SKIP() << *missing;                                                              \
+      family::SetUp();                                                                         \
+    }                                                                                          \
                                                                                                \
    private:                                                                                    \
     void TestBody() override;                                                                  \

@@ -105,7 +105,8 @@ CSD_CHECK(Close, ServerClosesWithFinNotRst, kEveryImplementation, "close/fin-not
           "After a whole reply, the server's side of the connection closes with a FIN, never an "
           "RST (captured).",
           "An RST after a reply can destroy the reply's last bytes in the client's buffer; a close "
-          "must be orderly.") {
+          "must be orderly.",
+          {"rst-after-reply"}, {harness::KernelFeature::cap_net_raw}) {
   const uint16_t server_port = server().port();
   CSD_START_CAPTURE(capture, server_port);
 
@@ -177,7 +178,8 @@ CSD_CHECK(Close, ClientResetMidReplyLeavesServerServing, kEveryImplementation,
           "A client that resets mid-reply leaves the server up, serving the next client, with its "
           "whole pool.",
           "A client may vanish at any time; a server killed by SIGPIPE or exiting on ECONNRESET is "
-          "down for everyone (UNP 5.13).") {
+          "down for everyone (UNP 5.13).",
+          {"dies-on-reset"}) {
   const uint16_t server_port = server().port();
   // The capture is evidence (the client's RST, kept on failure), not the
   // verdict, which is about the server's process: without CAP_NET_RAW the

@@ -90,7 +90,8 @@ CSD_CHECK(Concurrency, SilentClientDoesNotBlockOthers, kSpeaksSize, "concurrency
           "While one client is connected and silent, others are served; an iterative server "
           "serializes them, as its design says.",
           "Serving others meanwhile is what makes a design concurrent; the check expects of each "
-          "design what it promises.") {
+          "design what it promises.",
+          {"concurrent-iterative"}) {
   client::StepResult failure;
   auto silent = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(silent) << "connect: " << client::to_string(failure.status);
@@ -109,7 +110,8 @@ CSD_CHECK(Concurrency, SlowReaderDoesNotStallOthers, kSpeaksSize, "concurrency/s
           "While one client reads a 100 MB reply slowly, others are served: no single-process "
           "server blocks in its write.",
           "A blocking write in a select/poll/epoll loop stops every client (UNP 16.2): the classic "
-          "bug of the design.") {
+          "bug of the design.",
+          {"select-blocking-write"}) {
   client::StepResult failure;
   auto slow = client::Connection::open(target(), harness::deadline_in(10s), &failure);
   ASSERT_TRUE(slow) << "connect: " << client::to_string(failure.status);

@@ -100,7 +100,7 @@ constexpr harness::AppliesTo kThreadPoolsSpeakingSize{
 // pool size.
 CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize, "pool/every-worker-accepts",
           Level::required, "Under load, every worker of a process pool serves connections.",
-          "The pool is the design: a worker that never accepts is not a worker.") {
+          "The pool is the design: a worker that never accepts is not a worker.", {"lazy-pool"}) {
   const int clients = pool_size() * 3;
   const auto counts = served_by_each_worker(clients, 40);
   const auto summary = harness::summarize_distribution(counts);
@@ -127,7 +127,8 @@ CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize,
           "The per-worker table the server prints when stopped (UNP's meter) matches the "
           "connections each worker was seen to serve.",
           "Printing the table is UNP's habit, not the design; a server that prints none is "
-          "skipped, one that prints a wrong one is warned.") {
+          "skipped, one that prints a wrong one is warned.",
+          {"miscount"}) {
   auto observed = served_by_each_worker(pool_size() * 2, 150);
   const auto report = stop_server(SIGTERM, 2000ms);
   auto reported = harness::parse_seed_table(report.output);
@@ -157,7 +158,8 @@ CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsS
           "pool/declared-wakeup-order", Level::required,
           "With one client at a time, the workers take turns in the order the manifest's "
           "accept_wakeup declares (fifo or lifo).",
-          "A manifest's claim must be true: the report shows it as the design's behaviour.") {
+          "A manifest's claim must be true: the report shows it as the design's behaviour.",
+          {"fifo-claimed", "lifo-claimed"}) {
   const int conns = pool_size() * 10;
   const auto counts = served_by_each_worker(1, conns);
   const auto summary = harness::summarize_distribution(counts);
@@ -187,7 +189,7 @@ CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsS
 // count above zero, the sum equal to the connections made.
 CSD_CHECK(Distribution, EveryPoolThreadServes, kThreadPoolsSpeakingSize, "pool/every-thread-serves",
           Level::required, "Under load, every thread of a thread pool serves connections.",
-          "As pool/every-worker-accepts, for threads.") {
+          "As pool/every-worker-accepts, for threads.", {"lazy-thread-pool"}) {
   const int workers = server().workers();
   const auto before = harness::read_tasks(server().pid());
   const int clients = workers * 3;

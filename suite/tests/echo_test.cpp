@@ -24,7 +24,8 @@ CSD_CHECK(Echo, SmallRoundTripThenCloseOnHalfClose, kSpeaksEcho, "echo/small-rou
           "Required, not recommended: RFC 862 sends back any data received, and a half-close "
           "ends only the client's sending, not the connection; it is how an echo client learns "
           "it has everything (docs/PROTOCOL.md). ncat -k --sh-exec cat fails it "
-          "(fixtures/impls/third-party).") {
+          "(fixtures/impls/third-party).",
+          {"echo-no-halfclose"}) {
   for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL}) {
     EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "echo of " << bytes << " bytes";
   }
@@ -34,7 +35,8 @@ CSD_CHECK(Echo, SmallRoundTripThenCloseOnHalfClose, kSpeaksEcho, "echo/small-rou
 CSD_CHECK(Echo, LargePayloadComesBackWhole, kSpeaksEcho, "echo/large-payload", Level::required,
           "3,000,000 bytes come back whole: the server keeps reading while its writes wait, and "
           "deadlocks nowhere.",
-          "Any payload larger than the socket buffers needs it; no design is excused.") {
+          "Any payload larger than the socket buffers needs it; no design is excused.",
+          {"echo-truncates"}) {
   const uint64_t bytes = 3'000'000;
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
 }
@@ -42,7 +44,8 @@ CSD_CHECK(Echo, LargePayloadComesBackWhole, kSpeaksEcho, "echo/large-payload", L
 CSD_CHECK(Echo, TenClientsTimesHundredConnections, kSpeaksEcho, "load/ten-clients-echo",
           Level::required,
           "10 concurrent clients x 100 echo connections of 4096 bytes each all succeed.",
-          "The seed's load, with the echo protocol: every design serves it.") {
+          "The seed's load, with the echo protocol: every design serves it.",
+          {"drops-when-busy-echo"}) {
   EXPECT_TRUE(EveryConnectionSucceeded(load(10, 100, 4096)));
 }
 
@@ -53,7 +56,8 @@ CSD_CHECK(Echo, TenClientsTimesHundredConnections, kSpeaksEcho, "load/ten-client
 CSD_CHECK(Echo, RoundTripBeforeClose, kSpeaksEcho, "echo/round-trip-before-close", Level::required,
           "1, 100 and 4096 bytes come back exactly while the client keeps its side open.",
           "RFC 862 itself: what is received is sent back; a server that holds its echo until "
-          "the client half-closes never answers a client that waits.") {
+          "the client half-closes never answers a client that waits.",
+          {"echo-waits-for-eof"}) {
   for (const std::size_t bytes : {std::size_t{1}, std::size_t{100}, std::size_t{4096}}) {
     client::StepResult failure;
     auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);

@@ -38,7 +38,8 @@ std::string pids(const std::vector<pid_t>& list) {
 CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation, "life/no-zombies",
           Level::required,
           "After 200 connections, no child of the server stays a zombie for more than 3 s.",
-          "Reaping children is part of the fork design (UNP 5.9, 5.10), not an extra.") {
+          "Reaping children is part of the fork design (UNP 5.9, 5.10), not an extra.",
+          {"no-reap"}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 50, 100)));
   // A child that exits as its client leaves is a zombie for an instant, until
   // the parent's SIGCHLD handling reaps it; a reaping server gets there quickly.
@@ -55,7 +56,8 @@ CSD_CHECK(
     "life/no-descriptor-leak", Level::required,
     "The main process holds no more descriptors after 500 connections than before (4 of slack).",
     "A descriptor per connection leaked is a server that stops at its limit: a bug in any "
-    "design.") {
+    "design.",
+    {"fd-leak"}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(2, 10, 100)));  // warm-up: lazy opens happen here
   const pid_t main_pid = server().pid();
   const int before = harness::open_fd_count(main_pid);
@@ -77,7 +79,8 @@ CSD_CHECK(Lifecycle, SigtermStopsWholeTreeWithinOneSecond, kEveryImplementation,
           "life/sigterm-stops-tree", Level::required,
           "SIGTERM to the main process ends it and every process it made within 1 s.",
           "UNP's pool servers kill their children on SIGINT (30.6, sig_int); a tree that outlives "
-          "its parent is an orphan leak.") {
+          "its parent is an orphan leak.",
+          {"orphans", "ignores-sigterm"}) {
   // Exercise the design first, so that worker children exist and have served.
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 10, 100)));
   const auto tree = server().tree();

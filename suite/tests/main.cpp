@@ -25,6 +25,7 @@
 #include "check.hpp"
 #include "demos.hpp"
 #include "environment.hpp"
+#include "kernel_features.hpp"
 #include "manifest.hpp"
 #include "progress.hpp"
 #include "timeouts.hpp"
@@ -76,6 +77,12 @@ when --impl or CSD_IMPL names the servers to validate.
 
 Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
 --gtest_output=json:results.json, --gtest_brief=1.
+Kernel features (SO_REUSEPORT, EPOLLEXCLUSIVE, CLONE_NEWNET, CAP_NET_RAW) are
+probed once per run and recorded as env_feature_* properties; a check whose
+design or own needs lack one is skipped with the reason. For tests only:
+CSD_PRETEND_MISSING=SO_REUSEPORT,EPOLLEXCLUSIVE makes the probes report these
+absent on a kernel that has them.
+
 Exit status: 0 every required check passed (recommended ones may have failed:
 warnings), 1 a required check failed (with --strict: any), 2 bad manifest or
 usage (an unknown flag, too: nothing runs).
@@ -240,6 +247,21 @@ int main(int argc, char** argv) {
     csd::harness::set_timeout_multiplier(*own.timeout_multiplier);
   } else if (const char* env = std::getenv("CSD_TIMEOUT_MULTIPLIER"); env != nullptr) {
     csd::harness::set_timeout_multiplier(parse_multiplier(env, "CSD_TIMEOUT_MULTIPLIER="));
+  }
+  // A test's pretence that the kernel lacks a feature: a name that is no
+  // feature would pretend nothing, silently.
+  if (const char* pretend = std::getenv(csd::harness::kPretendMissingVariable);
+      pretend != nullptr) {
+    const auto parsed = csd::harness::parse_pretend_missing(pretend);
+    if (!parsed.unknown.empty()) {
+      std::vector<std::string_view> known;
+      known.reserve(csd::harness::kEveryKernelFeature.size());
+      for (const auto feature : csd::harness::kEveryKernelFeature)
+        known.push_back(csd::harness::to_string(feature));
+      usage_error(fmt::format("{}={}: {} is no kernel feature (one of {})",
+                              csd::harness::kPretendMissingVariable, pretend,
+                              fmt::join(parsed.unknown, ", "), fmt::join(known, ", ")));
+    }
   }
   std::vector<std::string> sources = own.impls;
   if (sources.empty()) {

@@ -19,7 +19,8 @@ constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size
 
 CSD_CHECK(Reply, SmallRepliesAreExact, kSpeaksSize, "size/small-replies-exact", Level::required,
           "A request for 1, 100, 4096 or 65536 bytes gets exactly that many bytes, then EOF.",
-          "It is the size protocol itself (docs/PROTOCOL.md): no design is excused from it.") {
+          "It is the size protocol itself (docs/PROTOCOL.md): no design is excused from it.",
+          {"short-reply", "long-reply"}) {
   for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL, 65536ULL}) {
     EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "request for " << bytes << " bytes";
   }
@@ -28,7 +29,8 @@ CSD_CHECK(Reply, SmallRepliesAreExact, kSpeaksSize, "size/small-replies-exact", 
 CSD_CHECK(Reply, ThreeMegabyteReplyIsExact, kSpeaksSize, "size/large-reply-exact", Level::required,
           "A request for 3,000,000 bytes gets every one of them, then EOF.",
           "A reply larger than the socket buffer goes out in parts; finishing it is UNP's "
-          "writen(), not an extra.") {
+          "writen(), not an extra.",
+          {"caps-large-reply"}) {
   const uint64_t bytes = 3'000'000;
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
 }
@@ -38,7 +40,8 @@ CSD_CHECK(Reply, BareNumberLikeClientPy, kSpeaksSize, "size/bare-request", Level
           "Digits without a newline, followed by silence, are served as a request, as the seed's "
           "client.py sends them.",
           "The protocol allows it and the seed's own client depends on it: a server that waits for "
-          "the newline never answers.") {
+          "the newline never answers.",
+          {"newline-only"}) {
   for (const uint64_t bytes : {10ULL, 4096ULL}) {
     EXPECT_TRUE(GotExactReply(fetch(bytes, /*bare=*/true), bytes))
         << "bare request for " << bytes << " bytes";
@@ -50,7 +53,8 @@ CSD_CHECK(Reply, BareNumberLikeClientPy, kSpeaksSize, "size/bare-request", Level
 CSD_CHECK(Reply, RequestSplitByteByByte, kSpeaksSize, "size/split-request", Level::required,
           "A request that arrives one byte per segment is read up to its newline, not taken from "
           "one recv().",
-          "TCP is a byte stream: segment boundaries mean nothing, in every design.") {
+          "TCP is a byte stream: segment boundaries mean nothing, in every design.",
+          {"single-recv"}) {
   const std::string request = "4096\n";
   auto sent = send_request_byte_by_byte(target(), request);
   ASSERT_TRUE(sent.connection) << sent.problem;
@@ -61,10 +65,11 @@ CSD_CHECK(Reply, RequestSplitByteByByte, kSpeaksSize, "size/split-request", Leve
       << " seen read by the server one by one)";
 }
 
-CSD_CHECK(
-    Reply, TenClientsTimesHundredConnections, kSpeaksSize, "load/ten-clients-size", Level::required,
-    "10 concurrent clients x 100 connections of 4096 bytes each all succeed.",
-    "The seed's client.py load: every design serves it, the iterative one only more slowly.") {
+CSD_CHECK(Reply, TenClientsTimesHundredConnections, kSpeaksSize, "load/ten-clients-size",
+          Level::required,
+          "10 concurrent clients x 100 connections of 4096 bytes each all succeed.",
+          "The seed's client.py load: every design serves it, the iterative one only more slowly.",
+          {"drops-when-busy"}) {
   const auto report = load(10, 100, 4096);
   RecordProperty("connections_per_second", fmt::format("{:.0f}", report.connections_per_second()));
   RecordProperty("latency_p99_us",

@@ -57,7 +57,8 @@ constexpr harness::AppliesTo kProcessPoolsOfKnownSize{.workers = harness::kProce
 CSD_CHECK(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave, kWorkerPerClientDesigns,
           "shape/per-client-workers-exit", Level::required,
           "A process or thread per client is gone within 3 s of its client leaving.",
-          "A worker per client that stays is a leak that ends the server, in the design itself.") {
+          "A worker per client that stays is a leak that ends the server, in the design itself.",
+          {"no-reap", "thread-leak"}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
   if (traits().workers == harness::Workers::process_per_client) {
     std::size_t size = 0;
@@ -82,7 +83,8 @@ CSD_CHECK(ResourceShape, PoolKeepsExactlyItsWorkers, kPoolsOfKnownSize, "shape/p
           Level::required,
           "A pool has exactly the workers its command line asked for, before and after load.",
           "The pool's size is the design's parameter (UNP 30.6-30.12); more or fewer is a "
-          "different server.") {
+          "different server.",
+          {"extra-worker"}) {
   const int workers = server().workers();
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
   if (traits().process_pool()) {
@@ -110,7 +112,8 @@ CSD_CHECK(
     "shape/pool-replaces-killed-worker", Level::recommended,
     "When a worker of a process pool is killed, the pool is back to full strength within 5 s.",
     "Beyond the textbook: UNP's preforked servers replace no dead child, and a textbook pool must "
-    "stay conformant.") {
+    "stay conformant.",
+    {"no-respawn"}) {
   const int workers = server().workers();
   const auto expected = static_cast<std::size_t>(workers) + 1;
   ASSERT_TRUE(pool_is_full_within(5000ms));

@@ -50,14 +50,15 @@ constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size
 CSD_CHECK(Robustness, GarbageRequestClosesOnlyThatConnection, kSpeaksSize, "robust/garbage-request",
           Level::required,
           "A request that is not a number closes that connection, and the next client is served.",
-          "The protocol says close; a server that dies on one bad request is down for everyone.") {
+          "The protocol says close; a server that dies on one bad request is down for everyone.",
+          {"dies-on-garbage"}) {
   expect_rejected_and_still_serving("hello\n");
 }
 
 CSD_CHECK(Robustness, NegativeRequestClosesOnlyThatConnection, kSpeaksSize,
           "robust/negative-request", Level::required,
           "A request for a negative count closes that connection, and the next client is served.",
-          "As robust/garbage-request: a sign is not a number of bytes.") {
+          "As robust/garbage-request: a sign is not a number of bytes.", {"negative-as-size"}) {
   expect_rejected_and_still_serving("-5\n");
 }
 
@@ -66,7 +67,8 @@ CSD_CHECK(
     Robustness, OverLimitRequestClosesOnlyThatConnection, kSpeaksSize, "robust/over-limit-request",
     Level::required,
     "A request above the 1 GiB limit closes that connection, and the next client is served.",
-    "The protocol's limit (docs/PROTOCOL.md): without it one request ties up a server for hours.") {
+    "The protocol's limit (docs/PROTOCOL.md): without it one request ties up a server for hours.",
+    {"no-limit"}) {
   expect_rejected_and_still_serving("1073741825\n");
 }
 

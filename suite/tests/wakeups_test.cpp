@@ -104,7 +104,8 @@ CSD_CHECK(WakeUps, PerAcceptMatchesTheDeclaredWakeup, kPoolsOfTwoOrMore, "pool/d
           "The workers woken per accepted connection (from /proc) match the manifest's "
           "accept_wakeup: one, or the herd.",
           "A manifest's claim must be true; the thundering herd is what the reader of UNP 30.7 "
-          "comes to see.") {
+          "comes to see.",
+          {"herd-pool", "herd-claimed"}) {
   const int pool = server().workers();
   // Warm-up: every worker past its first accept, so only steady state is measured.
   ASSERT_TRUE(EveryConnectionSucceeded(load(pool, 2, 100)));
