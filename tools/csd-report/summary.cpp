@@ -323,9 +323,12 @@ void print_summary(const Summary& summary, std::ostream& out) {
   }
   // Last, as a footnote: what the figures above were measured on.
   std::vector<std::string> sysctls;
+  std::vector<std::string> features;
   for (const auto& [name, value] : summary.environment) {
     if (name == "csd" || name == "kernel")
       out << fmt::format("{}: {}\n", name, value);
+    else if (name.starts_with("feature_"))
+      features.push_back(fmt::format("{}={}", name.substr(8), value));
     else
       sysctls.push_back(value.find(' ') == std::string::npos
                             ? fmt::format("{}={}", name, value)
@@ -333,6 +336,8 @@ void print_summary(const Summary& summary, std::ostream& out) {
   }
   if (!sysctls.empty())
     out << fmt::format("sysctls: {}\n", fmt::join(sysctls, " "));
+  if (!features.empty())
+    out << fmt::format("kernel features: {}\n", fmt::join(features, " "));
 }
 
 }  // namespace csd::report
