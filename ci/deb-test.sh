@@ -26,7 +26,7 @@ for lib in libc6 libstdc++6 libfmt libpcap0.8; do
 done
 contents=$(dpkg-deb -c "$deb")
 for file in ./usr/bin/csd-suite ./usr/bin/csd-guard ./usr/bin/csd-fork \
-            ./usr/share/csd/impls/fork.json ./usr/share/doc/csd/README.md; do
+            ./usr/share/csd/impls/fork.json ./usr/share/doc/csd/README.md ./usr/share/doc/csd/docs/CHECKS.md; do
   [[ $contents == *" $file"* ]] || fail "expected $file in the .deb, missing"
 done
 [[ $contents != *csd-selftest* && $contents != *csd-unit* && $contents != *csd-broken-* ]] \
