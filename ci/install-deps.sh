@@ -25,7 +25,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
       libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
-      chromium)  # headless, to open csd-report's report.html in a test (html_report_test.cpp)
+      chromium   # headless, to open csd-report's report.html in a test (html_report_test.cpp)
+      dpkg-dev file)  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
 
 missing() {
   local p

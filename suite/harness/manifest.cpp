@@ -272,6 +272,21 @@ fs::path own_bin_dir() {
   return ec ? fs::current_path() : exe.parent_path();
 }
 
+#if !defined(CSD_IMPL_DIR_FROM_BIN) || !defined(CSD_BUILD_BIN_DIR) || !defined(CSD_SOURCE_IMPL_DIR)
+#error "the build defines CSD_IMPL_DIR_FROM_BIN, CSD_BUILD_BIN_DIR and CSD_SOURCE_IMPL_DIR"
+#endif
+
+fs::path default_impl_dir() {
+  const fs::path bin = own_bin_dir();
+  fs::path installed = (bin / CSD_IMPL_DIR_FROM_BIN).lexically_normal();
+  std::error_code ec;
+  if (fs::is_directory(installed, ec))
+    return installed;
+  if (fs::equivalent(bin, CSD_BUILD_BIN_DIR, ec))
+    return CSD_SOURCE_IMPL_DIR;
+  return installed;
+}
+
 std::vector<fs::path> manifest_files(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> files;

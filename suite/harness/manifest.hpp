@@ -54,6 +54,13 @@ Manifest load_manifest(const std::filesystem::path& file,
 // build puts every server, so the first place to look for a bare command name.
 std::filesystem::path own_bin_dir();
 
+// The reference implementations' manifests, which csd-suite and csd-bench run
+// without --impl. Installed (cmake --install, the .deb): the data directory
+// next to the program's bin/ (../share/csd/impls). Run from the build tree's
+// bin/: the source tree's fixtures/impls. Anywhere else: the installed place,
+// so that an error names where they should have been.
+std::filesystem::path default_impl_dir();
+
 // Every *.json file in `dir`, sorted by name. Throws ManifestError if `dir`
 // cannot be listed.
 std::vector<std::filesystem::path> manifest_files(const std::filesystem::path& dir);

@@ -30,10 +30,6 @@
 #include "progress.hpp"
 #include "timeouts.hpp"
 
-#ifndef CSD_DEFAULT_IMPL_DIR
-#error "CSD_DEFAULT_IMPL_DIR must name fixtures/impls"
-#endif
-
 namespace fs = std::filesystem;
 using csd::harness::Manifest;
 
@@ -49,7 +45,7 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=aut
                      directory means every *.json in it
   CSD_IMPL=A.json:B.json
                      the same through the environment
-  Without either: the reference implementations in )" CSD_DEFAULT_IMPL_DIR R"(
+  Without either: the reference implementations in DEFAULT_IMPL_DIR
   --progress=MODE    which check is running and how many are done, on one
                      line of stderr rewritten in place; only ever on a
                      terminal. auto (default): when stdout is not one too
@@ -226,7 +222,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage << "\n";
+      std::string usage(kUsage);
+      const std::string_view mark = "DEFAULT_IMPL_DIR";
+      usage.replace(usage.find(mark), mark.size(), csd::harness::default_impl_dir().string());
+      std::cout << usage << "\n";
       testing::InitGoogleTest(&argc, argv);  // appends gtest's own flag list
       return 0;
     }
@@ -273,7 +272,7 @@ int main(int argc, char** argv) {
   // when the run validates someone's server.
   const bool with_demos = sources.empty() || own.demo_given;
   if (sources.empty())
-    sources.emplace_back(CSD_DEFAULT_IMPL_DIR);
+    sources.push_back(csd::harness::default_impl_dir().string());
 
   std::vector<Manifest> implementations;
   try {

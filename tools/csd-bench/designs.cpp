@@ -70,7 +70,7 @@ void add_manifest(std::vector<Design>& designs, std::vector<std::string>& skippe
 std::vector<Design> find_designs(const Options& options, std::vector<std::string>& skipped) {
   std::vector<Design> designs{baseline_design(harness::own_bin_dir())};
   if (options.impls.empty()) {
-    for (const auto& file : harness::manifest_files(CSD_DEFAULT_IMPL_DIR))
+    for (const auto& file : harness::manifest_files(harness::default_impl_dir()))
       add_manifest(designs, skipped, file, false);
   } else {
     for (const auto& file : options.impls) add_manifest(designs, skipped, file, true);
