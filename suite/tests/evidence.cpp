@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 
 namespace csd::suite {
@@ -14,8 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path evidence_dir() {
-  // --gtest_output=json:DIR/results.json (or xml:...): next to that file.
+// Where the run's results go: next to --gtest_output=json:DIR/results.json
+// (or xml:...), else $CSD_EVIDENCE_DIR; nullopt when neither says.
+std::optional<fs::path> results_dir() {
   const std::string output = ::testing::GTEST_FLAG(output);
   if (const auto colon = output.find(':'); colon != std::string::npos) {
     const fs::path file = output.substr(colon + 1);
@@ -24,8 +26,10 @@ fs::path evidence_dir() {
   }
   if (const char* dir = std::getenv("CSD_EVIDENCE_DIR"); dir != nullptr && *dir != '\0')
     return dir;
-  return fs::current_path();
+  return std::nullopt;
 }
+
+fs::path evidence_dir() { return results_dir().value_or(fs::current_path()); }
 
 }  // namespace
 
@@ -63,6 +67,10 @@ void save_evidence(const char* property, std::string_view extension, std::string
 }  // namespace
 
 void keep_evidence(const char* property, std::string_view extension, std::string_view text) {
+  // Text the log has too: a file only where the run keeps results, not in
+  // whatever directory someone ran csd-suite from by hand.
+  if (!results_dir())
+    return;
   save_evidence(property, extension, property, [&](const fs::path& file) {
     std::ofstream out(file);
     out << text;

@@ -35,7 +35,10 @@ std::filesystem::path evidence_path(std::string_view extension);
 
 // Writes `text` as the running test's evidence file with `extension`
 // (".server.txt") and records its name as the property `property`; says on
-// stdout where it went, or why it could not be written.
+// stdout where it went, or why it could not be written. Only where the run
+// keeps its results (--gtest_output or $CSD_EVIDENCE_DIR): the text is in
+// the log anyway. (A capture, which is not, goes to the working directory
+// otherwise.)
 void keep_evidence(const char* property, std::string_view extension, std::string_view text);
 
 }  // namespace csd::suite
