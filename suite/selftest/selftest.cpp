@@ -82,6 +82,11 @@ const Case kCases[] = {
     {"sigpipe-ignored", "Sigpipe.*", true, "csd-sigpipe"},
     {"rst-ignores-graceful", "Rst.GracefulServerClosesWithFinNotRst", true, "csd-rstserver"},
     {"sigpipe-mode-ignored", "Sigpipe.*Epipe", true, "csd-sigpipe"},
+    {"drops-on-half-close", "*Hostile.HalfCloseAfterRequestGetsWholeReply/*"},
+    {"drops-on-half-close-echo", "*Hostile.HalfCloseAfterRequestGetsWholeReply/*"},
+    {"select-blocking-read", "*Hostile.DripFedRequestDoesNotStallOthers/*"},
+    {"pool-dies-on-garbage", "*Hostile.GarbageKeepsThePool/*"},
+    {"dies-on-garbage", "*Hostile.GarbageKeepsThePool/*"},
 };
 
 // Whether googletest's --gtest_filter `filter` ("A*:B*-C*") selects `test`.

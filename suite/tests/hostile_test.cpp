@@ -1,0 +1,347 @@
+// Hostile clients (issue 11). Verify behavior for the sequences: request, then
+// at once shutdown(SHUT_WR) -> the whole reply, then EOF; one client drips its
+// request a byte at a time -> eight others are served meanwhile (iterative:
+// none, as its design says); 100 garbage and over-limit requests in a row ->
+// a pool keeps every worker, a single process stays up, and both still serve.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "check.hpp"
+#include "procfs.hpp"
+#include "server_test.hpp"
+#include "sockdiag.hpp"
+#include "timeouts.hpp"
+#include "wait.hpp"
+
+namespace csd::suite {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Hostile : public ServerTest {
+ public:
+  using ServerTest::ServerTest;
+
+ protected:
+  [[nodiscard]] bool speaks_echo() const {
+    return manifest().protocol == harness::WireProtocol::echo;
+  }
+
+  // The kernel's view of the server's end of `c`; inode 0 until it is accepted.
+  static std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
+    const auto local = c.local_address();
+    const auto peer = c.peer_address();
+    return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
+                                    reinterpret_cast<const sockaddr*>(&local.storage), local.len);
+  }
+
+  // Live members of the tree (a zombie is a dead worker, not a member).
+  std::vector<pid_t> live_tree() {
+    std::vector<pid_t> live;
+    for (const pid_t pid : server().tree()) {
+      if (const auto info = harness::read_proc(pid); info && info->state != 'Z')
+        live.push_back(pid);
+    }
+    return live;
+  }
+
+  // Threads a runtime may add to the server ($CSD_RUNTIME_THREADS, as in
+  // resource_shape_test.cpp: the tsan build's background thread).
+  static std::size_t runtime_threads() {
+    const char* text = std::getenv("CSD_RUNTIME_THREADS");
+    return text == nullptr ? 0 : static_cast<std::size_t>(std::strtoul(text, nullptr, 10));
+  }
+
+  // How a read to the end ended, in the words of a failure message.
+  static std::string_view ending(const client::StepResult& read) {
+    return read.status == client::Status::ok ? "EOF" : client::to_string(read.status);
+  }
+
+  static std::string printable(std::string_view bytes) {
+    std::string out = "\"";
+    for (const char c : bytes) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    return out + "\"";
+  }
+};
+
+constexpr harness::AppliesTo kEveryImplementation{};
+constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
+
+// ---- robust/half-close-after-request ------------------------------------------
+
+constexpr uint64_t kHalfCloseReplyBytes = 100'000;  // more than one loopback segment
+constexpr std::size_t kHalfCloseEchoBytes = std::size_t{32} << 10;  // fits every buffer on the way
+
+CSD_CHECK(Hostile, HalfCloseAfterRequestGetsWholeReply, kEveryImplementation,
+          "robust/half-close-after-request", Level::required,
+          "A client that sends its request and at once shuts down its sending side still gets "
+          "its whole reply (size: exactly N bytes, also for bare digits; echo: all it sent), "
+          "then EOF.",
+          "A half-close ends only the client's sending (RFC 9293 3.6; UNP 6.6): `nc -N` and "
+          "`printf 100 | nc -q0` do it, and a server that takes it for a vanished client "
+          "answers nobody who does.",
+          {"drops-on-half-close", "drops-on-half-close-echo"}) {
+  // Each exchange: send, shut down the write side before reading anything,
+  // then read to EOF. `expected` is what must come back.
+  const auto exchange = [&](std::string_view request, std::string_view expected,
+                            std::string_view what) {
+    client::StepResult failure;
+    auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
+    ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
+    const auto sent = connection->send_all(request, harness::deadline_in(5s));
+    ASSERT_EQ(sent.status, client::Status::ok) << "sending " << what << ": " << sent.call;
+    connection->shutdown_write();
+    std::string reply;
+    const auto read = connection->read_to_end(harness::deadline_in(10s), &reply);
+    EXPECT_TRUE(read.status == client::Status::ok && reply == expected)
+        << "sent " << what << " and half-closed at once: expected " << expected.size()
+        << " bytes then EOF, got " << reply.size() << " bytes"
+        << (reply.size() == expected.size() && reply != expected ? " (changed)" : "") << " then "
+        << ending(read);
+  };
+  if (speaks_echo()) {
+    std::vector<std::byte> pattern(kHalfCloseEchoBytes);
+    client::echo_pattern(0, pattern);
+    const std::string payload(reinterpret_cast<const char*>(pattern.data()), pattern.size());
+    exchange(payload, payload, fmt::format("{} echo bytes", payload.size()));
+    return;
+  }
+  const auto expected_size = [&](std::string_view request, std::string_view what) {
+    // The size protocol's reply bytes are any bytes: compare the count only.
+    client::StepResult failure;
+    auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
+    ASSERT_TRUE(connection) << "connect: " << client::to_string(failure.status);
+    const auto sent = connection->send_all(request, harness::deadline_in(5s));
+    ASSERT_EQ(sent.status, client::Status::ok) << "sending " << what << ": " << sent.call;
+    connection->shutdown_write();
+    const auto read = connection->read_to_end(harness::deadline_in(10s));
+    EXPECT_TRUE(read.status == client::Status::ok && read.bytes == kHalfCloseReplyBytes)
+        << "sent " << what << " and half-closed at once: expected " << kHalfCloseReplyBytes
+        << " bytes then EOF, got " << read.bytes << " then " << ending(read);
+  };
+  const std::string line = fmt::format("{}\n", kHalfCloseReplyBytes);
+  expected_size(line, "the request " + printable(line));
+  // Bare digits then EOF: EOF says nothing more is coming, so the digits
+  // are the request at once (docs/PROTOCOL.md), as `printf 100000 | nc -N`.
+  const std::string bare = std::to_string(kHalfCloseReplyBytes);
+  expected_size(bare, "the bare request " + printable(bare));
+}
+
+// ---- concurrency/drip-fed-request -----------------------------------------------
+
+// 20 digits, the most a request may have (impl/lib/request_reader.hpp), then
+// "\n": a request for 100 bytes whose leading zeros make it 21 bytes long,
+// so dripping it takes long enough for eight others to be served meanwhile.
+constexpr std::string_view kDrippedRequest = "00000000000000000100\n";
+constexpr uint64_t kDrippedReplyBytes = 100;
+// The pace of the drip, well under the protocol's 50 ms bare-digit grace, so
+// the server never takes a pause for the end of the request. This is pacing,
+// not synchronisation: nothing is awaited by it. It is not scaled: a slower
+// drip would turn the pauses into requests.
+constexpr auto kDripPace = 15ms;
+
+struct OtherClient {
+  client::FetchResult result;
+  Clock::time_point served_at{};  // when its whole reply had arrived
+};
+
+CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/drip-fed-request",
+          Level::required,
+          "While one client drips its request a byte every 15 ms, 8 others are all served before "
+          "its last byte, and then it gets its reply; an iterative server serves none of them "
+          "meanwhile, as its design says (reuseport: those hashed to the dripper's worker "
+          "wait).",
+          "A request may come a byte per segment (a slow link, a hostile client); a server that "
+          "waits for the rest of one request in a blocking read stops every client: the "
+          "denial of service UNP 6.9 shows on its own select() server.",
+          {"select-blocking-read"}) {
+  client::StepResult failure;
+  auto dripper = client::Connection::open(target(), harness::deadline_in(10s), &failure);
+  ASSERT_TRUE(dripper) << "connect: " << client::to_string(failure.status);
+  dripper->set_nodelay();  // one byte per segment, as a drip is meant
+  ASSERT_EQ(dripper->send_all(kDrippedRequest.substr(0, 1), harness::deadline_in(5s)).status,
+            client::Status::ok);
+  // The server has accepted the dripper and read its first byte: from here
+  // on it is in the middle of that request.
+  const bool first_byte_read = harness::wait_until(
+      [&] {
+        const auto s = server_side(*dripper);
+        return s && s->inode != 0 && s->rqueue == 0;
+      },
+      2000ms);
+  RecordProperty("dripper_first_byte_read", first_byte_read ? "yes" : "no");
+
+  constexpr int kOthers = 8;
+  std::vector<OtherClient> others(kOthers);
+  Clock::time_point last_byte_sent{};
+  client::StepResult dripped;
+  const auto others_started = Clock::now();
+  {
+    std::vector<std::jthread> clients;
+    clients.reserve(kOthers);
+    for (auto& other : others) {
+      clients.emplace_back([&other, target = target()] {
+        client::FetchOptions options;
+        options.bytes = 100;
+        options.timeout = harness::scaled_ms(5000ms);
+        const auto started = Clock::now();
+        other.result = client::fetch(target, options);
+        other.served_at = started + other.result.latency;
+      });
+    }
+    for (std::size_t i = 1; i < kDrippedRequest.size() && dripped.status == client::Status::ok;
+         ++i) {
+      std::this_thread::sleep_for(kDripPace);  // pacing the drip (see kDripPace)
+      dripped = dripper->send_all(kDrippedRequest.substr(i, 1), harness::deadline_in(5s));
+    }
+    last_byte_sent = Clock::now();
+  }  // every other client is done (served, or failed at its deadline)
+
+  ASSERT_EQ(dripped.status, client::Status::ok)
+      << "expected to drip " << kDrippedRequest.size() << " bytes every " << kDripPace.count()
+      << " ms, observed " << client::to_string(dripped.status)
+      << " on a send (the server closed the connection mid-request?)";
+  const auto reply = dripper->read_to_end(harness::deadline_in(10s));
+  EXPECT_TRUE(reply.status == client::Status::ok && reply.bytes == kDrippedReplyBytes)
+      << "expected the dripper's " << kDrippedReplyBytes << " bytes then EOF after its last "
+      << "byte, got " << reply.bytes << " then " << ending(reply);
+
+  int served_meanwhile = 0;
+  int served_later = 0;
+  std::string failures;
+  for (const auto& other : others) {
+    if (other.result.outcome == client::Outcome::ok && other.result.received == 100) {
+      ++(other.served_at < last_byte_sent ? served_meanwhile : served_later);
+    } else if (failures.size() < 300) {
+      failures +=
+          fmt::format("; {}: {}", client::to_string(other.result.outcome), other.result.detail);
+    }
+  }
+  RecordProperty("others_served_during_drip", served_meanwhile);
+  // The margin: when the last other client had its reply, against the drip's end.
+  Clock::time_point last_served = others_started;
+  for (const auto& other : others) last_served = std::max(last_served, other.served_at);
+  RecordProperty("last_other_served_ms",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      last_served - others_started)
+                                      .count()));
+  RecordProperty("drip_ended_ms",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      last_byte_sent - others_started)
+                                      .count()));
+  RecordProperty("others_served_after_drip", served_later);
+  const std::string observed =
+      fmt::format("{} of {} others were served while it dripped, {} after its last byte{}",
+                  served_meanwhile, kOthers, served_later, failures);
+  const auto drip_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(kDripPace * kDrippedRequest.size());
+  if (traits().one_client_at_a_time) {
+    EXPECT_TRUE(served_meanwhile == 0 && served_later == kOthers)
+        << "the design serves one client at a time (model " << manifest().model
+        << "): expected the others served only after the dripper's request (~" << drip_ms.count()
+        << " ms); " << observed;
+  } else if (traits().listener_per_worker) {
+    // A client hashed to the dripper's worker's own socket waits behind it.
+    EXPECT_TRUE(served_meanwhile >= 1 && served_meanwhile + served_later == kOthers)
+        << "expected the others not hashed to the dripper's worker served while one client "
+        << "dripped its request over ~" << drip_ms.count() << " ms, and all in the end; "
+        << observed;
+  } else {
+    EXPECT_EQ(served_meanwhile, kOthers)
+        << "expected all " << kOthers << " others served while one client dripped its request "
+        << "over ~" << drip_ms.count() << " ms; " << observed;
+  }
+}
+
+// ---- robust/garbage-keeps-the-pool ---------------------------------------------
+
+// Not numbers, and numbers over the limit: each must cost only its connection.
+constexpr std::array<std::string_view, 6> kBadRequests{
+    "hello\n", "-5\n", "1073741825\n", "\n", "12a\n", "999999999999999999999999\n",
+};
+constexpr int kBadRequestCount = 100;
+
+CSD_CHECK(Hostile, GarbageKeepsThePool, kSpeaksSize, "robust/garbage-keeps-the-pool",
+          Level::required,
+          "After 100 garbage and over-limit requests in a row, a pool still has all its workers, "
+          "a single-process server is still up, and a normal request is served.",
+          "UNP's preforked children loop forever and survive any bad request, so the textbook "
+          "pool passes without respawning; a pool whose workers exit on bad input "
+          "shrinks to nothing after as many bad requests as it has workers, down for everyone.",
+          {"pool-dies-on-garbage", "dies-on-garbage"}) {
+  const int workers = server().workers();
+  if (traits().pool()) {
+    ASSERT_TRUE(pool_is_full_within(5000ms));
+  }
+  // The pool's strength now, one line: "4 of 4 workers (5 live processes)".
+  const auto strength = [&] {
+    if (traits().process_pool()) {
+      const auto live = live_tree().size();
+      return fmt::format("{} of {} workers ({} live process{})", live == 0 ? 0 : live - 1, workers,
+                         live, live == 1 ? "" : "es");
+    }
+    return fmt::format("{} threads for {} workers", harness::thread_ids(server().pid()).size(),
+                       workers);
+  };
+
+  for (int i = 0; i < kBadRequestCount; ++i) {
+    const std::string_view request =
+        kBadRequests.at(static_cast<std::size_t>(i) % kBadRequests.size());
+    const auto what = [&] {
+      return fmt::format("bad request {} of {} ({})", i + 1, kBadRequestCount, printable(request));
+    };
+    client::StepResult failure;
+    auto connection = client::Connection::open(target(), harness::deadline_in(5s), &failure);
+    ASSERT_TRUE(connection) << "expected the server to take " << what() << ", the connect got "
+                            << client::to_string(failure.status)
+                            << (traits().pool() ? "; the pool has " + strength() : "")
+                            << (harness::read_proc(server().pid()) ? ""
+                                                                   : "; its main process is gone");
+    // A send may fail when the server closes first: only the close matters.
+    connection->send_all(request, harness::deadline_in(5s));
+    ASSERT_TRUE(connection->closed_within(harness::scaled(5s)))
+        << "expected " << what() << " closed within 5 s, it was still open"
+        << (traits().pool() ? "; the pool has " + strength() : "");
+  }
+
+  if (traits().process_pool()) {
+    const auto expected = static_cast<std::size_t>(workers) + 1;
+    std::size_t live = 0;
+    const bool full =
+        harness::wait_until([&] { return (live = live_tree().size()) == expected; }, 3000ms);
+    RecordProperty("processes_after", static_cast<int>(live));
+    EXPECT_TRUE(full) << "expected parent + " << workers << " workers after " << kBadRequestCount
+                      << " bad requests, observed " << live << " live processes";
+  } else if (traits().thread_pool()) {
+    const auto expected = static_cast<std::size_t>(workers) + 1;
+    std::size_t threads = 0;
+    const bool full = harness::wait_until(
+        [&] {
+          threads = harness::thread_ids(server().pid()).size();
+          return threads >= expected && threads <= expected + runtime_threads();
+        },
+        3000ms);
+    RecordProperty("threads_after", static_cast<int>(threads));
+    EXPECT_TRUE(full) << "expected main + " << workers << " worker threads after "
+                      << kBadRequestCount << " bad requests, observed " << threads << " threads";
+  }
+  ASSERT_TRUE(harness::read_proc(server().pid()))
+      << "expected the server's main process alive after " << kBadRequestCount
+      << " bad requests, it is gone";
+  EXPECT_TRUE(GotExactReply(fetch(100), 100))
+      << "after " << kBadRequestCount << " bad requests the server must still serve";
+}
+
+}  // namespace
+}  // namespace csd::suite
