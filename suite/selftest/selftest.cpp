@@ -87,6 +87,7 @@ const Case kCases[] = {
     {"select-blocking-read", "*Hostile.DripFedRequestDoesNotStallOthers/*"},
     {"pool-dies-on-garbage", "*Hostile.GarbageKeepsThePool/*"},
     {"dies-on-garbage", "*Hostile.GarbageKeepsThePool/*"},
+    {"select-echo-to-the-end", "*Hostile.PartialRequestThenSilenceDoesNotStallOthers/*"},
 };
 
 // Whether googletest's --gtest_filter `filter` ("A*:B*-C*") selects `test`.

@@ -2,7 +2,8 @@
 // at once shutdown(SHUT_WR) -> the whole reply, then EOF; one client drips its
 // request a byte at a time -> eight others are served meanwhile (iterative:
 // none, as its design says); 100 garbage and over-limit requests in a row ->
-// a pool keeps every worker, a single process stays up, and both still serve.
+// a pool keeps every worker, a single process stays up, and both still serve;
+// an echo client sends part of its data and goes quiet -> others are served.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -184,7 +185,7 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
 
   constexpr int kOthers = 8;
   std::vector<OtherClient> others(kOthers);
-  Clock::time_point last_byte_sent{};
+  Clock::time_point last_byte_sent{};  // when the last byte's send began
   client::StepResult dripped;
   const auto others_started = Clock::now();
   {
@@ -195,6 +196,8 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
         client::FetchOptions options;
         options.bytes = 100;
         options.timeout = harness::scaled_ms(5000ms);
+        // Its start plus its latency (from the connect to the last reply
+        // byte): when the reply was whole, not when fetch() saw the EOF after it.
         const auto started = Clock::now();
         other.result = client::fetch(target, options);
         other.served_at = started + other.result.latency;
@@ -203,9 +206,11 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
     for (std::size_t i = 1; i < kDrippedRequest.size() && dripped.status == client::Status::ok;
          ++i) {
       std::this_thread::sleep_for(kDripPace);  // pacing the drip (see kDripPace)
+      // Taken just before the send: until then the request is certainly
+      // incomplete, so a reply finished earlier came while the client dripped.
+      last_byte_sent = Clock::now();
       dripped = dripper->send_all(kDrippedRequest.substr(i, 1), harness::deadline_in(5s));
     }
-    last_byte_sent = Clock::now();
   }  // every other client is done (served, or failed at its deadline)
 
   ASSERT_EQ(dripped.status, client::Status::ok)
@@ -341,6 +346,90 @@ CSD_CHECK(Hostile, GarbageKeepsThePool, kSpeaksSize, "robust/garbage-keeps-the-p
       << " bad requests, it is gone";
   EXPECT_TRUE(GotExactReply(fetch(100), 100))
       << "after " << kBadRequestCount << " bad requests the server must still serve";
+}
+
+// ---- robust/partial-request-then-silence ------------------------------------------
+
+// Echo only. In the size protocol a partial request followed by silence is
+// no partial request: digits then silence are a complete bare request after
+// the 50 ms grace (size/bare-request), a non-digit is garbage at once
+// (robust/garbage-request), and nothing at all is concurrency/silent-client;
+// pauses shorter than the grace are concurrency/drip-fed-request. An echo
+// client, though, may send part of its data, take its echo back and go
+// quiet, its side open, for as long as it likes: RFC 862 has no end of a
+// request but the half-close.
+constexpr harness::AppliesTo kSpeaksEcho{.protocol = harness::WireProtocol::echo};
+constexpr std::size_t kPartialBytes = 100;
+
+CSD_CHECK(Hostile, PartialRequestThenSilenceDoesNotStallOthers, kSpeaksEcho,
+          "robust/partial-request-then-silence", Level::required,
+          "While one echo client has sent 100 bytes, had them back and gone quiet with its side "
+          "open, 8 other echo clients are all served; an iterative server serves none of them, "
+          "as its design says (reuseport: those hashed to the quiet client's worker wait).",
+          "An echo exchange ends only at the client's half-close, so a quiet client is a normal "
+          "one; a server that stays in a blocking read on it stops everyone (UNP 6.9). The size "
+          "protocol has no such state: digits then silence are a whole request.",
+          {"select-echo-to-the-end"}) {
+  client::StepResult failure;
+  auto quiet = client::Connection::open(target(), harness::deadline_in(10s), &failure);
+  ASSERT_TRUE(quiet) << "connect: " << client::to_string(failure.status);
+  std::vector<std::byte> payload(kPartialBytes);
+  client::echo_pattern(0, payload);
+  ASSERT_EQ(quiet->send_all(payload, harness::deadline_in(5s)).status, client::Status::ok);
+  // Its echo back first: the server has read the part, and is then free to
+  // wait for the rest in whatever way its design does.
+  std::vector<std::byte> echoed(kPartialBytes);
+  const auto back = quiet->read_exact(kPartialBytes, harness::deadline_in(5s), echoed);
+  ASSERT_TRUE(back.status == client::Status::ok && echoed == payload)
+      << "expected the quiet client's " << kPartialBytes << " bytes echoed before it went quiet, "
+      << "got " << back.bytes << (back.status == client::Status::ok ? " (changed)" : " then ")
+      << (back.status == client::Status::ok ? "" : client::to_string(back.status));
+
+  constexpr int kOthers = 8;
+  std::vector<client::FetchResult> others(kOthers);
+  {
+    std::vector<std::jthread> clients;
+    clients.reserve(kOthers);
+    for (auto& other : others) {
+      clients.emplace_back([&other, target = target()] {
+        client::FetchOptions options;
+        options.protocol = client::Protocol::echo;
+        options.bytes = 100;
+        options.timeout = harness::scaled_ms(5000ms);
+        other = client::fetch(target, options);
+      });
+    }
+  }
+  int served = 0;
+  std::string failures;
+  for (const auto& other : others) {
+    if (other.outcome == client::Outcome::ok && other.received == 100) {
+      ++served;
+    } else if (failures.size() < 300) {
+      failures += fmt::format("; {}: {}", client::to_string(other.outcome), other.detail);
+    }
+  }
+  RecordProperty("others_served_while_quiet", served);
+  const std::string observed =
+      fmt::format("{} of {} others were served within 5 s{}", served, kOthers, failures);
+  if (traits().one_client_at_a_time) {
+    EXPECT_EQ(served, 0) << "the design serves one client at a time (model " << manifest().model
+                         << "): expected no other served while one client was quiet; " << observed;
+  } else if (traits().listener_per_worker) {
+    EXPECT_GE(served, 1) << "expected the others not hashed to the quiet client's worker served "
+                         << "while it was quiet; " << observed;
+  } else {
+    EXPECT_EQ(served, kOthers) << "expected all " << kOthers << " others served while one "
+                               << "client was quiet after part of its data; " << observed;
+  }
+
+  // The quiet client ends its exchange: nothing more comes back, then EOF.
+  quiet->shutdown_write();
+  std::string rest;
+  const auto end = quiet->read_to_end(harness::deadline_in(5s), &rest);
+  EXPECT_TRUE(end.status == client::Status::ok && rest.empty())
+      << "expected EOF and nothing more after the quiet client half-closed, got " << rest.size()
+      << " bytes then " << ending(end);
 }
 
 }  // namespace
