@@ -30,6 +30,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The kernel's view of the server's end of `c`; inode 0 until it is accepted.
+std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
+  const auto local = c.local_address();
+  const auto peer = c.peer_address();
+  return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
+                                  reinterpret_cast<const sockaddr*>(&local.storage), local.len);
+}
+
 class Hostile : public ServerTest {
  public:
   using ServerTest::ServerTest;
@@ -37,14 +45,6 @@ class Hostile : public ServerTest {
  protected:
   [[nodiscard]] bool speaks_echo() const {
     return manifest().protocol == harness::WireProtocol::echo;
-  }
-
-  // The kernel's view of the server's end of `c`; inode 0 until it is accepted.
-  static std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
-    const auto local = c.local_address();
-    const auto peer = c.peer_address();
-    return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
-                                    reinterpret_cast<const sockaddr*>(&local.storage), local.len);
   }
 
   // Live members of the tree (a zombie is a dead worker, not a member).
@@ -150,16 +150,88 @@ constexpr uint64_t kDrippedReplyBytes = 100;
 // the server never takes a pause for the end of the request. This is pacing,
 // not synchronisation: nothing is awaited by it. It is not scaled: a slower
 // drip would turn the pauses into requests.
-constexpr auto kDripPace = 15ms;
+constexpr auto kDripPace = 10ms;
+// A pause this long (the suite's thread descheduled on a busy machine) may
+// already be the end of a bare request to the server: the attempt proves
+// nothing either way and is made again, up to kDripAttempts times.
+constexpr auto kWidestFairGap = 40ms;
+constexpr int kDripAttempts = 3;
+constexpr int kOthersWhileDripping = 8;
 
 struct OtherClient {
   client::FetchResult result;
   Clock::time_point served_at{};  // when its whole reply had arrived
 };
 
+struct DripAttempt {
+  std::chrono::milliseconds widest_gap{0};  // between two sends, as the suite made them
+  client::StepResult dripped;               // the last send's
+  Clock::time_point started{};              // when the others started
+  Clock::time_point last_byte_sent{};       // when the last byte's send began
+  std::vector<OtherClient> others;
+  [[nodiscard]] bool paced() const { return widest_gap < kWidestFairGap; }
+};
+
+// One client drips kDrippedRequest; once the server has read its first
+// byte, the others each make one 100-byte exchange at the same time.
+DripAttempt drip_while_others_come(const client::Target& target,
+                                   std::optional<client::Connection>& dripper) {
+  DripAttempt attempt;
+  client::StepResult failure;
+  dripper = client::Connection::open(target, harness::deadline_in(10s), &failure);
+  if (!dripper) {
+    attempt.dripped = failure;
+    return attempt;
+  }
+  dripper->set_nodelay();  // one byte per segment, as a drip is meant
+  attempt.dripped = dripper->send_all(kDrippedRequest.substr(0, 1), harness::deadline_in(5s));
+  auto previous_send = Clock::now();
+  // The server has accepted the dripper and read its first byte: from here
+  // on it is in the middle of that request. (A server that never reads it
+  // is judged by what the others get.)
+  harness::wait_until(
+      [&] {
+        const auto s = server_side(*dripper);
+        return s && s->inode != 0 && s->rqueue == 0;
+      },
+      25ms);
+  attempt.others.resize(kOthersWhileDripping);
+  attempt.started = Clock::now();
+  std::vector<std::jthread> clients;
+  clients.reserve(kOthersWhileDripping);
+  for (auto& other : attempt.others) {
+    clients.emplace_back([&other, target] {
+      client::FetchOptions options;
+      options.bytes = 100;
+      options.timeout = harness::scaled_ms(5000ms);
+      // Its start plus its latency (from the connect to the last reply
+      // byte): when the reply was whole, not when fetch() saw the EOF after it.
+      const auto started = Clock::now();
+      other.result = client::fetch(target, options);
+      other.served_at = started + other.result.latency;
+    });
+  }
+  for (std::size_t i = 1;
+       i < kDrippedRequest.size() && attempt.dripped.status == client::Status::ok; ++i) {
+    std::this_thread::sleep_until(previous_send + kDripPace);  // pacing (see kDripPace)
+    // Taken just before the send: until then the request is certainly
+    // incomplete, so a reply finished earlier came while the client dripped.
+    const auto now = Clock::now();
+    attempt.widest_gap =
+        std::max(attempt.widest_gap,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now - previous_send));
+    previous_send = now;
+    attempt.last_byte_sent = now;
+    if (!attempt.paced())
+      break;  // the server may have ended the request at that pause: this attempt is void
+    attempt.dripped = dripper->send_all(kDrippedRequest.substr(i, 1), harness::deadline_in(5s));
+  }
+  return attempt;  // the others' threads are joined on the way out
+}
+
 CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/drip-fed-request",
           Level::required,
-          "While one client drips its request a byte every 15 ms, 8 others are all served before "
+          "While one client drips its request a byte every 10 ms, 8 others are all served before "
           "its last byte, and then it gets its reply; an iterative server serves none of them "
           "meanwhile, as its design says (reuseport: those hashed to the dripper's worker "
           "wait).",
@@ -167,56 +239,29 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
           "waits for the rest of one request in a blocking read stops every client: the "
           "denial of service UNP 6.9 shows on its own select() server.",
           {"select-blocking-read"}) {
-  client::StepResult failure;
-  auto dripper = client::Connection::open(target(), harness::deadline_in(10s), &failure);
-  ASSERT_TRUE(dripper) << "connect: " << client::to_string(failure.status);
-  dripper->set_nodelay();  // one byte per segment, as a drip is meant
-  ASSERT_EQ(dripper->send_all(kDrippedRequest.substr(0, 1), harness::deadline_in(5s)).status,
-            client::Status::ok);
-  // The server has accepted the dripper and read its first byte: from here
-  // on it is in the middle of that request.
-  const bool first_byte_read = harness::wait_until(
-      [&] {
-        const auto s = server_side(*dripper);
-        return s && s->inode != 0 && s->rqueue == 0;
-      },
-      2000ms);
-  RecordProperty("dripper_first_byte_read", first_byte_read ? "yes" : "no");
-
-  constexpr int kOthers = 8;
-  std::vector<OtherClient> others(kOthers);
-  Clock::time_point last_byte_sent{};  // when the last byte's send began
-  client::StepResult dripped;
-  const auto others_started = Clock::now();
-  {
-    std::vector<std::jthread> clients;
-    clients.reserve(kOthers);
-    for (auto& other : others) {
-      clients.emplace_back([&other, target = target()] {
-        client::FetchOptions options;
-        options.bytes = 100;
-        options.timeout = harness::scaled_ms(5000ms);
-        // Its start plus its latency (from the connect to the last reply
-        // byte): when the reply was whole, not when fetch() saw the EOF after it.
-        const auto started = Clock::now();
-        other.result = client::fetch(target, options);
-        other.served_at = started + other.result.latency;
-      });
-    }
-    for (std::size_t i = 1; i < kDrippedRequest.size() && dripped.status == client::Status::ok;
-         ++i) {
-      std::this_thread::sleep_for(kDripPace);  // pacing the drip (see kDripPace)
-      // Taken just before the send: until then the request is certainly
-      // incomplete, so a reply finished earlier came while the client dripped.
-      last_byte_sent = Clock::now();
-      dripped = dripper->send_all(kDrippedRequest.substr(i, 1), harness::deadline_in(5s));
-    }
-  }  // every other client is done (served, or failed at its deadline)
-
-  ASSERT_EQ(dripped.status, client::Status::ok)
-      << "expected to drip " << kDrippedRequest.size() << " bytes every " << kDripPace.count()
-      << " ms, observed " << client::to_string(dripped.status)
-      << " on a send (the server closed the connection mid-request?)";
+  std::optional<client::Connection> dripper;
+  DripAttempt attempt;
+  std::string void_gaps;
+  int attempts = 0;
+  while (attempts < kDripAttempts) {
+    ++attempts;
+    attempt = drip_while_others_come(target(), dripper);
+    if (attempt.paced())
+      break;
+    void_gaps += fmt::format("{}{} ms", void_gaps.empty() ? "" : ", ", attempt.widest_gap.count());
+  }
+  RecordProperty("drip_attempts", attempts);
+  if (!attempt.paced()) {
+    CSD_SKIP(
+        fmt::format("could not drip a request with every pause under {} ms in {} attempts "
+                    "(widest pauses: {}): the machine is too busy to pace it",
+                    kWidestFairGap.count(), kDripAttempts, void_gaps));
+  }
+  ASSERT_EQ(attempt.dripped.status, client::Status::ok)
+      << "expected to drip " << kDrippedRequest.size() << " bytes, none more than "
+      << kWidestFairGap.count() << " ms apart, observed "
+      << client::to_string(attempt.dripped.status) << " in " << attempt.dripped.call
+      << " (the server closed the connection mid-request?)";
   const auto reply = dripper->read_to_end(harness::deadline_in(10s));
   EXPECT_TRUE(reply.status == client::Status::ok && reply.bytes == kDrippedReplyBytes)
       << "expected the dripper's " << kDrippedReplyBytes << " bytes then EOF after its last "
@@ -225,47 +270,43 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
   int served_meanwhile = 0;
   int served_later = 0;
   std::string failures;
-  for (const auto& other : others) {
+  Clock::time_point last_served = attempt.started;
+  for (const auto& other : attempt.others) {
     if (other.result.outcome == client::Outcome::ok && other.result.received == 100) {
-      ++(other.served_at < last_byte_sent ? served_meanwhile : served_later);
+      ++(other.served_at < attempt.last_byte_sent ? served_meanwhile : served_later);
+      last_served = std::max(last_served, other.served_at);
     } else if (failures.size() < 300) {
       failures +=
           fmt::format("; {}: {}", client::to_string(other.result.outcome), other.result.detail);
     }
   }
+  const auto since_start = [&](Clock::time_point t) {
+    return static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t - attempt.started).count());
+  };
   RecordProperty("others_served_during_drip", served_meanwhile);
-  // The margin: when the last other client had its reply, against the drip's end.
-  Clock::time_point last_served = others_started;
-  for (const auto& other : others) last_served = std::max(last_served, other.served_at);
-  RecordProperty("last_other_served_ms",
-                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      last_served - others_started)
-                                      .count()));
-  RecordProperty("drip_ended_ms",
-                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      last_byte_sent - others_started)
-                                      .count()));
   RecordProperty("others_served_after_drip", served_later);
+  // The margin: when the last other had its reply, against the drip's end.
+  RecordProperty("last_other_served_ms", since_start(last_served));
+  RecordProperty("drip_ended_ms", since_start(attempt.last_byte_sent));
+  RecordProperty("widest_drip_gap_ms", static_cast<int>(attempt.widest_gap.count()));
   const std::string observed =
-      fmt::format("{} of {} others were served while it dripped, {} after its last byte{}",
-                  served_meanwhile, kOthers, served_later, failures);
-  const auto drip_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(kDripPace * kDrippedRequest.size());
+      fmt::format("{} of {} others were served while it dripped ({} ms), {} after its last byte{}",
+                  served_meanwhile, kOthersWhileDripping, since_start(attempt.last_byte_sent),
+                  served_later, failures);
   if (traits().one_client_at_a_time) {
-    EXPECT_TRUE(served_meanwhile == 0 && served_later == kOthers)
+    EXPECT_TRUE(served_meanwhile == 0 && served_later == kOthersWhileDripping)
         << "the design serves one client at a time (model " << manifest().model
-        << "): expected the others served only after the dripper's request (~" << drip_ms.count()
-        << " ms); " << observed;
+        << "): expected the others served only after the dripper's request; " << observed;
   } else if (traits().listener_per_worker) {
     // A client hashed to the dripper's worker's own socket waits behind it.
-    EXPECT_TRUE(served_meanwhile >= 1 && served_meanwhile + served_later == kOthers)
+    EXPECT_TRUE(served_meanwhile >= 1 && served_meanwhile + served_later == kOthersWhileDripping)
         << "expected the others not hashed to the dripper's worker served while one client "
-        << "dripped its request over ~" << drip_ms.count() << " ms, and all in the end; "
-        << observed;
+        << "dripped its request, and all in the end; " << observed;
   } else {
-    EXPECT_EQ(served_meanwhile, kOthers)
-        << "expected all " << kOthers << " others served while one client dripped its request "
-        << "over ~" << drip_ms.count() << " ms; " << observed;
+    EXPECT_EQ(served_meanwhile, kOthersWhileDripping)
+        << "expected all " << kOthersWhileDripping
+        << " others served while one client dripped its request; " << observed;
   }
 }
 
