@@ -227,9 +227,8 @@ DripAttempt drip_while_others_come(const client::Target& target,
 CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/drip-fed-request",
           Level::required,
           "While one client drips its request a byte every 10 ms, 8 others are all served before "
-          "its last byte, and then it gets its reply; an iterative server serves none of them "
-          "meanwhile, as its design says (reuseport: those hashed to the dripper's worker "
-          "wait).",
+          "its last byte; an iterative server serves none of them meanwhile, as its design says "
+          "(reuseport: those hashed to the dripper's worker wait).",
           "A request may come a byte per segment (a slow link, a hostile client); a server that "
           "waits for the rest of one request in a blocking read stops every client: the "
           "denial of service UNP 6.9 shows on its own select() server.",
@@ -252,16 +251,20 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
                     "(widest pauses: {}): the machine is too busy to pace it",
                     kWidestFairGap.count(), kDripAttempts, void_gaps));
   }
-  ASSERT_EQ(attempt.dripped.status, client::Status::ok)
-      << "expected to drip " << kDrippedRequest.size() << " bytes, none more than "
-      << kWidestFairGap.count() << " ms apart, observed "
-      << client::to_string(attempt.dripped.status) << " in " << attempt.dripped.call
-      << " (the server closed the connection mid-request?)";
-  const auto reply = dripper->read_to_end(harness::deadline_in(10s));
-  EXPECT_TRUE(reply.status == client::Status::ok && reply.bytes == kDrippedReplyBytes)
-      << "expected the dripper's " << kDrippedReplyBytes << " bytes then EOF after its last "
-      << "byte, got " << reply.bytes << " then " << ending(reply);
-
+  // Whether the dripper itself is served is size/split-request's concern
+  // (its request comes in pieces too); this check judges the others. A
+  // server that ends the dripper's connection mid-request (it took the first
+  // bytes for the whole request) has nobody in its way: then every other
+  // must simply be served.
+  const bool dripper_dropped = attempt.dripped.status != client::Status::ok;
+  if (dripper_dropped) {
+    RecordProperty("dripper",
+                   fmt::format("{} in {} mid-request", client::to_string(attempt.dripped.status),
+                               attempt.dripped.call));
+  } else {
+    const auto reply = dripper->read_to_end(harness::deadline_in(10s));
+    RecordProperty("dripper", fmt::format("{} bytes then {}", reply.bytes, ending(reply)));
+  }
   int served_meanwhile = 0;
   int served_later = 0;
   std::string failures;
@@ -293,6 +296,10 @@ CSD_CHECK(Hostile, DripFedRequestDoesNotStallOthers, kSpeaksSize, "concurrency/d
     EXPECT_TRUE(served_meanwhile == 0 && served_later == kOthersWhileDripping)
         << "the design serves one client at a time (model " << manifest().model
         << "): expected the others served only after the dripper's request; " << observed;
+  } else if (dripper_dropped) {
+    EXPECT_EQ(served_meanwhile + served_later, kOthersWhileDripping)
+        << "expected all " << kOthersWhileDripping << " others served (the server closed the "
+        << "dripper mid-request); " << observed;
   } else if (traits().listener_per_worker) {
     // A client hashed to the dripper's worker's own socket waits behind it.
     EXPECT_TRUE(served_meanwhile >= 1 && served_meanwhile + served_later == kOthersWhileDripping)
