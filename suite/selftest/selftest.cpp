@@ -57,12 +57,6 @@ const Case kCasesNotInTheCatalogue[] = {
     {"sigpipe-ignored", "Sigpipe.*", true, "csd-sigpipe"},
     {"rst-ignores-graceful", "Rst.GracefulServerClosesWithFinNotRst", true, "csd-rstserver"},
     {"sigpipe-mode-ignored", "Sigpipe.*Epipe", true, "csd-sigpipe"},
-    {"drops-on-half-close", "*Hostile.HalfCloseAfterRequestGetsWholeReply/*"},
-    {"drops-on-half-close-echo", "*Hostile.HalfCloseAfterRequestGetsWholeReply/*"},
-    {"select-blocking-read", "*Hostile.DripFedRequestDoesNotStallOthers/*"},
-    {"pool-dies-on-garbage", "*Hostile.GarbageKeepsThePool/*"},
-    {"dies-on-garbage", "*Hostile.GarbageKeepsThePool/*"},
-    {"select-echo-to-the-end", "*Hostile.PartialRequestThenSilenceDoesNotStallOthers/*"},
 };
 
 // The catalogue as csd-suite lists it, read once by main(); `problem` says

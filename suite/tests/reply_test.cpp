@@ -43,8 +43,11 @@ CSD_CHECK(Reply, BareNumberLikeClientPy, kSpeaksSize, "size/bare-request", Level
           "the newline never answers.",
           {"newline-only"}) {
   for (const uint64_t bytes : {10ULL, 4096ULL}) {
-    EXPECT_TRUE(GotExactReply(fetch(bytes, /*bare=*/true), bytes))
-        << "bare request for " << bytes << " bytes";
+    const auto reply = fetch(bytes, /*bare=*/true);
+    EXPECT_TRUE(GotExactReply(reply, bytes)) << "bare request for " << bytes << " bytes";
+    // A server that waits for the newline has shown it: no second deadline.
+    if (reply.outcome == client::Outcome::timeout)
+      break;
   }
 }
 
