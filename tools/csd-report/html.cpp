@@ -153,16 +153,32 @@ void write_charts(const Summary& summary, std::ostream& out) {
 }  // namespace
 
 void write_html(const Summary& summary, std::ostream& out) {
-  // Rows: checks, in the order they first ran; columns: implementations.
+  // The matrix: checks of implementations by their IDs, in the order they
+  // first ran, against the implementations; the demos' tests (programs, not
+  // manifests) in a list of their own below it.
   std::vector<std::string> rows;
+  std::vector<std::size_t> demo_tests;
   std::map<std::string, std::map<std::string, std::size_t>> cell;  // row -> impl -> test index
   for (std::size_t i = 0; i < summary.tests.size(); ++i) {
     const Outcome& test = summary.tests[i];
+    if (test.implementation == kDemos) {
+      demo_tests.push_back(i);
+      continue;
+    }
     const std::string row = row_name(test);
     if (std::find(rows.begin(), rows.end(), row) == rows.end())
       rows.push_back(row);
     cell[row][test.implementation] = i;
   }
+  // A verdict's cell: a failure, warning or skip links to its evidence below.
+  const auto verdict_cell = [&](std::size_t index) {
+    const Outcome& test = summary.tests[index];
+    const char* mark = verdict_mark(test.verdict);
+    if (test.verdict == Outcome::Verdict::pass)
+      return fmt::format("<td class=\"pass\">{}</td>", mark);
+    return fmt::format(R"(<td class="{}"><a href="#t{}" title="{}">{}</a></td>)",
+                       to_string(test.verdict), index, escaped(test.reason), mark);
+  };
   const Tally total = summary.total();
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       << "<title>csd conformance report</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
@@ -176,29 +192,33 @@ void write_html(const Summary& summary, std::ostream& out) {
   for (const auto& [name, value] : summary.environment)
     out << fmt::format("{}: {}<br>", escaped(name), escaped(value));
   out << "</p>\n<h2>Verdicts</h2>\n<table id=\"matrix\">\n<tr><th class=\"check\">check</th>";
-  for (const auto& [implementation, tally] : summary.by_implementation)
-    out << fmt::format("<th class=\"impl\">{}</th>", escaped(implementation));
+  for (const auto& [implementation, tally] : summary.by_implementation) {
+    if (implementation != kDemos)
+      out << fmt::format("<th class=\"impl\">{}</th>", escaped(implementation));
+  }
   out << "</tr>\n";
   for (const auto& row : rows) {
     out << fmt::format("<tr><td class=\"check\">{}</td>", escaped(row));
     for (const auto& [implementation, tally] : summary.by_implementation) {
-      const auto found = cell[row].find(implementation);
-      if (found == cell[row].end()) {
-        out << "<td class=\"none\" title=\"does not apply\"></td>";
+      if (implementation == kDemos)
         continue;
-      }
-      const Outcome& test = summary.tests[found->second];
-      const char* mark = verdict_mark(test.verdict);
-      if (test.verdict == Outcome::Verdict::pass) {
-        out << fmt::format("<td class=\"pass\">{}</td>", mark);
-      } else {
-        out << fmt::format(R"(<td class="{}"><a href="#t{}" title="{}">{}</a></td>)",
-                           to_string(test.verdict), found->second, escaped(test.reason), mark);
-      }
+      const auto found = cell[row].find(implementation);
+      out << (found == cell[row].end() ? "<td class=\"none\" title=\"does not apply\"></td>"
+                                       : verdict_cell(found->second));
     }
     out << "</tr>\n";
   }
   out << "</table>\n";
+  if (!demo_tests.empty()) {
+    out << "<h2 id=\"demos\">The demos</h2>\n"
+        << "<p>The programs of impl/demos (RST, SIGPIPE, the signal race, sendfile, TCP_CORK), "
+           "each test a property of one demo.</p>\n<table id=\"demo-tests\">\n";
+    for (const std::size_t i : demo_tests) {
+      out << fmt::format("<tr><td class=\"check\">{}</td>{}</tr>\n",
+                         escaped(summary.tests[i].check), verdict_cell(i));
+    }
+    out << "</table>\n";
+  }
   write_charts(summary, out);
   // Each failure's evidence, one click from its cell.
   out << "<h2>Failures, warnings and skips</h2>\n";
