@@ -210,6 +210,10 @@ std::vector<pid_t> without(std::vector<pid_t> pids, std::optional<pid_t> exclude
 
 std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len,
                                              const sockaddr* remote, socklen_t remote_len) {
+  // No address at all: the caller's end is gone (getpeername() fails with
+  // ENOTCONN once the peer has reset), so there is no such connection.
+  if (local_len == 0 || remote_len == 0)
+    return std::nullopt;
   const Endpoint l = endpoint_of(local, local_len);
   const Endpoint r = endpoint_of(remote, remote_len);
   if (l.family != r.family)

@@ -52,6 +52,8 @@ struct TcpSocketInfo {
   uint32_t wqueue = 0;
   uint8_t state = 0;  // TCP_ESTABLISHED, ...
 };
+// nullopt if the kernel has no such socket, or an address is empty (length
+// 0: a connection whose end is already gone).
 std::optional<TcpSocketInfo> tcp_socket_info(const sockaddr* local, socklen_t local_len,
                                              const sockaddr* remote, socklen_t remote_len);
 

@@ -4,6 +4,10 @@
 
 #include <csignal>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
@@ -29,9 +33,14 @@ std::vector<pid_t> zombies_in(const std::vector<pid_t>& tree) {
   return zombies;
 }
 
+// The first few, described; the rest counted (the evidence file lists them all).
 std::string pids(const std::vector<pid_t>& list) {
+  constexpr std::size_t kShown = 5;
   std::string out;
-  for (const pid_t pid : list) out += (out.empty() ? "" : ", ") + harness::describe(pid);
+  for (std::size_t i = 0; i < std::min(list.size(), kShown); ++i)
+    out += (out.empty() ? "" : ", ") + harness::describe(list[i]);
+  if (list.size() > kShown)
+    out += fmt::format(" and {} more", list.size() - kShown);
   return out;
 }
 

@@ -53,13 +53,39 @@ TEST(FailureReason, AStreamedMessageBeatsTheComparison) {
   EXPECT_EQ(failure_reason("/src/a.cpp:112\n"
                            "Expected: (counts[i]) > (0), actual: 0 vs 0\n"
                            "worker 1 served nothing of 480 connections"),
-            "worker 1 served nothing of 480 connections");
+            "worker 1 served nothing of 480 connections (counts[i] = 0)");
   EXPECT_EQ(failure_reason("/src/a.cpp:88\n"
                            "Value of: exact\n"
                            "  Actual: false\n"
                            "Expected: true\n"
                            "a pool of 4 worker processes has 6 live processes"),
             "a pool of 4 worker processes has 6 live processes");
+}
+
+// An EXPECT_EQ's values are what was observed: a message that does not say
+// them gets them.
+TEST(FailureReason, AddsTheValuesTheMessageDoesNotSay) {
+  EXPECT_EQ(failure_reason("/src/a.cpp:143\n"
+                           "Expected equality of these values:\n"
+                           "  sum(reported)\n"
+                           "    Which is: 480\n"
+                           "  sum(observed)\n"
+                           "    Which is: 479\n"
+                           "the table's counts do not add up to the connections made"),
+            "the table's counts do not add up to the connections made (sum(reported) = 480, "
+            "sum(observed) = 479)");
+  EXPECT_EQ(failure_reason("/src/a.cpp:44\n"
+                           "Expected equality of these values:\n"
+                           "  read.bytes\n"
+                           "    Which is: 4000\n"
+                           "  kHeaderBytes + kBodyBytes\n"
+                           "    Which is: 4200\n"
+                           "bytes received of 4200"),
+            "bytes received of 4200 (read.bytes = 4000)");
+  EXPECT_EQ(failure_reason("/src/a.cpp:229\n"
+                           "Expected: (waits) >= (1U), actual: 0 vs 1\n"
+                           "the server never waited for room"),
+            "the server never waited for room (waits = 0)");
 }
 
 TEST(FailureReason, FailAndExceptionsKeepTheirText) {

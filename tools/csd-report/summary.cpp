@@ -113,10 +113,31 @@ struct GtestPart {
   std::size_t end = 0;  // index of the first line after it
   std::string assertion_message;
   std::string description;  // its lines, trimmed and joined
+  // EXPECT_EQ and kin: each operand that is not a literal, with its value
+  // ("sum(reported)", "480"): what was observed.
+  std::vector<std::pair<std::string, std::string>> operands;
 };
 
+// "Expected: (a) >= (b), actual: 0 vs 1": the operands and their values.
+void comparison_operands(std::string_view line, GtestPart& part) {
+  const auto actual = line.find("), actual: ");
+  const auto vs = line.rfind(" vs ");
+  if (!line.starts_with("Expected: (") || actual == std::string_view::npos ||
+      vs == std::string_view::npos || vs < actual)
+    return;
+  const std::string_view exprs = line.substr(11, actual - 11);  // "a) >= (b"
+  const auto close = exprs.find(") ");
+  const auto open = exprs.rfind(" (");
+  if (close == std::string_view::npos || open == std::string_view::npos || open < close)
+    return;
+  const std::string_view values = line.substr(actual + 11);
+  const auto split = values.rfind(" vs ");
+  part.operands = {{std::string(exprs.substr(0, close)), std::string(values.substr(0, split))},
+                   {std::string(exprs.substr(open + 2)), std::string(values.substr(split + 4))}};
+}
+
 GtestPart gtest_part(const std::vector<std::string>& lines, std::size_t start) {
-  GtestPart part{start, "", ""};
+  GtestPart part{start, "", "", {}};
   if (start >= lines.size())
     return part;
   const std::string_view first = lines[start];
@@ -145,8 +166,17 @@ GtestPart gtest_part(const std::vector<std::string>& lines, std::size_t start) {
     part.assertion_message = first_message_line(split_lines(message), 0);
   } else if (first.starts_with("Expected equality of these values:") ||
              first.starts_with("Expected: (") || first.starts_with("Expected:")) {
-    // EXPECT_EQ and kin: the operands follow, indented.
-    while (end < lines.size() && lines[end].starts_with("  ")) ++end;
+    // EXPECT_EQ: each operand on a line of its own, then "Which is: V"
+    // unless it is a literal; EXPECT_GE and kin: all on the first line.
+    comparison_operands(first, part);
+    while (end < lines.size() && lines[end].starts_with("  ")) {
+      const std::string line = trimmed(lines[end]);
+      if (line.starts_with("Which is: ") && end > start + 1 &&
+          !lines[end - 1].starts_with("    ")) {
+        part.operands.emplace_back(trimmed(lines[end - 1]), line.substr(10));
+      }
+      ++end;
+    }
   } else if (first != "Failed") {
     return part;  // no expression: an exception, or a message of its own
   }
@@ -155,6 +185,27 @@ GtestPart gtest_part(const std::vector<std::string>& lines, std::size_t start) {
   for (std::size_t i = start; i < end; ++i) described.push_back(trimmed(lines[i]));
   part.description = fmt::format("{}", fmt::join(described, " "));
   return part;
+}
+
+// An operand whose value is itself: 0, 1U, -5, "text", true.
+bool is_literal(std::string_view operand) {
+  if (operand.starts_with('-'))
+    operand.remove_prefix(1);
+  return !operand.empty() && (std::isdigit(static_cast<unsigned char>(operand.front())) != 0 ||
+                              operand.front() == '"' || operand.front() == '\'' ||
+                              operand == "true" || operand == "false" || operand == "nullptr");
+}
+
+// Whether `text` has `word` as a word of its own ("480" is not in "4800").
+bool mentions(std::string_view text, std::string_view word) {
+  const auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (auto at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const auto after = at + word.size();
+    if ((at == 0 || !is_word_char(text[at - 1])) &&
+        (after == text.size() || !is_word_char(text[after])))
+      return true;
+  }
+  return false;
 }
 
 void add_skip(Summary& summary, const std::string& check, const std::string& reason,
@@ -204,14 +255,26 @@ std::string failure_reason(const std::string& gtest_failure) {
     start = 1;
   const GtestPart part = gtest_part(lines, start);
   std::string message = first_message_line(lines, part.end);
+  std::string reason;
   if (!part.assertion_message.empty()) {
-    return message.empty() || message == part.assertion_message
-               ? part.assertion_message
-               : part.assertion_message + "; " + message;
+    reason = message.empty() || message == part.assertion_message
+                 ? part.assertion_message
+                 : part.assertion_message + "; " + message;
+  } else if (!message.empty()) {
+    reason = message;
+  } else {
+    return part.description.empty() ? "(no message)" : part.description;
   }
-  if (!message.empty())
-    return message;
-  return part.description.empty() ? "(no message)" : part.description;
+  // What was observed, where the message does not say it already: the
+  // values of an EXPECT_EQ's operands.
+  std::vector<std::string> unsaid;
+  for (const auto& [operand, value] : part.operands) {
+    if (!is_literal(operand) && !mentions(reason, value))
+      unsaid.push_back(fmt::format("{} = {}", operand, value));
+  }
+  if (!unsaid.empty())
+    reason += fmt::format(" ({})", fmt::join(unsaid, ", "));
+  return reason;
 }
 
 void add_results(const json& report, Summary& summary, const std::filesystem::path& results_dir) {
