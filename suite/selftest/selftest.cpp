@@ -97,7 +97,7 @@ csd::report::Summary read_report(const fs::path& file) {
   return summary;
 }
 
-// "Reply.SmallRepliesAreExact (asked for 1 bytes, got 0 ...)" for each failure.
+// "Reply.SmallRepliesAreExact (expected 1 bytes then EOF, ...)" for each failure.
 std::string failed_checks(const csd::report::Summary& summary) {
   std::string names;
   for (const auto& f : summary.failures) names += "\n  " + f.check + " (" + f.reason + ")";

@@ -26,9 +26,7 @@ CSD_CHECK(Echo, SmallRoundTripThenCloseOnHalfClose, kSpeaksEcho, "echo/small-rou
           "it has everything (docs/PROTOCOL.md). ncat -k --sh-exec cat fails it "
           "(fixtures/impls/third-party).",
           {"echo-no-halfclose"}) {
-  for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL}) {
-    EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "echo of " << bytes << " bytes";
-  }
+  expect_exact_exchanges({1, 100, 4096}, "echo of");
 }
 
 // Larger than any socket buffer: the server must keep reading while it writes.

@@ -21,9 +21,7 @@ CSD_CHECK(Reply, SmallRepliesAreExact, kSpeaksSize, "size/small-replies-exact", 
           "A request for 1, 100, 4096 or 65536 bytes gets exactly that many bytes, then EOF.",
           "It is the size protocol itself (docs/PROTOCOL.md): no design is excused from it.",
           {"short-reply", "long-reply"}) {
-  for (const uint64_t bytes : {1ULL, 100ULL, 4096ULL, 65536ULL}) {
-    EXPECT_TRUE(GotExactReply(fetch(bytes), bytes)) << "request for " << bytes << " bytes";
-  }
+  expect_exact_exchanges({1, 100, 4096, 65536}, "request for");
 }
 
 CSD_CHECK(Reply, ThreeMegabyteReplyIsExact, kSpeaksSize, "size/large-reply-exact", Level::required,
@@ -42,13 +40,7 @@ CSD_CHECK(Reply, BareNumberLikeClientPy, kSpeaksSize, "size/bare-request", Level
           "The protocol allows it and the seed's own client depends on it: a server that waits for "
           "the newline never answers.",
           {"newline-only"}) {
-  for (const uint64_t bytes : {10ULL, 4096ULL}) {
-    const auto reply = fetch(bytes, /*bare=*/true);
-    EXPECT_TRUE(GotExactReply(reply, bytes)) << "bare request for " << bytes << " bytes";
-    // A server that waits for the newline has shown it: no second deadline.
-    if (reply.outcome == client::Outcome::timeout)
-      break;
-  }
+  expect_exact_exchanges({10, 4096}, "bare request for", /*bare=*/true);
 }
 
 // A request is a byte stream: "4096\n" sent one byte per segment, each byte

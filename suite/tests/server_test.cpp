@@ -81,6 +81,16 @@ client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
   return client::fetch(target(), options);
 }
 
+void ServerTest::expect_exact_exchanges(std::initializer_list<uint64_t> sizes,
+                                        std::string_view what, bool bare) {
+  for (const uint64_t bytes : sizes) {
+    const auto reply = fetch(bytes, bare);
+    EXPECT_TRUE(GotExactReply(reply, bytes)) << what << " " << bytes << " bytes";
+    if (reply.outcome == client::Outcome::timeout)
+      return;
+  }
+}
+
 client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
   client::LoadOptions options;
   options.target = target();
@@ -113,9 +123,29 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {
   if (r.outcome == client::Outcome::ok && r.received == asked)
     return ::testing::AssertionSuccess();
+  // "expected 4096 bytes then EOF, got 4095 then EOF (...)": what ended the reply.
+  const auto ending = [](client::Outcome outcome) -> std::string_view {
+    switch (outcome) {
+      case client::Outcome::ok:
+      case client::Outcome::short_reply:
+        return "EOF";
+      case client::Outcome::long_reply:
+        return "more bytes";
+      case client::Outcome::reset:
+        return "a reset";
+      case client::Outcome::timeout:
+        return "a timeout";
+      case client::Outcome::refused:
+        return "a refused connect";
+      case client::Outcome::error:
+        break;
+    }
+    return "an error";
+  };
   return ::testing::AssertionFailure()
-         << "asked for " << asked << " bytes, got " << r.received << " ("
-         << client::to_string(r.outcome) << (r.detail.empty() ? "" : ": ") << r.detail << ")";
+         << "expected " << asked << " bytes then EOF, got " << r.received << " then "
+         << ending(r.outcome) << (r.detail.empty() ? "" : " (") << r.detail
+         << (r.detail.empty() ? "" : ")");
 }
 
 ::testing::AssertionResult EveryConnectionSucceeded(const client::LoadReport& report) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,12 @@ class ServerTest : public ::testing::Test {
 
   // One exchange of `bytes` with the implementation's protocol.
   client::FetchResult fetch(uint64_t bytes, bool bare = false);
+
+  // One exchange of each size in turn, each expected exact (`what`: "request
+  // for", then the size names it), stopping at the first that timed out: that server has
+  // shown its bug, and would make each next size wait out its deadline too.
+  void expect_exact_exchanges(std::initializer_list<uint64_t> sizes, std::string_view what,
+                              bool bare = false);
 
   // A load run: `clients` concurrent clients x `conns` connections each.
   client::LoadReport load(int clients, int conns, uint64_t bytes);
