@@ -66,7 +66,8 @@ validate() {
 
   local log="$results/csd-report.txt" code=0
   set +e
-  "$build_dir/bin/csd-report" "${args[@]}" "$manifest" 2>&1 | tee "$log"
+  # "--": csd-report's --checks takes every word up to the next option.
+  "$build_dir/bin/csd-report" "${args[@]}" -- "$manifest" 2>&1 | tee "$log"
   code=${PIPESTATUS[0]}
   set -e
 
