@@ -36,12 +36,14 @@ is_true() {
   esac
 }
 
+# The step summary's heading and first line, for csd-report's exit status $1
+# (strict if $2 is not empty).
 verdict_of() {
   case $1 in
-    0) echo "passed" ;;
-    1) echo "failed: a required check failed${2:+ (strict: or a recommended one)}" ;;
-    2) echo "refused: a bad manifest or input, nothing ran" ;;
-    *) echo "unfinished: the suite did not finish (exit $1)" ;;
+    0) printf 'passed\n\nEvery required check that applies passed.\n' ;;
+    1) printf 'failed\n\nA required check failed%s (exit 1).\n' "${2:+, or a recommended one (strict)}" ;;
+    2) printf 'refused\n\nA bad manifest or input: nothing ran (exit 2).\n' ;;
+    *) printf 'unfinished\n\nThe suite did not finish (exit %s).\n' "$1" ;;
   esac
 }
 
@@ -64,12 +66,16 @@ validate() {
   read -ra patterns <<<"${CSD_SKIP_CHECKS:-}"
   for pattern in "${patterns[@]}"; do args+=(--skip-checks "$pattern"); done
 
-  local log="$results/csd-report.txt" code=0
+  # The terminal's text, kept outside the folder csd-report replaces, then
+  # copied in with the results.
+  local log code=0
+  log=$(mktemp "${TMPDIR:-/tmp}/csd-report.XXXXXX")
   set +e
   # "--": csd-report's --checks takes every word up to the next option.
   "$build_dir/bin/csd-report" "${args[@]}" -- "$manifest" 2>&1 | tee "$log"
   code=${PIPESTATUS[0]}
   set -e
+  cp "$log" "$results/csd-report.txt"
 
   # The run's page: the verdict, then csd-report's own summary, word for word.
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
@@ -84,6 +90,7 @@ validate() {
       echo '````'
     } >>"$GITHUB_STEP_SUMMARY"
   fi
+  rm -f "$log"
   if [ -n "${GITHUB_OUTPUT:-}" ]; then
     { echo "exit-code=$code"; echo "results=$results"; } >>"$GITHUB_OUTPUT"
   fi
