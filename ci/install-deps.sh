@@ -26,7 +26,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
       libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
       chromium   # headless, to open csd-report's report.html in a test (html_report_test.cpp)
-      dpkg-dev file)  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
+      dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
+      groff-base)  # groff: ci/help-test.sh reads the man pages the build makes
 
 missing() {
   local p
