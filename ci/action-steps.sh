@@ -17,7 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 deps() {
   if [ -n "${CSD_BUILD_DIR:-}" ]; then echo "deps: using the build in $CSD_BUILD_DIR"; return; fi
-  "$root/ci/install-deps.sh"
+  "$root/ci/install-deps.sh" --build-only
 }
 
 # Only what a run over the caller's manifests needs: csd-suite brings csd-guard
