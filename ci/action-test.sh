@@ -3,7 +3,8 @@
 # (ci/action-steps.sh) on the Python fork server, which has one bug, with
 # GITHUB_STEP_SUMMARY and GITHUB_OUTPUT as temporary files; the steps exit 1,
 # the step summary names the failed check, the outputs and the results folder
-# are there; a missing manifest or a bad strict input exits 2.
+# are there; the checks, skip-checks and strict inputs reach csd-report; a
+# missing manifest or a bad strict input exits 2.
 #   ci/action-test.sh BUILD_DIR      (ctest runs it: Action.StepsByHand)
 set -euo pipefail
 build=$(cd "${1:?usage: action-test.sh BUILD_DIR}" && pwd)
@@ -38,6 +39,17 @@ grep -qx 'exit-code=1' "$GITHUB_OUTPUT" || fail "expected exit-code=1 in GITHUB_
 grep -qx "results=$results" "$GITHUB_OUTPUT" \
   || fail "expected results=$results in GITHUB_OUTPUT, got: $(cat "$GITHUB_OUTPUT")"
 echo "action-test: exit 1, the summary names size/split-request, $(find "$results" -type f | wc -l) result files"
+
+# The inputs reach csd-report: only the checks asked for, and a strict run
+# over checks this server passes passes.
+code=0
+(cd "$work/workspace" && CSD_MANIFEST=fork-server.json CSD_CHECKS='size/small-replies-exact life/*' \
+  CSD_SKIP_CHECKS='life/no-zombies' CSD_STRICT=true CSD_RESULTS=selected GITHUB_OUTPUT=$work/selected \
+  "$root/ci/action-steps.sh" validate) >"$work/selected.log" 2>&1 || code=$?
+[ "$code" = 0 ] || { cat "$work/selected.log"; fail "expected exit 0 for checks the server passes, got $code"; }
+ran=$(sed -n 's/^python-fork-server *\([0-9]*\) .*/\1/p' "$work/selected.log")
+[ "$ran" = 3 ] || { cat "$work/selected.log"; fail "expected 3 checks to pass (size/small-replies-exact, life/* but no-zombies), got '$ran'"; }
+echo "action-test: checks, skip-checks and strict: $ran checks passed, exit 0"
 
 # Refusals exit 2 before anything runs.
 code=0
