@@ -2,7 +2,16 @@
 # Installs the Debian/Ubuntu packages csd builds and tests with. Idempotent:
 # packages already present are skipped, and apt-get runs only when something
 # is missing. Works on Debian 12 and Ubuntu 24.04 as root (or with sudo).
+#   ci/install-deps.sh [--build-only]
+# --build-only: only what building csd and running it needs, not the tools
+# of its own tests and lint (the GitHub Action, ci/action-steps.sh).
 set -euo pipefail
+build_only=""
+case ${1:-} in
+  --build-only) build_only=yes ;;
+  "") ;;
+  *) echo "usage: ci/install-deps.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then
@@ -26,7 +35,15 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
       libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
       chromium   # headless, to open csd-report's report.html in a test (html_report_test.cpp)
-      dpkg-dev file)  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
+      dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
+      groff-base)  # groff: ci/help-test.sh reads the man pages the build makes
+
+if [ -n "$build_only" ]; then
+  base=(build-essential cmake ninja-build pkg-config ca-certificates
+        googletest libgtest-dev libgmock-dev
+        libpcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+        iproute2 procps)
+fi
 
 missing() {
   local p

@@ -33,6 +33,21 @@ Options parse_options(const ProgramInfo& program, int argc, char** argv,
                       const DesignFlag& design_flag) {
   Options opts;
   CLI::App app{std::string(program.description), std::string(program.name)};
+  // The contract every server and demo here keeps with csd-suite (docs/PROTOCOL.md).
+  app.footer(R"(READY
+  Once it listens, it prints "listening on HOST:PORT" on stdout (flushed).
+
+STOPPING
+  SIGTERM or SIGINT: it stops accepting, ends its workers and exits; a pool first prints
+  one "child N : K times" line per worker (threads: "thread N : K times").
+
+EXIT STATUS
+  0  stopped by SIGTERM or SIGINT
+  1  a fatal error (e.g. the address is in use), said on stderr
+  2  bad usage
+
+SEE ALSO
+  csd-client(1), csd-suite(1), impl/README.md, docs/PROTOCOL.md)");
   app.add_option("-i,--host", opts.host, "Numeric IPv4 or IPv6 address to listen on")
       ->capture_default_str()
       ->check(kNumericAddress);

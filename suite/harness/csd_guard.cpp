@@ -170,14 +170,56 @@ class Guard {
   std::optional<int> program_status_;
 };
 
+constexpr const char* kHelp = R"(NAME
+  csd-guard - run a program so that no process of its tree outlives the caller
+
+SYNOPSIS
+  csd-guard -- PROGRAM [ARG...]
+  csd-guard --help
+
+DESCRIPTION
+  Runs PROGRAM (looked up in $PATH if it has no '/') as its only child, in its own
+  process group, with default signal dispositions and an empty signal mask. The guard
+  is a child subreaper, so every process of PROGRAM's tree whose parent dies is
+  re-parented to it, even one that setsid()s and double-forks away. When the guard's
+  parent dies, even by SIGKILL (a parent-death signal), or the guard gets SIGTERM,
+  SIGINT, SIGHUP or SIGQUIT, it SIGKILLs every descendant, reaps them and exits.
+  When PROGRAM has exited and no descendant is left, the guard exits as PROGRAM did.
+  csd-suite starts every server under it; it is useful by hand the same way.
+
+OPTIONS
+  --          required: what follows is PROGRAM and its arguments
+  -h, --help  print this help and exit
+
+EXIT STATUS
+  PROGRAM's own: its exit code, or the signal that killed it, raised again on the guard
+    (so the caller's wait status for the guard is PROGRAM's)
+  2    bad usage (no "--" or no PROGRAM)
+  125  PROGRAM's end could not be told (should not happen)
+  126  the guard could not be set up (sigprocmask, prctl, fork failed)
+  127  PROGRAM could not be executed ("csd-guard: exec PROGRAM: <error>" on stderr)
+  128+N  the guard was told to stop by signal N before PROGRAM ended, N ignored by default
+
+EXAMPLES
+  csd-guard -- ./build/bin/csd-prefork -p 5123 -n 4   a pool that cannot outlive the shell
+  csd-guard -- python3 fork_server.py -p 0
+
+SEE ALSO
+  csd-suite(1), prctl(2) PR_SET_CHILD_SUBREAPER and PR_SET_PDEATHSIG
+)";
+
 int usage() {
-  (void)std::fprintf(stderr, "usage: csd-guard -- PROGRAM [ARG...]\n");
+  (void)std::fprintf(stderr, "usage: csd-guard -- PROGRAM [ARG...]   (csd-guard --help)\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+    (void)std::fputs(kHelp, stdout);
+    return 0;
+  }
   if (argc < 3 || std::string_view(argv[1]) != "--")
     return usage();
 

@@ -35,17 +35,30 @@ using csd::harness::Manifest;
 
 namespace {
 
-constexpr std::string_view kUsage = R"(csd-suite: conformance checks for concurrent TCP servers.
+constexpr std::string_view kUsage = R"(NAME
+  csd-suite - conformance checks for concurrent TCP servers
 
-Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
-                 [--timeout-multiplier=X] [--checks PATTERN] [--skip-checks PATTERN]
-                 [--strict] [--list-checks[=FORMAT]] [gtest flags]
+SYNOPSIS
+  csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
+            [--timeout-multiplier=X] [--checks PATTERN]... [--skip-checks PATTERN]...
+            [--strict] [--list-checks[=FORMAT]] [gtest flags]
 
+DESCRIPTION
+  Checks each server described by a manifest (docs/MANIFEST.md) against the properties
+  of its design: whole replies, concurrency, process and thread shape, accept wake-ups,
+  shutdown, robustness. A check is a test of an implementation only where it applies:
+  the others are not registered (see --list-checks), neither run nor reported as
+  skipped. The demo families (Rst, Sigpipe, SignalRace, Sendfile, Cork: tests of the
+  programs of impl/demos) run with the reference implementations or with --demo, not
+  when --impl or CSD_IMPL names the servers to validate. Kernel features (SO_REUSEPORT,
+  EPOLLEXCLUSIVE, CLONE_NEWNET, CAP_NET_RAW) are probed once per run and recorded as
+  env_feature_* properties; a check whose design or own needs lack one is skipped with
+  the reason. csd-report runs csd-suite and writes its results for people and CI.
+
+OPTIONS
   --impl FILE.json   an implementation manifest to test (repeatable); a
-                     directory means every *.json in it
-  CSD_IMPL=A.json:B.json
-                     the same through the environment
-  Without either: the reference implementations in DEFAULT_IMPL_DIR
+                     directory means every *.json in it. Without --impl or
+                     CSD_IMPL: the reference implementations (FILES)
   --progress=MODE    which check is running and how many are done, on one
                      line of stderr rewritten in place; only ever on a
                      terminal. auto (default): when stdout is not one too
@@ -61,27 +74,42 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=aut
                      not the checks whose ID matches; repeatable
   --strict           a failed recommended check fails the run too (without
                      it: a warning)
+  --timeout-multiplier=X
+                     scale every deadline by X (0.1 to 100): slow machines,
+                     sanitizer builds
   --demo NAME=PATH   the program PATH plays the demo NAME (csd-rstserver,
                      csd-sigpipe, ...) in the demo families' tests, instead
                      of the one next to csd-suite (repeatable)
+  -h, --help         this help, then googletest's flags, and exit
+  Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
+  --gtest_output=json:results.json, --gtest_brief=1.
 
-A check is a test of an implementation only where it applies: the others are
-not registered (see --list-checks), neither run nor reported as skipped. The
-demo families (Rst, Sigpipe, SignalRace, Sendfile, Cork: tests of the programs
-of impl/demos) run with the reference implementations or with --demo, not
-when --impl or CSD_IMPL names the servers to validate.
+EXIT STATUS
+  0  every required check passed (recommended ones may have failed: warnings)
+  1  a required check failed (with --strict: any)
+  2  a bad manifest or usage (an unknown flag, too): nothing runs
 
-Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
---gtest_output=json:results.json, --gtest_brief=1.
-Kernel features (SO_REUSEPORT, EPOLLEXCLUSIVE, CLONE_NEWNET, CAP_NET_RAW) are
-probed once per run and recorded as env_feature_* properties; a check whose
-design or own needs lack one is skipped with the reason. For tests only:
-CSD_PRETEND_MISSING=SO_REUSEPORT,EPOLLEXCLUSIVE makes the probes report these
-absent on a kernel that has them.
+ENVIRONMENT
+  CSD_IMPL=A.json:B.json|DIR   the manifests, as --impl (the flag wins)
+  CSD_TIMEOUT_MULTIPLIER=X     as --timeout-multiplier (the flag wins)
+  CSD_GUARD=PATH               the csd-guard servers run under (default: next to csd-suite)
+  CSD_EVIDENCE_DIR=DIR         where a failed check's evidence goes without --gtest_output
+  CSD_PRETEND_MISSING=SO_REUSEPORT,EPOLLEXCLUSIVE
+                               for tests only: the probes report these kernel features
+                               absent on a kernel that has them
 
-Exit status: 0 every required check passed (recommended ones may have failed:
-warnings), 1 a required check failed (with --strict: any), 2 bad manifest or
-usage (an unknown flag, too: nothing runs).
+FILES
+  DEFAULT_IMPL_DIR/*.json      the reference implementations' manifests
+  csd-guard, csd-* servers and demos: next to csd-suite (build/bin, or the installed bin)
+
+EXAMPLES
+  csd-suite --impl my-server.json                     validate one server
+  csd-suite --impl my-server.json --checks 'size/*'   only the size protocol's checks
+  csd-suite --list-checks                             what is checked, and where
+  csd-suite --gtest_filter='*Concurrency*'            one family on the reference servers
+
+SEE ALSO
+  csd-report(1), csd-guard(1), csd-client(1), docs/MANIFEST.md, docs/CHECKS.md
 )";
 
 [[noreturn]] void usage_error(const std::string& problem) {

@@ -31,12 +31,42 @@ std::vector<T> sorted_unique(std::vector<T> values) {
   return values;
 }
 
-constexpr const char* kDescription =
-    "csd-bench: UNP Figure 30.1 on this machine. Every design under the same load, a fresh\n"
-    "server per run, interleaved over repetitions in shuffled orders. Its headline is Stevens'\n"
-    "process control CPU time: the server's CPU per connection minus that of csd-citerative,\n"
-    "a minimal C iterative server measured in the same run. See docs/BENCHMARKS.md.\n"
-    "Exit status: 0 every run valid, 1 some run invalid, 2 bad usage, 130 interrupted.";
+constexpr const char* kDescription = R"(NAME
+  csd-bench - UNP Figure 30.1 on this machine: every design's CPU time per connection
+
+SYNOPSIS
+  csd-bench [--clients N,...] [--bytes B,...] [--conns N] [--reps R] [--seed S]
+            [--impl FILE.json]... [--only NAME]... [--json FILE] [--markdown FILE] [-q]
+
+DESCRIPTION
+  Every design under the same load, a fresh server per run, interleaved over repetitions
+  in shuffled orders. Its headline is Stevens' process control CPU time: the server's CPU
+  per connection minus that of csd-citerative, a minimal C iterative server measured in
+  the same run. Prints the tables on stdout and one progress line per run on stderr.
+  See docs/BENCHMARKS.md.
+)";
+
+constexpr const char* kFooter = R"(EXIT STATUS
+  0    every run was valid (every connection got its whole reply)
+  1    some run was invalid, or the results could not be written
+  2    bad usage: an option out of range, an unknown design for --only, a bad manifest,
+       an output file that cannot be opened, csd-citerative missing
+  130  interrupted (SIGINT/SIGTERM): the tables of the runs made are printed
+
+ENVIRONMENT
+  CSD_GUARD  the csd-guard servers run under (default: next to csd-bench)
+
+FILES
+  share/csd/impls/*.json (installed) or fixtures/impls/*.json (the build): the designs
+  measured without --impl; csd-citerative, the baseline, next to csd-bench.
+
+EXAMPLES
+  csd-bench                                     the default matrix, about two minutes
+  csd-bench --only csd-fork --only csd-prefork --bytes 4000 --reps 5
+  csd-bench --json bench.json --markdown bench.md
+
+SEE ALSO
+  csd-client(1), csd-suite(1), docs/BENCHMARKS.md)";
 
 }  // namespace
 
@@ -65,6 +95,9 @@ std::variant<Options, int> parse_options(int argc, char** argv, unsigned cores) 
   int conns = 0;
   double timeout_s = 10.0;
   CLI::App app{kDescription};
+  app.option_defaults()->group("OPTIONS");
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.footer(kFooter);
   app.add_option("--clients", o.clients, "Concurrent clients per load point (default 1,5,2×cores)")
       ->delimiter(',')
       ->check(CLI::Range(1, 1000));

@@ -40,9 +40,18 @@ struct Args {
   double timeout_s = 0;   // 0: no limit
 };
 
-constexpr const char* kDescription =
-    "csd-capture: print the TCP segments of one port as they cross the wire, one line each,\n"
-    "like a focused `tcpdump -n -S 'tcp port PORT'`, with the suite's own capture and decoder.";
+constexpr const char* kDescription = R"(NAME
+  csd-capture - print the TCP segments of one port as they cross the wire, one line each
+
+SYNOPSIS
+  csd-capture -p PORT [-i IFACE] [-w FILE.pcap] [-c COUNT] [--timeout S]
+  csd-capture -r FILE.pcap [-p PORT] [-c COUNT]
+
+DESCRIPTION
+  A focused `tcpdump -n -S 'tcp port PORT'`, with the suite's own capture and decoder,
+  so that a person sees by hand exactly what the checks see: one line per segment as it
+  arrives, until Ctrl-C, -c COUNT segments or --timeout; then a count, and the -w file.
+)";
 
 constexpr const char* kFooter = R"(OUTPUT
   When capturing, stderr says "csd-capture: capturing on IFACE port PORT, link type T".
@@ -57,13 +66,6 @@ STOPPING
   Ctrl-C (SIGINT) or SIGTERM, -c COUNT segments, or --timeout seconds, whichever
   comes first. Each is a normal end: the count is printed, the -w file written.
 
-EXAMPLES
-  csd-capture -p 5123                  watch port 5123 on lo until Ctrl-C
-  csd-capture -p 5123 -c 6             the handshake, a request and its reply
-  csd-capture -p 5123 -w run.pcap --timeout 10
-                                       keep 10 s of traffic for tcpdump -r or Wireshark
-  csd-capture -r run.pcap -p 5123      print a saved capture the same way
-
 PRIVILEGE
   A live capture needs CAP_NET_RAW (root). Without it, csd-capture says so and
   exits 3; reading a file (-r) needs none.
@@ -72,7 +74,17 @@ EXIT STATUS
   0  stopped normally (signal, count or timeout)
   1  an error while capturing, or writing or reading a file
   2  bad usage
-  3  capture unavailable on this machine: no CAP_NET_RAW, or the device is absent or down)";
+  3  capture unavailable on this machine: no CAP_NET_RAW, or the device is absent or down
+
+EXAMPLES
+  csd-capture -p 5123                  watch port 5123 on lo until Ctrl-C
+  csd-capture -p 5123 -c 6             the handshake, a request and its reply
+  csd-capture -p 5123 -w run.pcap --timeout 10
+                                       keep 10 s of traffic for tcpdump -r or Wireshark
+  csd-capture -r run.pcap -p 5123      print a saved capture the same way
+
+SEE ALSO
+  tcpdump(8), pcap-filter(7), csd-client(1), csd-suite(1))";
 
 void add_options(CLI::App& app, Args& a) {
   app.add_option("-p,--port", a.port, "TCP port to watch (either end of the connection)")
@@ -204,6 +216,8 @@ int capture_live(const Args& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{kDescription};
+  app.option_defaults()->group("OPTIONS");
+  app.set_help_flag("-h,--help", "Print this help and exit");
   app.footer(kFooter);
   Args a;
   add_options(app, a);

@@ -117,11 +117,36 @@ nlohmann::json run_json(const Args& a, const std::string& host) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "csd-client: load client for the csdesign/UNP size and echo protocols.\n"
-      "CLIENTS concurrent clients each make CONNS sequential connections requesting BYTES bytes.\n"
-      "Exit status: 0 if every connection got exactly what it asked for, 1 if any did not, 2 on "
-      "bad usage."};
+  CLI::App app{R"(NAME
+  csd-client - load client for the size and echo protocols, with a verdict per connection
+
+SYNOPSIS
+  csd-client -i HOST -p PORT [-c CLIENTS] [-t CONNS] [-b BYTES] [--protocol size|echo]
+             [--json] [--bare] [--timeout S] [--after-reply-wait MS] [--sources N]
+
+DESCRIPTION
+  CLIENTS concurrent clients (threads) each make CONNS sequential connections to
+  HOST:PORT. size: each sends "BYTES\n" and expects exactly BYTES bytes, then EOF;
+  echo: each sends BYTES bytes and expects them back. Every connection gets a verdict
+  (complete, short, long, refused, reset, timed out); the report counts them and gives
+  the connect and reply latencies. The flags and their meaning are the csdesign
+  tutorial's client.py's.
+)"};
+  app.option_defaults()->group("OPTIONS");
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.footer(R"(EXIT STATUS
+  0  every connection got exactly what it asked for
+  1  a connection did not (short, long, reset, refused, timed out), or the load failed
+  2  bad usage (an option out of range, --bare with echo, a name that does not resolve)
+
+EXAMPLES
+  csd-client -i 127.0.0.1 -p 5123 -c 5 -t 500 -b 3000    client.py's default load
+  csd-client -i ::1 -p 5123 -c 1 -t 1 --protocol echo -b 100000
+                                            one connection echoing 100 kB, over IPv6
+  csd-client -i 127.0.0.1 -p 5123 -c 50 --json >run.json  the report as JSON
+
+SEE ALSO
+  csd-suite(1), csd-report(1), csd-bench(1), csd-capture(1))");
   Args a;
   add_options(app, a);
   try {

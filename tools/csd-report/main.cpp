@@ -166,14 +166,49 @@ int run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "csd-report: validate servers with csd-suite and write the results for people and CI.\n"
-      "Runs csd-suite over each MANIFEST (none: the reference implementations) and writes "
-      "report.json, junit.xml, report.html, suite.json, suite.log and each failed check's "
-      "evidence into the output folder, then prints one line per implementation and one per "
-      "failure and warning. A run that is refused or killed leaves the folder as it was.\n"
-      "Exit status: 0 every required check passed; 1 a required check failed (with --strict: "
-      "any check); 2 bad usage or a refused run (a bad manifest); 3 the suite did not finish."};
+  CLI::App app{R"(NAME
+  csd-report - validate servers with csd-suite; write the results for people and CI
+
+SYNOPSIS
+  csd-report [-o DIR] [--strict] [--checks ID]... [--skip-checks ID]... [MANIFEST|DIR]...
+  csd-report --from SUITE.json... [-o DIR]
+
+DESCRIPTION
+  Runs csd-suite over each MANIFEST (a folder: every *.json in it; none: the reference
+  implementations) and writes the results into one folder, then prints the summary: one
+  line per implementation, one per failure and warning with its check ID and the reason.
+  A run that is refused or killed leaves the folder as the last finished run left it.
+  --from summarizes the gtest JSON of an earlier run instead of running the suite.
+)"};
+  app.option_defaults()->group("OPTIONS");
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.footer(R"(EXIT STATUS
+  0  every required check passed (recommended ones may have failed: warnings)
+  1  a required check failed (with --strict: any check); also a run where no check ran
+  2  bad usage, a refused run (a bad manifest: csd-suite exits 2), an unreadable --from
+     file, or a report that could not be written
+  3  csd-suite did not finish (killed, crashed) or its results could not be read
+
+ENVIRONMENT
+  CSD_TIMEOUT_MULTIPLIER  scale every deadline, as --timeout-multiplier (the flag wins)
+  CSD_IMPL                manifests for a run without MANIFEST (A.json:B.json, csd-suite's)
+  CSD_GUARD               the csd-guard csd-suite starts servers under (default: next to it)
+
+FILES
+  DIR/report.html   a verdict matrix, each failure's evidence, the figures as charts
+  DIR/junit.xml     for CI systems' test summaries
+  DIR/report.json   the verdicts;  DIR/suite.json, DIR/suite.log: csd-suite's JSON, output
+  DIR/*.pcap, *.txt the evidence each failed check kept (packets, server output, processes)
+
+EXAMPLES
+  csd-report -o results my-server.json           validate one server
+  csd-report my-server.json --checks 'size/*'    only the size protocol's checks
+                                                 (--checks takes every word up to an option)
+  csd-report --from results/suite.json           the summary of the last run again
+
+SEE ALSO
+  csd-suite(1), csd-client(1), ci/conformance.sh, action.yml, docs/MANIFEST.md,
+  docs/CHECKS.md)");
   Options options;
   app.add_option("manifests", options.manifests, "Manifests (JSON) or folders of them to validate")
       ->check(CLI::ExistingPath);
