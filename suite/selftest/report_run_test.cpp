@@ -62,6 +62,21 @@ TEST(ReportRun, WritesItsFolderAndARefusedRunLeavesItAsItWas) {
     EXPECT_FALSE(entry.path().filename().string().starts_with(".run.")) << entry.path();
 }
 
+// --checks takes one pattern per use: the manifest after it is a manifest.
+TEST(ReportRun, ChecksTakeOnePatternEach) {
+  const csd::harness::TempDir results("csd-selftest-report-checks");
+  const auto run = csd::harness::run_to_completion(
+      {CSD_REPORT_BINARY, "-o", results.path().string(), "--checks", "size/small-*",
+       std::string(CSD_BROKEN_DIR) + "/short-reply.json", "--checks", "size/large-*"},
+      120s);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const auto report = nlohmann::json::parse(contents(results.path() / "report.json"));
+  std::vector<std::string> ids;
+  for (const auto& result : report.at("results")) ids.push_back(result.at("id"));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"size/large-reply-exact", "size/small-replies-exact"}));
+}
+
 TEST(ReportRun, UsageErrorsExitTwo) {
   for (const std::vector<std::string>& argv :
        {std::vector<std::string>{CSD_REPORT_BINARY, "--bogus"},

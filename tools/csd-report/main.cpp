@@ -217,11 +217,17 @@ SEE ALSO
                  "Do not run the suite: summarize the gtest JSON of an earlier run "
                  "(csd-suite --gtest_output=json:FILE); with -o, also write the reports there")
       ->check(CLI::ExistingFile)
+      ->allow_extra_args(false)
       ->excludes("manifests");
   app.add_flag("--strict", options.strict, "A failed recommended check fails the run too");
+  // One pattern per --checks (repeat it for more), so that a manifest after
+  // it is not taken for a pattern.
   app.add_option("--checks", options.checks,
-                 "Only the checks whose ID matches (fnmatch: 'size/*')");
-  app.add_option("--skip-checks", options.skip_checks, "Leave out the checks whose ID matches");
+                 "Only the checks whose ID matches (fnmatch: 'size/*'); repeatable")
+      ->allow_extra_args(false);
+  app.add_option("--skip-checks", options.skip_checks,
+                 "Leave out the checks whose ID matches; repeatable")
+      ->allow_extra_args(false);
   app.add_option("--timeout-multiplier", options.timeout_multiplier,
                  "Scale every deadline (slow machines, sanitizer builds)")
       ->check(CLI::PositiveNumber);
