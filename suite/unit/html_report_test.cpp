@@ -60,7 +60,7 @@ std::string chromium() {
 TEST(HtmlReport, ChromiumRendersTheMatrixTheEvidenceAndTheCharts) {
   const std::string browser = chromium();
   if (browser.empty())
-    GTEST_SKIP() << "chromium is not installed (ci/install-deps.sh installs it)";
+    GTEST_SKIP() << "chromium is not installed (ci/install-deps.sh installs it where it is a deb)";
   const harness::TempDir dir("csd-html-test");
   const auto page = dir.path() / "report.html";
   {
