@@ -2,11 +2,12 @@
 // Format (README.md, "Testing your own server"): name, command (with {host} {port} {workers}),
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
 // "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
-// connection.
+// connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -42,7 +43,13 @@ struct Manifest {
   Traits traits;                  // what the model stands for, with the declared accept_wakeup
   int workers = 0;                // 0 when the manifest gives none
   bool prints_ready_line = true;  // false: readiness is a listening port only
+  // RLIMIT_NOFILE (soft and hard) set before the server's exec; none: inherited.
+  std::optional<int> nofile;
 };
+
+// The range a manifest's "nofile" may take.
+inline constexpr int kMinNofile = 8;
+inline constexpr int kMaxNofile = 1 << 20;
 
 // Where a bare command name (no '/') is looked for: first each of
 // `search_dirs` (csd-suite passes its own bin/ directory), then $PATH.

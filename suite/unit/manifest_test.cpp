@@ -57,7 +57,8 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
     "name": "python-server03",
     "command": ["sh", "server03.py", "-i", "{host}", "-p", "{port}", "-n", "{workers}"],
     "protocol": "echo", "model": "prefork", "workers": 4, "ready": "port",
-    "accept_wakeup": "lifo", "description": "free text", "x-notes": {"anything": [1, 2]}
+    "accept_wakeup": "lifo", "nofile": 64, "description": "free text",
+    "x-notes": {"anything": [1, 2]}
   })");
   const Manifest m = load_manifest(p);
   EXPECT_EQ(m.path, p);
@@ -72,6 +73,7 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
   EXPECT_FALSE(m.prints_ready_line);
   EXPECT_EQ(m.traits.wakeup, AcceptWakeup::lifo);
   EXPECT_TRUE(m.traits.process_pool());
+  EXPECT_EQ(m.nofile, 64);
 }
 
 TEST_F(ManifestTest, Defaults) {
@@ -81,6 +83,7 @@ TEST_F(ManifestTest, Defaults) {
   EXPECT_EQ(m.workers, 0);
   EXPECT_TRUE(m.prints_ready_line);
   EXPECT_EQ(m.traits.wakeup, AcceptWakeup::unspecified);
+  EXPECT_FALSE(m.nofile) << "no \"nofile\": the server inherits the suite's limit";
 }
 
 struct BadCase {
@@ -129,6 +132,14 @@ const BadCase kBadCases[] = {
      "workers", "positive integer"},
     {"BoolWorkers", R"({"name": "n", "command": ["sh"], "workers": true})",
      "workers", "positive integer"},
+    {"TinyNofile", R"({"name": "n", "command": ["sh"], "nofile": 3})", "nofile",
+     "integer from 8 to 1048576"},
+    {"HugeNofile", R"({"name": "n", "command": ["sh"], "nofile": 2000000})", "nofile",
+     "integer from 8"},
+    {"StringNofile", R"({"name": "n", "command": ["sh"], "nofile": "64"})", "nofile",
+     "not \"64\""},
+    {"FractionalNofile", R"({"name": "n", "command": ["sh"], "nofile": 64.5})", "nofile",
+     "integer from 8"},
     {"WorkersNeeded", R"({"name": "n", "command": ["sh", "-n", "{workers}"]})",
      "workers", "uses {workers}"},
     {"BadReady", R"({"name": "n", "command": ["sh"], "ready": "soon"})", "ready", "\"line\""},
