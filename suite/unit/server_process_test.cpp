@@ -243,7 +243,7 @@ std::string nofile_limits(pid_t pid) {
       std::string soft;
       std::string hard;
       fields >> soft >> hard;
-      return soft + " " + hard;
+      return fmt::format("{} {}", soft, hard);
     }
   }
   return "(no Max open files line)";
