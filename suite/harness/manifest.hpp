@@ -2,7 +2,8 @@
 // Format (README.md, "Testing your own server"): name, command (with {host} {port} {workers}),
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
 // "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
-// connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with.
+// connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with;
+// "ipv6" (boolean): it serves on ::1 as well when {host} is ::1.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +46,17 @@ struct Manifest {
   bool prints_ready_line = true;  // false: readiness is a listening port only
   // RLIMIT_NOFILE (soft and hard) set before the server's exec; none: inherited.
   std::optional<int> nofile;
+  bool ipv6 = false;  // declared: given -i ::1 ({host}), it listens on ::1
+  // The address the suite starts it on and connects to: "::1" for the
+  // NAME@ipv6 copy with_ipv6_variants() adds.
+  std::string host = "127.0.0.1";
+  [[nodiscard]] bool ipv6_variant() const { return host == "::1"; }
 };
+
+// `manifests`, then for each one that declares "ipv6", a copy named
+// NAME@ipv6 (test names .../NAME_ipv6) whose host is ::1: the correctness
+// checks run a second time over IPv6.
+std::vector<Manifest> with_ipv6_variants(std::vector<Manifest> manifests);
 
 // The range a manifest's "nofile" may take.
 inline constexpr int kMinNofile = 8;
