@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "check.hpp"
 #include "evidence.hpp"
@@ -46,8 +47,8 @@ void ServerTest::SetUp() {
   }
   RecordProperty("model", manifest().model);
   if (manifest().ipv6_variant()) {
-    if (const auto missing = ipv6_loopback_missing())
-      CSD_SKIP(*missing);
+    if (auto missing = ipv6_loopback_missing())
+      CSD_SKIP(std::move(*missing));
   }
   launch_.host = manifest().host;
   try {
