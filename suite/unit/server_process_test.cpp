@@ -264,6 +264,19 @@ TEST_F(ServerProcessTest, NofileFromTheManifestAndItsOverride) {
   EXPECT_NE(nofile_limits(guard->ppid), "48 48");
 }
 
+TEST_F(ServerProcessTest, GuardNofileSetsTheProgramsLimitAndRefusesNonsense) {
+  const std::string guard = detail::guard_path().string();
+  const auto limited =
+      run_to_completion({guard, "--nofile", "20", "--", "sh", "-c", "ulimit -n"}, 5s);
+  EXPECT_EQ(limited.exit_code, 0) << limited.output;
+  EXPECT_EQ(limited.output, "20\n");
+  for (const std::string bad : {"0", "-3", "many", "12x"}) {
+    const auto refused = run_to_completion({guard, "--nofile", bad, "--", "true"}, 5s);
+    EXPECT_EQ(refused.exit_code, 2) << "--nofile " << bad << ": " << refused.output;
+    EXPECT_THAT(refused.output, HasSubstr("usage: csd-guard [--nofile N] -- PROGRAM")) << bad;
+  }
+}
+
 TEST_F(ServerProcessTest, StopReportsWhatIgnoredSigterm) {
   const auto server = ServerProcess::start(fake_server({"--ignore-term", "--workers", "2"}));
   ASSERT_TRUE(server->wait_for_tree_size(3, 5s));
