@@ -1,4 +1,4 @@
-// csd-guard -- PROGRAM [ARG...]
+// csd-guard [--nofile N] -- PROGRAM [ARG...]
 //
 // Runs PROGRAM (looked up in $PATH if it has no '/') as its only child and
 // makes sure that no process of PROGRAM's tree outlives the guard's own
@@ -22,6 +22,11 @@
 // signal (re-raised on itself), so the suite's wait status for the guard is
 // PROGRAM's wait status. If exec fails, the child prints
 // "csd-guard: exec PROGRAM: <error>" and exits 127.
+//
+// --nofile N: PROGRAM runs with RLIMIT_NOFILE N (soft and hard, as
+// `prlimit --nofile=N:N` would), set in the child just before exec, so the
+// guard itself keeps its own limit. If it cannot be set, the child says
+// "csd-guard: setrlimit(RLIMIT_NOFILE, N): <error>" and exits 126.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -29,6 +34,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -76,8 +82,17 @@ bool is_termination(int sig) {
 
 // In the child: its own process group (so a terminal's ^C reaches only the
 // guard, which then kills the tree in order), a clean signal state, exec.
-[[noreturn]] void exec_program(char** argv) {
+[[noreturn]] void exec_program(char** argv, std::optional<rlim_t> nofile) {
   ::setpgid(0, 0);
+  if (nofile) {
+    const rlimit limit{.rlim_cur = *nofile, .rlim_max = *nofile};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      (void)std::fprintf(stderr, "csd-guard: setrlimit(RLIMIT_NOFILE, %llu): %s\n",
+                         static_cast<unsigned long long>(*nofile), std::strerror(errno));
+      (void)std::fflush(stderr);
+      ::_exit(126);
+    }
+  }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // belt and braces: should the guard itself be SIGKILLed
   reset_dispositions();
   sigset_t none;
@@ -174,7 +189,7 @@ constexpr const char* kHelp = R"(NAME
   csd-guard - run a program so that no process of its tree outlives the caller
 
 SYNOPSIS
-  csd-guard -- PROGRAM [ARG...]
+  csd-guard [--nofile N] -- PROGRAM [ARG...]
   csd-guard --help
 
 DESCRIPTION
@@ -188,13 +203,14 @@ DESCRIPTION
   csd-suite starts every server under it; it is useful by hand the same way.
 
 OPTIONS
+  --nofile N  start PROGRAM with RLIMIT_NOFILE N (soft and hard); the guard keeps its own
   --          required: what follows is PROGRAM and its arguments
   -h, --help  print this help and exit
 
 EXIT STATUS
   PROGRAM's own: its exit code, or the signal that killed it, raised again on the guard
     (so the caller's wait status for the guard is PROGRAM's)
-  2    bad usage (no "--" or no PROGRAM)
+  2    bad usage (no "--", no PROGRAM, or --nofile without a whole number >= 1)
   125  PROGRAM's end could not be told (should not happen)
   126  the guard could not be set up (sigprocmask, prctl, fork failed)
   127  PROGRAM could not be executed ("csd-guard: exec PROGRAM: <error>" on stderr)
@@ -209,18 +225,37 @@ SEE ALSO
 )";
 
 int usage() {
-  (void)std::fprintf(stderr, "usage: csd-guard -- PROGRAM [ARG...]   (csd-guard --help)\n");
+  (void)std::fprintf(stderr,
+                     "usage: csd-guard [--nofile N] -- PROGRAM [ARG...]   (csd-guard --help)\n");
   return 2;
 }
 
 }  // namespace
+
+// "--nofile N": N as a limit; nullopt for anything but a whole number >= 1.
+std::optional<rlim_t> parse_nofile(const char* text) {
+  const std::string_view digits(text);
+  rlim_t value = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0)
+    return std::nullopt;
+  return value;
+}
 
 int main(int argc, char** argv) {
   if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
     (void)std::fputs(kHelp, stdout);
     return 0;
   }
-  if (argc < 3 || std::string_view(argv[1]) != "--")
+  std::optional<rlim_t> nofile;
+  int first = 1;  // argv[first] is "--"
+  if (argc > 2 && std::string_view(argv[1]) == "--nofile") {
+    nofile = parse_nofile(argv[2]);
+    if (!nofile)
+      return usage();
+    first = 3;
+  }
+  if (argc < first + 2 || std::string_view(argv[first]) != "--")
     return usage();
 
   reset_dispositions();
@@ -246,7 +281,7 @@ int main(int argc, char** argv) {
     return 126;
   }
   if (program == 0)
-    exec_program(argv + 2);
+    exec_program(argv + first + 1, nofile);
 
   Guard guard(program);
   for (;;) {

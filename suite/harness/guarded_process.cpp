@@ -204,7 +204,8 @@ struct GuardedProcess::Launch {
   std::optional<bp::process> process;
 };
 
-GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe)
+GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe,
+                               std::optional<int> nofile)
     : launch_(std::make_unique<Launch>()) {
   if (argv.empty())
     throw std::invalid_argument("GuardedProcess: empty argv");
@@ -227,7 +228,10 @@ GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_
     stdin_.reset(ends[1]);
   }
 
-  std::vector<std::string> args{"--"};
+  std::vector<std::string> args;
+  if (nofile)
+    args = {"--nofile", std::to_string(*nofile)};
+  args.emplace_back("--");
   args.insert(args.end(), argv.begin(), argv.end());
   try {
     // stdin /dev/null or our pipe; stdout and stderr the same pipe, so their

@@ -78,7 +78,9 @@ class GuardedProcess {
   // Starts csd-guard -- argv... Throws LaunchError if it cannot be started.
   // The program's stdin is /dev/null, or with `stdin_pipe` a stream socket
   // whose other end is stdin_pipe().
-  explicit GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe = false);
+  // With `nofile`, the program runs with that RLIMIT_NOFILE (csd-guard --nofile).
+  explicit GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe = false,
+                          std::optional<int> nofile = std::nullopt);
   ~GuardedProcess();  // kills what is left of the tree and reaps the guard; never throws
   GuardedProcess(const GuardedProcess&) = delete;
   GuardedProcess& operator=(const GuardedProcess&) = delete;

@@ -24,8 +24,8 @@ namespace {
 
 constexpr std::string_view kFileField = "(file)";
 const std::vector<std::string> kPlaceholders{"host", "port", "workers"};
-const std::vector<std::string> kFields{"name",    "command", "protocol",     "model",
-                                       "workers", "ready",   "accept_wakeup"};
+const std::vector<std::string> kFields{"name",  "command",       "protocol", "model", "workers",
+                                       "ready", "accept_wakeup", "nofile",   "ipv6"};
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
@@ -135,6 +135,27 @@ class Reader {
     // is_number_integer() is false for 2.5 and for "4"; booleans are not numbers in nlohmann.
     if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > 100000) {
       fail("workers", fmt::format("must be a positive integer, not {}", v.dump()));
+    }
+    return static_cast<int>(v.get<int64_t>());
+  }
+
+  bool ipv6(const json& doc) const {
+    if (!doc.contains("ipv6"))
+      return false;
+    const auto& v = doc.at("ipv6");
+    if (!v.is_boolean())
+      fail("ipv6", fmt::format("must be true or false, not {}", v.dump()));
+    return v.get<bool>();
+  }
+
+  // RLIMIT_NOFILE for the server: below 8 not even stdio and a listener fit.
+  std::optional<int> nofile(const json& doc) const {
+    if (!doc.contains("nofile"))
+      return std::nullopt;
+    const auto& v = doc.at("nofile");
+    if (!v.is_number_integer() || v.get<int64_t>() < kMinNofile || v.get<int64_t>() > kMaxNofile) {
+      fail("nofile", fmt::format("must be an integer from {} to {} (descriptors), not {}",
+                                 kMinNofile, kMaxNofile, v.dump()));
     }
     return static_cast<int>(v.get<int64_t>());
   }
@@ -260,10 +281,25 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   m.model = reader.model(doc);
   m.workers = reader.workers(doc, uses_workers(m.command));
   m.prints_ready_line = reader.prints_ready_line(doc);
+  m.nofile = reader.nofile(doc);
+  m.ipv6 = reader.ipv6(doc);
   m.traits = traits_of_model(m.model);
   m.traits.wakeup = reader.accept_wakeup(doc);
   m.command[0] = reader.resolve_program(m.command[0], search_dirs).string();
   return m;
+}
+
+std::vector<Manifest> with_ipv6_variants(std::vector<Manifest> manifests) {
+  const std::size_t declared = manifests.size();
+  for (std::size_t i = 0; i < declared; ++i) {
+    if (!manifests[i].ipv6)
+      continue;
+    Manifest v6 = manifests[i];
+    v6.name += "@ipv6";
+    v6.host = "::1";
+    manifests.push_back(std::move(v6));
+  }
+  return manifests;
 }
 
 fs::path own_bin_dir() {

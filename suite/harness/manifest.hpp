@@ -2,11 +2,13 @@
 // Format (README.md, "Testing your own server"): name, command (with {host} {port} {workers}),
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
 // "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
-// connection.
+// connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with;
+// "ipv6" (boolean): it serves on ::1 as well when {host} is ::1.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -42,7 +44,23 @@ struct Manifest {
   Traits traits;                  // what the model stands for, with the declared accept_wakeup
   int workers = 0;                // 0 when the manifest gives none
   bool prints_ready_line = true;  // false: readiness is a listening port only
+  // RLIMIT_NOFILE (soft and hard) set before the server's exec; none: inherited.
+  std::optional<int> nofile;
+  bool ipv6 = false;  // declared: given -i ::1 ({host}), it listens on ::1
+  // The address the suite starts it on and connects to: "::1" for the
+  // NAME@ipv6 copy with_ipv6_variants() adds.
+  std::string host = "127.0.0.1";
+  [[nodiscard]] bool ipv6_variant() const { return host == "::1"; }
 };
+
+// `manifests`, then for each one that declares "ipv6", a copy named
+// NAME@ipv6 (test names .../NAME_ipv6) whose host is ::1: the correctness
+// checks run a second time over IPv6.
+std::vector<Manifest> with_ipv6_variants(std::vector<Manifest> manifests);
+
+// The range a manifest's "nofile" may take.
+inline constexpr int kMinNofile = 8;
+inline constexpr int kMaxNofile = 1 << 20;
 
 // Where a bare command name (no '/') is looked for: first each of
 // `search_dirs` (csd-suite passes its own bin/ directory), then $PATH.

@@ -122,7 +122,8 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest,
   } catch (const std::invalid_argument& e) {
     throw LaunchError(fmt::format("{}: {}", manifest.name, e.what()));
   }
-  impl->guarded = std::make_unique<detail::GuardedProcess>(argv);
+  impl->guarded = std::make_unique<detail::GuardedProcess>(
+      argv, false, options.nofile ? options.nofile : manifest.nofile);
   // The constructor is private; make_unique cannot reach it. Owned at once.
   std::unique_ptr<ServerProcess> server(new ServerProcess(std::move(impl)));
   server->impl_->await_ready(

@@ -43,6 +43,7 @@ class LaunchError : public std::runtime_error {
 struct LaunchOptions {
   std::string host = "127.0.0.1";
   std::optional<int> workers;  // overrides the manifest's
+  std::optional<int> nofile;   // overrides the manifest's RLIMIT_NOFILE
   std::chrono::milliseconds ready_timeout{15000};
 };
 

@@ -27,7 +27,7 @@ namespace {
 long applicable_count(const CheckDeclaration& check,
                       const std::vector<harness::Manifest>& implementations) {
   return std::count_if(implementations.begin(), implementations.end(),
-                       [&](const auto& m) { return harness::applies(check.where, m); });
+                       [&](const auto& m) { return registered_for(check, m); });
 }
 
 // "`no-reap`, `thread-leak`" with quote = "`"; "no-reap, thread-leak" without.

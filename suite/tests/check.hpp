@@ -101,6 +101,10 @@ struct Registered {
 std::vector<harness::KernelFeature> features_needed(const CheckDeclaration& check,
                                                     const harness::Manifest& implementation);
 
+// True if `check` is registered for `implementation`: it applies
+// (harness::applies), and a NAME@ipv6 copy runs only the correctness families.
+bool registered_for(const CheckDeclaration& check, const harness::Manifest& implementation);
+
 // Registers every applicable (check, implementation) pair of the selected
 // checks with googletest, check by check, each over the implementations in
 // their order. `implementations` must outlive RUN_ALL_TESTS().

@@ -1,8 +1,10 @@
 // Lifecycle: what the server's processes do over many connections and when
 // told to stop. Children are reaped, descriptors are not leaked, SIGTERM
-// ends the whole tree promptly.
+// ends the whole tree promptly, and no worker outlives the main process.
 
 #include <csignal>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -102,6 +104,66 @@ CSD_CHECK(Lifecycle, SigtermStopsWholeTreeWithinOneSecond, kEveryImplementation,
       << "after SIGTERM to " << main_process << ", " << report.killed.size() << " of "
       << tree.size()
       << " processes were still running after 1 s and had to be SIGKILLed:" << killed;
+}
+
+// ---- life/no-worker-outlives-parent -----------------------------------------------
+
+constexpr harness::AppliesTo kWorkerProcesses{
+    .workers = {harness::Workers::process_per_client, harness::Workers::process_pool}};
+// How long after the main process is gone a worker may still be seen: the
+// kernel's parent-death signal (PR_SET_PDEATHSIG) or the parent's own
+// SIGTERM, already sent, takes effect in that time; a worker that lives on
+// after its parent, even for a moment it chose, is past it.
+constexpr auto kAfterParentSlack = 100ms;
+
+CSD_CHECK(Lifecycle, NoWorkerOutlivesItsParent, kWorkerProcesses, "life/no-worker-outlives-parent",
+          Level::required,
+          "After SIGTERM, no worker process seen before the signal is alive 100 ms after the main "
+          "process has exited (the main process exits within 1 s).",
+          "When the main process is gone, a supervisor (systemd, a shell's wait) takes the "
+          "server for stopped and may start another; a worker that outlives its parent, even "
+          "briefly and even re-parented to a subreaper, still holds the port and takes its "
+          "clients (UNP 30.6's sig_int kills its children before it exits).",
+          {"outliving-workers"}) {
+  ASSERT_TRUE(EveryConnectionSucceeded(load(4, 10, 100)));
+  const pid_t main_pid = server().pid();
+  std::vector<pid_t> workers;
+  for (const pid_t pid : server().tree()) {
+    if (const auto info = harness::read_proc(pid); pid != main_pid && info && info->state != 'Z')
+      workers.push_back(pid);
+  }
+  const auto main_gone = [&] {
+    const auto info = harness::read_proc(main_pid);
+    return !info || info->state == 'Z';
+  };
+  // The main process is csd-guard's unreaped child: its pid cannot be reused yet.
+  ASSERT_EQ(::kill(main_pid, SIGTERM), 0) << "kill(" << main_pid << ", SIGTERM) failed";
+  const bool exited = harness::wait_until(main_gone, 1000ms);
+  std::vector<pid_t> outliving;
+  if (exited) {
+    // A worker seen before the signal, still alive (not a zombie) once the
+    // slack has passed; its pid cannot have been reused by then: csd-guard
+    // reaps orphans, but pids do not wrap in 100 ms.
+    harness::wait_until(
+        [&] {
+          outliving.clear();
+          for (const pid_t pid : workers) {
+            if (const auto info = harness::read_proc(pid); info && info->state != 'Z')
+              outliving.push_back(pid);
+          }
+          return outliving.empty();
+        },
+        kAfterParentSlack);
+  }
+  const std::string survivors = pids(outliving);
+  stop_server(SIGTERM, 1000ms);  // whatever is left: the guard's subreaping finds it
+  RecordProperty("workers_before", static_cast<int>(workers.size()));
+  RecordProperty("outliving_workers", static_cast<int>(outliving.size()));
+  ASSERT_TRUE(exited) << "expected the main process " << main_pid
+                      << " to exit within 1 s of SIGTERM, it was still running";
+  EXPECT_TRUE(outliving.empty()) << "expected none of the " << workers.size()
+                                 << " workers alive 100 ms after the main process exited, "
+                                 << outliving.size() << " were: " << survivors;
 }
 
 }  // namespace

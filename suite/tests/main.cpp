@@ -304,7 +304,7 @@ int main(int argc, char** argv) {
 
   std::vector<Manifest> implementations;
   try {
-    implementations = load_all(sources);
+    implementations = csd::harness::with_ipv6_variants(load_all(sources));
   } catch (const csd::harness::ManifestError& e) {
     std::cerr << "csd-suite: bad manifest: " << e.what() << "\n";
     return 2;

@@ -20,7 +20,7 @@ constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size
 CSD_CHECK(Reply, SmallRepliesAreExact, kSpeaksSize, "size/small-replies-exact", Level::required,
           "A request for 1, 100, 4096 or 65536 bytes gets exactly that many bytes, then EOF.",
           "It is the size protocol itself (docs/PROTOCOL.md): no design is excused from it.",
-          {"short-reply", "long-reply"}) {
+          {"short-reply", "long-reply", "ignores-host"}) {
   expect_exact_exchanges({1, 100, 4096, 65536}, "request for");
 }
 

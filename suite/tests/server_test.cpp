@@ -2,14 +2,41 @@
 
 #include <fmt/format.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "check.hpp"
 #include "evidence.hpp"
+#include "fd.hpp"
 #include "procfs.hpp"
 #include "timeouts.hpp"
 
 namespace csd::suite {
+
+namespace {
+
+// Why this machine cannot serve on ::1 (IPv6 disabled, no ::1 on lo), or
+// nullopt when it can: a socket bound to [::1]:0 is the proof.
+std::optional<std::string> ipv6_loopback_missing() {
+  const Fd probe(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe)
+    return fmt::format("no IPv6 on this machine (socket(AF_INET6): {})", std::strerror(errno));
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  if (::bind(probe.get(), reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback) != 0)
+    return fmt::format("no ::1 on this machine (bind [::1]:0: {})", std::strerror(errno));
+  return std::nullopt;
+}
+
+}  // namespace
 
 void ServerTest::SetUp() {
   RecordProperty("implementation", manifest().name);
@@ -19,6 +46,11 @@ void ServerTest::SetUp() {
     RecordProperty("level", std::string(to_string(check->info.level)));
   }
   RecordProperty("model", manifest().model);
+  if (manifest().ipv6_variant()) {
+    if (auto missing = ipv6_loopback_missing())
+      CSD_SKIP(std::move(*missing));
+  }
+  launch_.host = manifest().host;
   try {
     server_ = harness::ServerProcess::start(manifest(), launch_);
   } catch (const std::exception& e) {

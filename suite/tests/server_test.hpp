@@ -61,6 +61,9 @@ class ServerTest : public ::testing::Test {
   // derived fixture's constructor).
   void set_workers(int workers) { launch_.workers = workers; }
 
+  // Overrides the manifest's RLIMIT_NOFILE for the server (as set_workers).
+  void set_nofile(int descriptors) { launch_.nofile = descriptors; }
+
   // For a family's constructor: its checks start once the pool has all its
   // workers, and fail in SetUp if it does not within 5 s.
   void start_with_full_pool() { full_pool_at_start_ = true; }

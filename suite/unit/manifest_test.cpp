@@ -57,7 +57,8 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
     "name": "python-server03",
     "command": ["sh", "server03.py", "-i", "{host}", "-p", "{port}", "-n", "{workers}"],
     "protocol": "echo", "model": "prefork", "workers": 4, "ready": "port",
-    "accept_wakeup": "lifo", "description": "free text", "x-notes": {"anything": [1, 2]}
+    "accept_wakeup": "lifo", "nofile": 64, "ipv6": true, "description": "free text",
+    "x-notes": {"anything": [1, 2]}
   })");
   const Manifest m = load_manifest(p);
   EXPECT_EQ(m.path, p);
@@ -72,6 +73,24 @@ TEST_F(ManifestTest, LoadsAFullManifest) {
   EXPECT_FALSE(m.prints_ready_line);
   EXPECT_EQ(m.traits.wakeup, AcceptWakeup::lifo);
   EXPECT_TRUE(m.traits.process_pool());
+  EXPECT_EQ(m.nofile, 64);
+  EXPECT_TRUE(m.ipv6);
+  EXPECT_EQ(m.host, "127.0.0.1") << "the suite's copy for ::1 is made later";
+}
+
+TEST_F(ManifestTest, AnIpv6ManifestGetsACopyOnLoopbackSix) {
+  const Manifest v6 = load_manifest(write("a.json", R"({"name": "a", "command": ["sh"],
+                                                         "ipv6": true})"));
+  const Manifest v4 = load_manifest(write("b.json", R"({"name": "b", "command": ["sh"]})"));
+  const auto all = with_ipv6_variants({v6, v4});
+  ASSERT_EQ(all.size(), 3U);
+  EXPECT_EQ(all[0].name, "a");
+  EXPECT_FALSE(all[0].ipv6_variant());
+  EXPECT_EQ(all[1].name, "b");
+  EXPECT_EQ(all[2].name, "a@ipv6");
+  EXPECT_EQ(all[2].host, "::1");
+  EXPECT_TRUE(all[2].ipv6_variant());
+  EXPECT_EQ(parameter_name(all[2].name), "a_ipv6");
 }
 
 TEST_F(ManifestTest, Defaults) {
@@ -81,6 +100,8 @@ TEST_F(ManifestTest, Defaults) {
   EXPECT_EQ(m.workers, 0);
   EXPECT_TRUE(m.prints_ready_line);
   EXPECT_EQ(m.traits.wakeup, AcceptWakeup::unspecified);
+  EXPECT_FALSE(m.nofile) << "no \"nofile\": the server inherits the suite's limit";
+  EXPECT_FALSE(m.ipv6);
 }
 
 struct BadCase {
@@ -129,6 +150,16 @@ const BadCase kBadCases[] = {
      "workers", "positive integer"},
     {"BoolWorkers", R"({"name": "n", "command": ["sh"], "workers": true})",
      "workers", "positive integer"},
+    {"StringIpv6", R"({"name": "n", "command": ["sh"], "ipv6": "yes"})", "ipv6",
+     "true or false"},
+    {"TinyNofile", R"({"name": "n", "command": ["sh"], "nofile": 3})", "nofile",
+     "integer from 8 to 1048576"},
+    {"HugeNofile", R"({"name": "n", "command": ["sh"], "nofile": 2000000})", "nofile",
+     "integer from 8"},
+    {"StringNofile", R"({"name": "n", "command": ["sh"], "nofile": "64"})", "nofile",
+     "not \"64\""},
+    {"FractionalNofile", R"({"name": "n", "command": ["sh"], "nofile": 64.5})", "nofile",
+     "integer from 8"},
     {"WorkersNeeded", R"({"name": "n", "command": ["sh", "-n", "{workers}"]})",
      "workers", "uses {workers}"},
     {"BadReady", R"({"name": "n", "command": ["sh"], "ready": "soon"})", "ready", "\"line\""},

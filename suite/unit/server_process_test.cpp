@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "fd.hpp"
 #include "guarded_process.hpp"  // detail::open_pidfd
@@ -229,6 +231,50 @@ TEST_F(ServerProcessTest, WorkersOverrideAndTreeSize) {
   for (const pid_t worker : tree)
     EXPECT_TRUE(worker == server->pid() || is_descendant(worker, server->pid()));
   EXPECT_FALSE(server->wait_for_tree_size(7, 20ms));
+}
+
+// "Max open files  SOFT  HARD  files" from /proc/PID/limits, as "SOFT HARD".
+std::string nofile_limits(pid_t pid) {
+  std::ifstream limits(fmt::format("/proc/{}/limits", pid));
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (line.starts_with("Max open files")) {
+      std::istringstream fields(line.substr(std::string_view("Max open files").size()));
+      std::string soft;
+      std::string hard;
+      fields >> soft >> hard;
+      return fmt::format("{} {}", soft, hard);
+    }
+  }
+  return "(no Max open files line)";
+}
+
+TEST_F(ServerProcessTest, NofileFromTheManifestAndItsOverride) {
+  Manifest m = fake_server({});
+  m.nofile = 48;
+  const auto from_manifest = ServerProcess::start(m);
+  EXPECT_EQ(nofile_limits(from_manifest->pid()), "48 48");
+  LaunchOptions options;
+  options.nofile = 32;
+  const auto overridden = ServerProcess::start(m, options);
+  EXPECT_EQ(nofile_limits(overridden->pid()), "32 32");
+  // The guard keeps its own limit: only the program is constrained.
+  const auto guard = read_proc(from_manifest->pid());
+  ASSERT_TRUE(guard);
+  EXPECT_NE(nofile_limits(guard->ppid), "48 48");
+}
+
+TEST_F(ServerProcessTest, GuardNofileSetsTheProgramsLimitAndRefusesNonsense) {
+  const std::string guard = detail::guard_path().string();
+  const auto limited =
+      run_to_completion({guard, "--nofile", "20", "--", "sh", "-c", "ulimit -n"}, 5s);
+  EXPECT_EQ(limited.exit_code, 0) << limited.output;
+  EXPECT_EQ(limited.output, "20\n");
+  for (const std::string bad : {"0", "-3", "many", "12x"}) {
+    const auto refused = run_to_completion({guard, "--nofile", bad, "--", "true"}, 5s);
+    EXPECT_EQ(refused.exit_code, 2) << "--nofile " << bad << ": " << refused.output;
+    EXPECT_THAT(refused.output, HasSubstr("usage: csd-guard [--nofile N] -- PROGRAM")) << bad;
+  }
 }
 
 TEST_F(ServerProcessTest, StopReportsWhatIgnoredSigterm) {
