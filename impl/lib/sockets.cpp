@@ -75,7 +75,10 @@ bool out_of_descriptors = false;
 
 // Out of descriptors: say so once per burst, then drop the waiting
 // connection using the spare descriptor so the listener stops being readable.
-void shed_connection(int listen_fd, int err) {
+// Returns the errno the caller should see: EAGAIN once the queue is empty
+// (so that an edge-triggered drain ends, rather than spin on accept(), which
+// says EMFILE even when nothing waits), else `err`.
+int shed_connection(int listen_fd, int err) {
   if (!out_of_descriptors) {
     log_message(fmt::format("accept: {} (closing new connections until descriptors free up)",
                             std::generic_category().message(err)));
@@ -88,15 +91,18 @@ void shed_connection(int listen_fd, int err) {
     spare_fd().reset();
     Fd dropped(
         restart_on_eintr([&] { return ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC); }));
-    const bool progress = dropped.valid() || (errno != EMFILE && errno != ENFILE);
+    const int accept_err = dropped.valid() ? 0 : errno;
     dropped.reset();  // the client sees its connection closed: refused, not hung
     reserve_spare_fd();
-    if (progress)
-      return;
+    if (accept_err == EAGAIN)
+      return EAGAIN;  // nothing was waiting: the queue is drained
+    if (accept_err != EMFILE && accept_err != ENFILE)
+      return err;  // one connection dropped (or it had gone): progress
   }
   // No spare (or ENFILE: the whole system is out): wait a little rather than
   // spin on a listener that stays readable.
   ::poll(nullptr, 0, 100);
+  return err;
 }
 
 }  // namespace
@@ -157,9 +163,9 @@ Fd accept_connection(int listen_fd, ConnectionMode mode) {
     out_of_descriptors = false;
     return conn;
   }
-  const int err = errno;
+  int err = errno;
   if (err == EMFILE || err == ENFILE)
-    shed_connection(listen_fd, err);
+    err = shed_connection(listen_fd, err);
   else if (!is_transient_accept_error(err))
     log_error("accept", err);
   errno = err;  // for a caller that tells "drained" (EAGAIN) from the rest

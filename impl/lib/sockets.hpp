@@ -50,7 +50,9 @@ enum class ConnectionMode { blocking, nonblocking };
 //  - EMFILE/ENFILE: reported once per burst, then the pending connection is
 //    accepted on a spare descriptor and closed at once (the "spare fd"
 //    trick), so a full descriptor table never turns into a busy loop of
-//    failing accepts; without a spare, it backs off 100 ms;
+//    failing accepts; without a spare, it backs off 100 ms. errno is then
+//    EAGAIN if the spare found nothing waiting (accept() says EMFILE even
+//    on an empty queue), so that a drain until EAGAIN ends;
 //  - anything else is reported ("accept: ...").
 // A call interrupted by a signal is restarted (restart_on_eintr).
 Fd accept_connection(int listen_fd, ConnectionMode mode = ConnectionMode::blocking);

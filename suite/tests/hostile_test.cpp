@@ -745,9 +745,10 @@ CSD_CHECK(HostileFewDescriptors, OutOfDescriptorsNoSpinThenRecovers, kEveryImple
           "Beyond the textbook: accept() failing with EMFILE leaves the connection queued and "
           "the listener readable, so a loop that only retries spins for as long as the clients "
           "stay. The reference servers shed such connections with a spare descriptor "
-          "(impl/lib/sockets.cpp), yet csd-epoll-edge still spins: on Linux accept() says EMFILE "
-          "even with an empty queue, and its accept-pending round retries at once. Designs that "
-          "never run out (fork, a pool blocked in accept()) pass trivially.",
+          "(impl/lib/sockets.cpp), and report the queue drained once the spare finds it empty: "
+          "on Linux accept() says EMFILE even then, which made csd-epoll-edge's accept-pending "
+          "round retry at once, at 100% CPU, until this check found it. Designs that never run "
+          "out (fork, a pool blocked in accept()) pass trivially.",
           {"spins-on-emfile"}) {
   std::vector<client::Connection> idle;
   idle.reserve(kIdleClients);
