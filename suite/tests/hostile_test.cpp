@@ -56,23 +56,6 @@ class Hostile : public ServerTest {
     return manifest().protocol == harness::WireProtocol::echo;
   }
 
-  // Live members of the tree (a zombie is a dead worker, not a member).
-  std::vector<pid_t> live_tree() {
-    std::vector<pid_t> live;
-    for (const pid_t pid : server().tree()) {
-      if (const auto info = harness::read_proc(pid); info && info->state != 'Z')
-        live.push_back(pid);
-    }
-    return live;
-  }
-
-  // Threads a runtime may add to the server ($CSD_RUNTIME_THREADS, as in
-  // resource_shape_test.cpp: the tsan build's background thread).
-  static std::size_t runtime_threads() {
-    const char* text = std::getenv("CSD_RUNTIME_THREADS");
-    return text == nullptr ? 0 : static_cast<std::size_t>(std::strtoul(text, nullptr, 10));
-  }
-
   // How a read to the end ended, in the words of a failure message.
   static std::string_view ending(const client::StepResult& read) {
     return read.status == client::Status::ok ? "EOF" : client::to_string(read.status);
@@ -378,26 +361,9 @@ CSD_CHECK(Hostile, GarbageKeepsThePool, kSpeaksSize, "robust/garbage-keeps-the-p
         << (traits().pool() ? "; the pool has " + strength() : "");
   }
 
-  if (traits().process_pool()) {
-    const auto expected = static_cast<std::size_t>(workers) + 1;
-    std::size_t live = 0;
-    const bool full =
-        harness::wait_until([&] { return (live = live_tree().size()) == expected; }, 3000ms);
-    RecordProperty("processes_after", static_cast<int>(live));
-    EXPECT_TRUE(full) << "expected parent + " << workers << " workers after " << kBadRequestCount
-                      << " bad requests, observed " << live << " live processes";
-  } else if (traits().thread_pool()) {
-    const auto expected = static_cast<std::size_t>(workers) + 1;
-    std::size_t threads = 0;
-    const bool full = harness::wait_until(
-        [&] {
-          threads = harness::thread_ids(server().pid()).size();
-          return threads >= expected && threads <= expected + runtime_threads();
-        },
-        3000ms);
-    RecordProperty("threads_after", static_cast<int>(threads));
-    EXPECT_TRUE(full) << "expected main + " << workers << " worker threads after "
-                      << kBadRequestCount << " bad requests, observed " << threads << " threads";
+  if (traits().pool()) {
+    EXPECT_TRUE(pool_has_exactly_its_workers_within(3000ms))
+        << "after " << kBadRequestCount << " bad requests";
   }
   ASSERT_TRUE(harness::read_proc(server().pid()))
       << "expected the server's main process alive after " << kBadRequestCount

@@ -21,29 +21,6 @@ class ResourceShape : public ServerTest {
   using ServerTest::ServerTest;
 
  protected:
-  // Live members of the tree (zombies are dead but not yet reaped: not live).
-  std::vector<pid_t> live_tree() {
-    std::vector<pid_t> live;
-    for (const pid_t pid : server().tree()) {
-      if (const auto info = harness::read_proc(pid); info && info->state != 'Z')
-        live.push_back(pid);
-    }
-    return live;
-  }
-
-  std::size_t threads_of_main() { return harness::thread_ids(server().pid()).size(); }
-
-  // Threads a runtime adds to the server beyond its design's own (a
-  // sanitizer's background thread; a VM's helpers): $CSD_RUNTIME_THREADS,
-  // which the tsan build sets to 1. Thread counts may exceed the design's by
-  // at most this.
-  static std::size_t runtime_threads() {
-    const char* text = std::getenv("CSD_RUNTIME_THREADS");
-    return text == nullptr ? 0 : static_cast<std::size_t>(std::strtoul(text, nullptr, 10));
-  }
-  static bool within_runtime_allowance(std::size_t threads, std::size_t design) {
-    return threads >= design && threads <= design + runtime_threads();
-  }
 };
 
 // Where the checks apply, whatever the protocol: designs that start a worker
@@ -85,26 +62,8 @@ CSD_CHECK(ResourceShape, PoolKeepsExactlyItsWorkers, kPoolsOfKnownSize, "shape/p
           "The pool's size is the design's parameter (UNP 30.6-30.12); more or fewer is a "
           "different server.",
           {"extra-worker"}) {
-  const int workers = server().workers();
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
-  if (traits().process_pool()) {
-    const auto expected = static_cast<std::size_t>(workers) + 1;
-    std::size_t size = 0;
-    const bool exact =
-        harness::wait_until([&] { return (size = live_tree().size()) == expected; }, 3000ms);
-    RecordProperty("processes", static_cast<int>(size));
-    EXPECT_TRUE(exact) << "a pool of " << workers << " worker processes has " << size
-                       << " live processes, not " << expected << " (parent + workers)";
-  } else {
-    // The main thread and one per worker (the main thread accepts or waits for signals).
-    const auto expected = static_cast<std::size_t>(workers) + 1;
-    std::size_t threads = 0;
-    const bool exact = harness::wait_until(
-        [&] { return within_runtime_allowance(threads = threads_of_main(), expected); }, 3000ms);
-    RecordProperty("threads", static_cast<int>(threads));
-    EXPECT_TRUE(exact) << "a pool of " << workers << " threads has " << threads << " threads, not "
-                       << expected << " (main + workers)";
-  }
+  EXPECT_TRUE(pool_has_exactly_its_workers_within(3000ms)) << "after 200 connections";
 }
 
 CSD_CHECK(

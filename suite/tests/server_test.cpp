@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "fd.hpp"
 #include "procfs.hpp"
 #include "timeouts.hpp"
+#include "wait.hpp"
 
 namespace csd::suite {
 
@@ -150,6 +152,50 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
             << server.workers();
   }
   return failure;
+}
+
+::testing::AssertionResult ServerTest::pool_has_exactly_its_workers_within(
+    std::chrono::milliseconds timeout) {
+  const int workers = server_->workers();
+  const auto expected = static_cast<std::size_t>(workers) + 1;
+  if (traits().process_pool()) {
+    std::size_t live = 0;
+    const bool exact =
+        harness::wait_until([&] { return (live = live_tree().size()) == expected; }, timeout);
+    RecordProperty("pool_processes", static_cast<int>(live));
+    if (exact)
+      return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "a pool of " << workers << " worker processes has " << live << " live processes, not "
+           << expected << " (parent + workers)";
+  }
+  // The main thread and one per worker (the main thread accepts or waits for signals).
+  std::size_t threads = 0;
+  const bool exact = harness::wait_until(
+      [&] { return within_runtime_allowance(threads = threads_of_main(), expected); }, timeout);
+  RecordProperty("pool_threads", static_cast<int>(threads));
+  if (exact)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "a pool of " << workers << " threads has " << threads
+                                       << " threads, not " << expected << " (main + workers)";
+}
+
+std::vector<pid_t> ServerTest::live_tree() const {
+  std::vector<pid_t> live;
+  for (const pid_t pid : server_->tree()) {
+    if (const auto info = harness::read_proc(pid); info && info->state != 'Z')
+      live.push_back(pid);
+  }
+  return live;
+}
+
+std::size_t ServerTest::threads_of_main() const {
+  return harness::thread_ids(server_->pid()).size();
+}
+
+std::size_t ServerTest::runtime_threads() {
+  const char* text = std::getenv("CSD_RUNTIME_THREADS");
+  return text == nullptr ? 0 : static_cast<std::size_t>(std::strtoul(text, nullptr, 10));
 }
 
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "connection.hpp"
 #include "load.hpp"
@@ -56,6 +57,26 @@ class ServerTest : public ::testing::Test {
   // Success once the pool has all its workers (ServerProcess::wait_for_full_pool);
   // a failure saying how many there are at the deadline.
   ::testing::AssertionResult pool_is_full_within(std::chrono::milliseconds timeout);
+
+  // Success once a pool has exactly its workers, alive: parent + N processes,
+  // or main + N threads (within runtime_threads()); else a failure saying
+  // what it has at the deadline ("a pool of 4 worker processes has 6 live
+  // processes, not 5 (parent + workers)"). Records "pool_processes" or
+  // "pool_threads".
+  ::testing::AssertionResult pool_has_exactly_its_workers_within(std::chrono::milliseconds timeout);
+
+  // Live members of the server's tree (a zombie is dead, if not yet reaped).
+  [[nodiscard]] std::vector<pid_t> live_tree() const;
+  [[nodiscard]] std::size_t threads_of_main() const;
+
+  // Threads a runtime adds to the server beyond its design's own (a
+  // sanitizer's background thread; a VM's helpers): $CSD_RUNTIME_THREADS,
+  // which the tsan build sets to 1. Thread counts may exceed the design's by
+  // at most this.
+  static std::size_t runtime_threads();
+  static bool within_runtime_allowance(std::size_t threads, std::size_t design) {
+    return threads >= design && threads <= design + runtime_threads();
+  }
 
   // Overrides the manifest's worker count (call before SetUp runs, i.e. from a
   // derived fixture's constructor).
