@@ -68,8 +68,7 @@ class Concurrency : public ServerTest {
     } else {
       EXPECT_EQ(served, kOthers) << kOthers - served << " of " << kOthers
                                  << " other clients were not served within " << deadline.count()
-                                 << " ms while " << stuck
-                                 << ":" << failures;
+                                 << " ms while " << stuck << ":" << failures;
     }
   }
 
