@@ -124,6 +124,7 @@ class Adopter {
 // Starts argv with a parent-death signal (it dies with this test's process).
 pid_t spawn(const std::vector<std::string>& argv) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const pid_t parent = ::getpid();

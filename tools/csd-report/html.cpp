@@ -20,7 +20,7 @@ namespace {
 // The start of an evidence file, for the page itself: a server that floods
 // its output must not make a page no browser opens.
 std::string head_of_file(const std::string& file) {
-  constexpr std::size_t kShown = 64 * 1024;
+  constexpr std::size_t kShown = std::size_t{64} * 1024;
   std::ifstream in(file);
   if (!in)
     return "(cannot read " + file + ")";
