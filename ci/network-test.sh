@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Verify behavior for the sequence: csd-suite --network 'loss 5%' on a few
+# reference servers -> the checks pass, the loss happened (packets dropped,
+# segments retransmitted), its namespace is gone; then kill -9 of a run
+# mid-test -> its namespace is gone too. Usage: network-test.sh BUILD_BIN_DIR
+set -euo pipefail
+
+bin=${1:?usage: network-test.sh BUILD_BIN_DIR}
+suite=$bin/csd-suite
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: csd-suite --network needs root (it unshares a network namespace)"
+  exit 77
+fi
+if ! command -v nft >/dev/null && [ ! -x /usr/sbin/nft ]; then
+  echo "SKIP: 'loss' needs nft (apt-get install nftables)"
+  exit 77
+fi
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+own_ns=$(readlink /proc/self/ns/net)
+
+# The network namespace of process $1 once it has left ours (csd-suite
+# unshares first thing in main); fails after 10 s. The pause paces a poll
+# of /proc, it synchronises nothing.
+namespace_of() {
+  local pid=$1 ns
+  for _ in $(seq 200); do
+    ns=$(readlink "/proc/$pid/ns/net" 2>/dev/null) || fail "csd-suite $pid exited before unsharing"
+    [ "$ns" != "$own_ns" ] && { echo "$ns"; return 0; }
+    sleep 0.05
+  done
+  fail "csd-suite $pid still in our network namespace after 10 s"
+}
+
+# The PIDs of the processes in namespace $1 ("net:[INODE]").
+members_of() {
+  local link
+  for link in /proc/[0-9]*/ns/net; do
+    [ "$(readlink "$link" 2>/dev/null)" = "$1" ] && { link=${link#/proc/}; echo "${link%%/*}"; }
+  done
+  return 0
+}
+
+# Waits (10 s at most, polling /proc) until no process is in namespace $1:
+# the kernel frees a namespace with its last member.
+wait_namespace_gone() {
+  local left
+  for _ in $(seq 200); do
+    left=$(members_of "$1")
+    [ -z "$left" ] && return 0
+    sleep 0.05
+  done
+  fail "namespace $1 still has processes after 10 s: $(echo "$left" | tr '\n' ' ')"
+}
+
+# 1. A quick subset under 5% loss passes, and the loss is real.
+filter='Impl/Reply.*/epoll:Impl/Reply.*/fork:Impl/Echo.*/thread:Impl/Robustness.*/select'
+"$suite" --network 'loss 5%' --progress=off --gtest_filter="$filter" \
+  --gtest_output="json:$tmp/loss.json" >"$tmp/loss.out" 2>"$tmp/loss.err" &
+pid=$!
+pids+=("$pid")
+ns=$(namespace_of "$pid")
+status=0
+wait "$pid" || status=$?
+[ "$status" = 0 ] || { cat "$tmp/loss.out" "$tmp/loss.err" >&2; fail "csd-suite --network 'loss 5%' exited $status"; }
+passed=$(grep -c '^\[       OK \]' "$tmp/loss.out" || true)
+[ "$passed" -gt 0 ] || fail "no test passed under loss 5%"
+line=$(grep '^csd-suite: network:' "$tmp/loss.err") || fail "no network counters on stderr"
+dropped=$(sed -n 's/.* \([0-9]*\) packets dropped.*/\1/p' <<<"$line")
+retransmitted=$(sed -n 's/.* \([0-9]*\) TCP segments retransmitted.*/\1/p' <<<"$line")
+[ "${dropped:-0}" -gt 0 ] || fail "the loss rule dropped nothing: $line"
+[ "${retransmitted:-0}" -gt 0 ] || fail "no segment was retransmitted: $line"
+grep -q '"env_network": "loss 5%' "$tmp/loss.json" || fail "no env_network property in the results"
+wait_namespace_gone "$ns"
+echo "loss 5%: $passed tests passed; $line; namespace $ns gone"
+
+# 2. kill -9 of the suite while a server of its runs: the namespace goes too
+# (csd-guard kills each server's tree when the suite dies).
+"$suite" --network 'loss 5%' --progress=off --gtest_filter='Impl/Concurrency.*:Impl/Reply.*' \
+  >"$tmp/kill.out" 2>&1 &
+pid=$!
+pids+=("$pid")
+ns=$(namespace_of "$pid")
+for _ in $(seq 200); do
+  [ "$(members_of "$ns" | grep -cvx "$pid")" -gt 0 ] && break
+  sleep 0.05
+done
+[ "$(members_of "$ns" | grep -cvx "$pid")" -gt 0 ] || fail "no server started in $ns within 10 s"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+wait_namespace_gone "$ns"
+echo "kill -9 mid-run: namespace $ns gone"
