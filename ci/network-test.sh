@@ -31,8 +31,8 @@ own_ns=$(readlink /proc/self/ns/net)
 # unshares first thing in main); fails after 10 s. The pause paces a poll
 # of /proc, it synchronises nothing.
 namespace_of() {
-  local pid=$1 ns
-  for _ in $(seq 200); do
+  local pid=$1 ns deadline=$((SECONDS + 10))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     ns=$(readlink "/proc/$pid/ns/net" 2>/dev/null) || fail "csd-suite $pid exited before unsharing"
     [ "$ns" != "$own_ns" ] && { echo "$ns"; return 0; }
     sleep 0.05
@@ -52,8 +52,8 @@ members_of() {
 # Waits (10 s at most, polling /proc) until no process is in namespace $1:
 # the kernel frees a namespace with its last member.
 wait_namespace_gone() {
-  local left
-  for _ in $(seq 200); do
+  local left deadline=$((SECONDS + 10))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     left=$(members_of "$1")
     [ -z "$left" ] && return 0
     sleep 0.05
@@ -62,7 +62,7 @@ wait_namespace_gone() {
 }
 
 # 1. A quick subset under 5% loss passes, and the loss is real.
-filter='Impl/Reply.*/epoll:Impl/Reply.*/fork:Impl/Echo.*/thread:Impl/Robustness.*/select'
+filter='Impl/Reply.*/csd_epoll:Impl/Reply.*/csd_fork:Impl/Echo.*/csd_thread_echo:Impl/Robustness.*/csd_select'
 "$suite" --network 'loss 5%' --progress=off --gtest_filter="$filter" \
   --gtest_output="json:$tmp/loss.json" >"$tmp/loss.out" 2>"$tmp/loss.err" &
 pid=$!
@@ -89,12 +89,14 @@ echo "loss 5%: $passed tests passed; $line; namespace $ns gone"
 pid=$!
 pids+=("$pid")
 ns=$(namespace_of "$pid")
-for _ in $(seq 200); do
-  [ "$(members_of "$ns" | grep -cvx "$pid")" -gt 0 ] && break
-  sleep 0.05
+server_seen=
+deadline=$((SECONDS + 10))
+while [ -z "$server_seen" ] && [ "$SECONDS" -lt "$deadline" ]; do
+  server_seen=$(members_of "$ns" | grep -vx "$pid" | tr '\n' ' ' || true)
+  [ -n "$server_seen" ] || sleep 0.05
 done
-[ "$(members_of "$ns" | grep -cvx "$pid")" -gt 0 ] || fail "no server started in $ns within 10 s"
+[ -n "$server_seen" ] || fail "no server started in $ns within 10 s"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 wait_namespace_gone "$ns"
-echo "kill -9 mid-run: namespace $ns gone"
+echo "kill -9 mid-run (with $server_seen in it): namespace $ns gone"
