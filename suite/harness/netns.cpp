@@ -35,6 +35,11 @@ constexpr std::string_view kTbfBurst = "64kb";
 constexpr std::string_view kTbfLatency = "50ms";
 constexpr auto kToolTimeout = 10s;
 
+std::optional<NetworkConditions>& conditions_in_force() {
+  static std::optional<NetworkConditions> conditions;
+  return conditions;
+}
+
 std::optional<std::string>& unavailable_reason() {
   static std::optional<std::string> reason;
   return reason;
@@ -233,12 +238,15 @@ NetworkSetup enter_network_namespace(const NetworkConditions& conditions) {
     }
     made_with.push_back("delay: netem");
   }
+  conditions_in_force() = conditions;
   return {NetworkSetup::Outcome::ready,
           {},
           fmt::format("{} (own namespace; {})", conditions.describe(), fmt::join(made_with, "; "))};
 }
 
 const std::optional<std::string>& network_unavailable() { return unavailable_reason(); }
+
+const std::optional<NetworkConditions>& network_conditions() { return conditions_in_force(); }
 
 std::optional<long long> snmp_tcp_field(std::string_view snmp, std::string_view field) {
   std::istringstream in{std::string(snmp)};

@@ -57,6 +57,11 @@ struct NetworkSetup {
 // any thread exists: a thread started earlier would stay outside.
 NetworkSetup enter_network_namespace(const NetworkConditions& conditions);
 
+// The conditions the run is under once enter_network_namespace() has made
+// them; nullopt without --network. For the few checks that time exchanges
+// against a fixed window, which a lost packet (1 s for a SYN) overruns.
+const std::optional<NetworkConditions>& network_conditions();
+
 // The reason every check of the run is skipped when --network could not make
 // its namespace (set by enter_network_namespace); nullopt otherwise.
 const std::optional<std::string>& network_unavailable();
