@@ -17,7 +17,10 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <variant>
 
+#include "guarded_process.hpp"
+#include "manifest.hpp"  // own_bin_dir
 #include "run.hpp"
 
 namespace csd::harness {
@@ -111,7 +114,36 @@ std::optional<std::string> run_tool(std::vector<std::string> argv) {
 }
 
 NetworkSetup refused(std::string message) {
-  return {NetworkSetup::Outcome::refused, std::move(message), {}};
+  return {NetworkSetup::Outcome::refused, std::move(message), {}, {}};
+}
+
+// The NFQUEUE number csd-netdelay reads; the namespace is the run's own, so
+// no other program can hold it.
+constexpr std::string_view kDelayQueue = "0";
+
+// Delay without netem: csd-netdelay holds each TCP packet's verdict for
+// `delay`, then iptables' NFQUEUE target (this kernel has no nft queue
+// statement) sends every outgoing TCP packet to it. The delayer first, so
+// that no packet meets the rule before it listens; --queue-bypass lets
+// packets through unheld should it be gone. The error, or the delayer.
+std::variant<std::string, std::shared_ptr<detail::GuardedProcess>> delay_with_nfqueue(
+    std::chrono::milliseconds delay) {
+  const auto delayer_path = own_bin_dir() / "csd-netdelay";
+  if (!is_executable_file(delayer_path))
+    return fmt::format("{} is not built (it needs libnetfilter-queue-dev)", delayer_path.string());
+  auto delayer = std::make_shared<detail::GuardedProcess>(std::vector<std::string>{
+      delayer_path.string(), std::string(kDelayQueue), std::to_string(delay.count())});
+  if (!delayer->output().wait_for(": ready", detail::Clock::now() + kToolTimeout)) {
+    return fmt::format("csd-netdelay did not say it was ready within {} s: {}",
+                       kToolTimeout.count(), one_line(delayer->output().text()));
+  }
+  for (const std::string_view iptables : {"iptables", "ip6tables"}) {
+    if (auto error = run_tool({std::string(iptables), "-A", "OUTPUT", "-p", "tcp", "-j", "NFQUEUE",
+                               "--queue-num", std::string(kDelayQueue), "--queue-bypass"})) {
+      return *error;
+    }
+  }
+  return delayer;
 }
 
 }  // namespace
@@ -190,6 +222,7 @@ NetworkSetup enter_network_namespace(const NetworkConditions& conditions) {
                        fmt::format("cannot make a network namespace: unshare: {}; the checks need "
                                    "root (CAP_SYS_ADMIN) for --network",
                                    std::strerror(errno)),
+                       {},
                        {}};
     unavailable_reason() = setup.message;
     return setup;
@@ -214,6 +247,7 @@ NetworkSetup enter_network_namespace(const NetworkConditions& conditions) {
   }
 
   std::string root = "root";
+  std::shared_ptr<void> helpers;
   if (conditions.rate) {
     if (auto error = run_tool({"tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "tbf",
                                "rate", *conditions.rate, "burst", std::string(kTbfBurst), "latency",
@@ -230,18 +264,25 @@ NetworkSetup enter_network_namespace(const NetworkConditions& conditions) {
     for (std::string word; where >> word;) argv.push_back(word);
     for (const std::string word : {"handle", "10:", "netem", "delay"}) argv.push_back(word);
     argv.push_back(fmt::format("{}ms", conditions.delay->count()));
-    if (auto error = run_tool(argv)) {
-      return refused(fmt::format(
-          "delay {}ms needs netem (absent: {}) or an NFQUEUE delayer, which csd does not have "
-          "yet; loss and rate work without either",
-          conditions.delay->count(), *error));
+    if (auto netem_error = run_tool(argv)) {
+      auto delayer = delay_with_nfqueue(*conditions.delay);
+      if (const auto* error = std::get_if<std::string>(&delayer)) {
+        return refused(
+            fmt::format("delay {}ms needs netem (absent: {}) or NFQUEUE with "
+                        "csd-netdelay ({}); loss and rate work without either",
+                        conditions.delay->count(), *netem_error, *error));
+      }
+      helpers = std::get<std::shared_ptr<detail::GuardedProcess>>(std::move(delayer));
+      made_with.push_back("delay: csd-netdelay on NFQUEUE (no netem), each TCP packet on output");
+    } else {
+      made_with.push_back("delay: netem");
     }
-    made_with.push_back("delay: netem");
   }
   conditions_in_force() = conditions;
   return {NetworkSetup::Outcome::ready,
           {},
-          fmt::format("{} (own namespace; {})", conditions.describe(), fmt::join(made_with, "; "))};
+          fmt::format("{} (own namespace; {})", conditions.describe(), fmt::join(made_with, "; ")),
+          std::move(helpers)};
 }
 
 const std::optional<std::string>& network_unavailable() { return unavailable_reason(); }

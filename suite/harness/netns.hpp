@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -15,7 +16,7 @@ namespace csd::harness {
 
 // What --network asks for. Each is made with what this kernel offers:
 // loss with an nftables rule in the input hook, rate with tbf on lo, delay
-// with netem where the kernel has it.
+// with netem where the kernel has it, else with csd-netdelay on NFQUEUE.
 struct NetworkConditions {
   std::optional<int> loss_percent;  // 1..99: that share of packets dropped on arrival
   std::optional<std::string> rate;  // in tc's syntax: "8mbit", "500kbit"
@@ -50,6 +51,10 @@ struct NetworkSetup {
   std::string message;
   // For the env_network property: the conditions and how each is made.
   std::string description;
+  // The processes a condition needs for the run (csd-netdelay, for delay
+  // without netem): running while this is held, killed when it is dropped
+  // (and by csd-guard if the suite dies).
+  std::shared_ptr<void> helpers;
 };
 
 // unshare(CLONE_NEWNET) of the calling process, then lo up and each condition

@@ -286,13 +286,15 @@ int main(int argc, char** argv) {
   // the last of them, whatever kills the run.
   std::optional<csd::harness::NetworkConditions> network;
   std::string network_description;
+  csd::harness::NetworkSetup network_setup;  // held to the end: its helpers run while it is
   if (!own.network.empty()) {
     const auto parsed = csd::harness::parse_network_conditions(own.network);
     if (!parsed.error.empty())
       usage_error("--network: " + parsed.error);
     network = parsed.conditions;
     if (!own.list_checks) {
-      const auto setup = csd::harness::enter_network_namespace(*network);
+      network_setup = csd::harness::enter_network_namespace(*network);
+      const auto& setup = network_setup;
       switch (setup.outcome) {
         case csd::harness::NetworkSetup::Outcome::ready:
           network_description = setup.description;
