@@ -2,7 +2,8 @@
 # Verify behavior for the sequence: csd-suite --network 'loss 5%' on a few
 # reference servers -> the checks pass, the loss happened (packets dropped,
 # segments retransmitted), its namespace is gone; then kill -9 of a run
-# mid-test -> its namespace is gone too. Usage: network-test.sh BUILD_BIN_DIR
+# mid-test -> its namespace is gone too; then 'delay 20ms' (netem, or
+# csd-netdelay on NFQUEUE) slows an exchange. Usage: network-test.sh BIN_DIR
 set -euo pipefail
 
 bin=${1:?usage: network-test.sh BUILD_BIN_DIR}
@@ -100,3 +101,24 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 wait_namespace_gone "$ns"
 echo "kill -9 mid-run (with $server_seen in it): namespace $ns gone"
+
+# 3. delay 20ms: where neither netem nor csd-netdelay and iptables are here,
+# csd-suite refuses (exit 2) and this part is skipped with its reason.
+"$suite" --network 'delay 20ms' --progress=off \
+  --gtest_filter='Impl/Reply.SmallRepliesAreExact/csd_epoll' \
+  --gtest_output="json:$tmp/delay.json" >"$tmp/delay.out" 2>&1 &
+pid=$!
+pids+=("$pid")
+status=0
+wait "$pid" || status=$?
+if [ "$status" = 2 ] && grep -q 'needs netem' "$tmp/delay.out"; then
+  echo "delay 20ms: not here ($(grep 'needs netem' "$tmp/delay.out"))"
+  exit 0
+fi
+[ "$status" = 0 ] || { cat "$tmp/delay.out" >&2; fail "csd-suite --network 'delay 20ms' exited $status"; }
+grep -q '"env_network": "delay 20ms' "$tmp/delay.json" || fail "no env_network property for delay"
+# Each exchange of the check costs at least two round trips (connect,
+# request and reply) of 2 x 20 ms: the test took 80 ms at least.
+test_ms=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["testsuites"][0]["testsuite"][0]["time"]; print(int(float(t.rstrip("s"))*1000))' "$tmp/delay.json")
+[ "$test_ms" -ge 80 ] || fail "the check took $test_ms ms under delay 20ms: no delay"
+echo "delay 20ms: passed in $test_ms ms; made with $(grep -o "delay: [^;]*" "$tmp/delay.json" | head -n 1)"

@@ -70,8 +70,9 @@ Usage: csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=aut
                      of the one next to csd-suite (repeatable)
   --network COND     run every server and client in a network namespace of
                      the run's own, under COND: 'loss 5%' (nftables drops on
-                     input), 'rate 8mbit' (tbf), 'delay 20ms' (netem, where
-                     the kernel has it); repeatable, or several in one string.
+                     input), 'rate 8mbit' (tbf), 'delay 20ms' (netem, else
+                     csd-netdelay on NFQUEUE); repeatable, or several in one
+                     string.
                      Only the correctness and hostile-client families run
                      (Reply, Echo, Robustness, Hostile, Close, Concurrency,
                      Lifecycle); the timeouts are scaled (loss x4, rate or
