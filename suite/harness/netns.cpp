@@ -217,6 +217,15 @@ ParsedConditions parse_network_conditions(std::span<const std::string> specs) {
 }
 
 NetworkSetup enter_network_namespace(const NetworkConditions& conditions) {
+  // unshare() moves the calling thread only: a thread that exists already
+  // would stay, with every client or server it starts, on the host's lo.
+  const auto threads = std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                                     std::filesystem::directory_iterator());
+  if (threads != 1) {
+    return refused(fmt::format(
+        "csd-suite has {} threads before unsharing its network namespace; it must have one",
+        threads));
+  }
   if (::unshare(CLONE_NEWNET) != 0) {
     NetworkSetup setup{NetworkSetup::Outcome::unavailable,
                        fmt::format("cannot make a network namespace: unshare: {}; the checks need "
