@@ -31,6 +31,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       libpcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev
       clang clang-format clang-tidy
       iproute2 procps python3
+      nftables   # csd-suite --network 'loss N%': an nft rule drops on input (tc, for rate: iproute2)
+      iptables libnetfilter-queue-dev   # --network 'delay D' without netem: NFQUEUE, csd-netdelay
       tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
       libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd

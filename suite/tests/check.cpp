@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "netns.hpp"
+
 namespace csd::suite {
 
 namespace {
@@ -120,6 +122,9 @@ std::optional<std::string> needs_missing_feature(const harness::Manifest& implem
   // more than a missing bit in CapEff says.
   std::erase(needed, harness::KernelFeature::cap_net_raw);
   auto missing = harness::missing_feature(needed);
+  // --network without a namespace (no root): nothing of the run can run.
+  if (!missing && harness::network_unavailable())
+    missing = *harness::network_unavailable();
   if (missing) {
     // What ServerTest::SetUp records for a check that runs, so that the
     // report attributes the skip as it would a verdict.

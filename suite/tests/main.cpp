@@ -1,6 +1,7 @@
 // csd-suite: the conformance suite as one gtest binary.
 //
-//   csd-suite [--impl FILE.json|DIR ...] [--progress=auto|on|off] [--list-checks] [gtest flags]
+//   csd-suite [--impl FILE.json|DIR ...] [--progress=auto|on|off] [--list-checks]
+//             [--network 'loss 5%'] [gtest flags]
 //   CSD_IMPL=FILE.json[:FILE2.json|DIR] csd-suite
 //
 // Without --impl or CSD_IMPL it runs over the reference implementations'
@@ -13,9 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +30,7 @@
 #include "environment.hpp"
 #include "kernel_features.hpp"
 #include "manifest.hpp"
+#include "netns.hpp"
 #include "progress.hpp"
 #include "timeouts.hpp"
 
@@ -41,7 +45,7 @@ constexpr std::string_view kUsage = R"(NAME
 SYNOPSIS
   csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
             [--timeout-multiplier=X] [--checks PATTERN]... [--skip-checks PATTERN]...
-            [--strict] [--list-checks[=FORMAT]] [gtest flags]
+            [--strict] [--network 'COND']... [--list-checks[=FORMAT]] [gtest flags]
 
 DESCRIPTION
   Checks each server described by a manifest (docs/MANIFEST.md) against the properties
@@ -80,6 +84,16 @@ OPTIONS
   --demo NAME=PATH   the program PATH plays the demo NAME (csd-rstserver,
                      csd-sigpipe, ...) in the demo families' tests, instead
                      of the one next to csd-suite (repeatable)
+  --network COND     run every server and client in a network namespace of
+                     the run's own, under COND: 'loss 5%' (nftables drops on
+                     input), 'rate 8mbit' (tbf), 'delay 20ms' (netem, else
+                     csd-netdelay on NFQUEUE); repeatable, or several in one
+                     string.
+                     Only the correctness and hostile-client families run
+                     (Reply, Echo, Robustness, Hostile, Close, Concurrency,
+                     Lifecycle); the timeouts are scaled (loss x4, rate or
+                     delay x2) unless a multiplier is given. Needs root:
+                     without, every check is skipped with the reason
   -h, --help         this help, then googletest's flags, and exit
   Useful gtest flags: --gtest_list_tests, --gtest_filter='*Reply*prefork*',
   --gtest_output=json:results.json, --gtest_brief=1.
@@ -126,6 +140,7 @@ struct OwnArguments {
   std::optional<csd::suite::CatalogueFormat> list_checks;
   csd::suite::CheckSelection selection;
   bool strict = false;
+  std::vector<std::string> network;
 };
 
 double parse_multiplier(std::string_view text, std::string_view where) {
@@ -172,6 +187,8 @@ OwnArguments take_own_arguments(int& argc, char** argv) {
       own.selection.include.emplace_back(*include);
     } else if (const auto exclude = flag_value("--skip-checks", i, argc, argv)) {
       own.selection.exclude.emplace_back(*exclude);
+    } else if (const auto condition = flag_value("--network", i, argc, argv)) {
+      own.network.emplace_back(*condition);
     } else if (arg == "--strict") {
       own.strict = true;
     } else if (const auto spec = flag_value("--demo", i, argc, argv)) {
@@ -244,6 +261,39 @@ void record_environment() {
     testing::Test::RecordProperty("env_" + name, value);
 }
 
+// The families --network runs: what a server must get right whatever the
+// path (correctness, hostile clients). The others measure the design on a
+// quick loopback (distribution, wake-ups, shape) or test the demos, and a
+// degraded path would measure the path instead.
+bool runs_on_a_bad_network(std::string_view family) {
+  static constexpr std::array kFamilies{"Reply", "Echo",        "Robustness", "Hostile",
+                                        "Close", "Concurrency", "Lifecycle"};
+  return std::find(kFamilies.begin(), kFamilies.end(), family) != kFamilies.end();
+}
+
+// Proof that the condition happened, at the end of the run, in the
+// namespace: run properties csd-report shows, and a line on stderr.
+class NetworkCounterReport : public testing::Environment {
+ public:
+  void TearDown() override {
+    const auto counters = csd::harness::read_network_counters();
+    std::vector<std::string> parts;
+    if (counters.dropped_packets) {
+      testing::Test::RecordProperty("network_dropped_packets",
+                                    std::to_string(*counters.dropped_packets));
+      parts.push_back(
+          fmt::format("{} packets dropped by the loss rule", *counters.dropped_packets));
+    }
+    if (counters.retransmitted_segments) {
+      testing::Test::RecordProperty("network_retransmitted_segments",
+                                    std::to_string(*counters.retransmitted_segments));
+      parts.push_back(
+          fmt::format("{} TCP segments retransmitted", *counters.retransmitted_segments));
+    }
+    std::cerr << fmt::format("csd-suite: network: {}\n", fmt::join(parts, ", "));
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -259,6 +309,36 @@ int main(int argc, char** argv) {
     }
   }
   const OwnArguments own = take_own_arguments(argc, argv);
+  // --network: into the run's own namespace first, while csd-suite is one
+  // thread (a thread started before would stay outside), so that every
+  // server, client and capture of the run shares it, and it vanishes with
+  // the last of them, whatever kills the run.
+  std::optional<csd::harness::NetworkConditions> network;
+  std::string network_description;
+  csd::harness::NetworkSetup network_setup;  // held to the end: its helpers run while it is
+  if (!own.network.empty()) {
+    const auto parsed = csd::harness::parse_network_conditions(own.network);
+    if (!parsed.error.empty())
+      usage_error("--network: " + parsed.error);
+    network = parsed.conditions;
+    if (!own.list_checks) {
+      network_setup = csd::harness::enter_network_namespace(*network);
+      const auto& setup = network_setup;
+      switch (setup.outcome) {
+        case csd::harness::NetworkSetup::Outcome::ready:
+          network_description = setup.description;
+          break;
+        case csd::harness::NetworkSetup::Outcome::unavailable:
+          std::cerr << "csd-suite: " << setup.message << ": every check is skipped\n";
+          network_description = "unavailable: " + setup.message;
+          break;
+        case csd::harness::NetworkSetup::Outcome::refused:
+          std::cerr << "csd-suite: --network " << network->describe() << ": " << setup.message
+                    << "\n";
+          return 2;
+      }
+    }
+  }
   // googletest takes its own flags out of argv and ignores what it does not
   // know: whatever is left is a mistake, and running every check anyway
   // would hide it.
@@ -274,6 +354,8 @@ int main(int argc, char** argv) {
     csd::harness::set_timeout_multiplier(*own.timeout_multiplier);
   } else if (const char* env = std::getenv("CSD_TIMEOUT_MULTIPLIER"); env != nullptr) {
     csd::harness::set_timeout_multiplier(parse_multiplier(env, "CSD_TIMEOUT_MULTIPLIER="));
+  } else if (network) {
+    csd::harness::set_timeout_multiplier(network->default_timeout_multiplier());
   }
   // A test's pretence that the kernel lacks a feature: a name that is no
   // feature would pretend nothing, silently.
@@ -298,7 +380,7 @@ int main(int argc, char** argv) {
   // The demo families test the project's own demos: they run with the
   // reference implementations, or when --demo puts a program in, never
   // when the run validates someone's server.
-  const bool with_demos = sources.empty() || own.demo_given;
+  const bool with_demos = (sources.empty() || own.demo_given) && !network;
   if (sources.empty())
     sources.push_back(csd::harness::default_impl_dir().string());
 
@@ -317,18 +399,32 @@ int main(int argc, char** argv) {
       usage_error(fmt::format("--checks {}: no check has a matching ID (csd-suite --list-checks)",
                               pattern));
   }
+  csd::suite::CheckSelection selection = own.selection;
+  if (network) {
+    for (const auto& check : csd::suite::declared_checks()) {
+      if (!runs_on_a_bad_network(check.family))
+        selection.exclude.push_back(check.info.id);
+    }
+  }
   if (own.list_checks) {
-    csd::suite::print_catalogue(*own.list_checks, implementations, own.selection, std::cout);
+    csd::suite::print_catalogue(*own.list_checks, implementations, selection, std::cout);
     return 0;
   }
 
   if (!with_demos)
     csd::suite::run_only_checks_of_implementations();
-  const auto registered = csd::suite::register_applicable_checks(implementations, own.selection);
+  const auto registered = csd::suite::register_applicable_checks(implementations, selection);
   // Outside any test: properties of the whole run, which csd-report reads
   // from the JSON results.
   testing::Test::RecordProperty("checks_not_applicable", registered.not_applicable);
   record_environment();
+  if (network) {
+    testing::Test::RecordProperty(
+        "env_network",
+        fmt::format("{}; timeouts x{}", network_description, csd::harness::timeout_multiplier()));
+    if (!csd::harness::network_unavailable())
+      testing::AddGlobalTestEnvironment(std::make_unique<NetworkCounterReport>().release());
+  }
   const csd::suite::Progress progress(own.progress);
   if (RUN_ALL_TESTS() == 0)
     return 0;

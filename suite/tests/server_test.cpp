@@ -112,6 +112,9 @@ client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
   options.bytes = bytes;
   options.bare = bare;
   options.timeout = harness::scaled_ms(options.timeout);
+  // A deadline too: under --network loss the FIN after an echo's half-close
+  // can be lost and retransmitted more than once (200 ms RTO, doubling).
+  options.echo_close_wait = harness::scaled_ms(options.echo_close_wait);
   return client::fetch(target(), options);
 }
 
@@ -133,6 +136,7 @@ client::LoadReport ServerTest::load(int clients, int conns, uint64_t bytes) {
   options.fetch.protocol = client_protocol(manifest().protocol);
   options.fetch.bytes = bytes;
   options.fetch.timeout = harness::scaled_ms(options.fetch.timeout);
+  options.fetch.echo_close_wait = harness::scaled_ms(options.fetch.echo_close_wait);
   return client::run_load(options);
 }
 

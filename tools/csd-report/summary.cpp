@@ -388,7 +388,7 @@ void print_summary(const Summary& summary, std::ostream& out) {
   std::vector<std::string> sysctls;
   std::vector<std::string> features;
   for (const auto& [name, value] : summary.environment) {
-    if (name == "csd" || name == "kernel")
+    if (name == "csd" || name == "kernel" || name == "network")
       out << fmt::format("{}: {}\n", name, value);
     else if (name.starts_with("feature_"))
       features.push_back(fmt::format("{}={}", name.substr(8), value));
