@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <unistd.h>
@@ -93,10 +94,21 @@ struct Received {
   std::string problem;  // why it stopped before EOF
 };
 
+bool asleep(pid_t pid) {
+  const auto info = harness::read_proc(pid);
+  return info && info->state == 'S';
+}
+
 // Connects to 127.0.0.1:`port` and reads to EOF in steps of `step` bytes,
 // checking each byte against the pattern. `receive_buffer`, when not 0, is
 // set before connect(), so the window the client offers is that small.
-Received read_and_compare(uint16_t port, std::size_t step, int receive_buffer) {
+// `blocked_sender`, when not 0, is the server's pid: the first read waits
+// until bytes have arrived and the server sleeps, i.e. until it waits for
+// room (it cannot have finished: the file is larger than every buffer on the
+// way), so that it certainly waits at least once, however the two are
+// scheduled.
+Received read_and_compare(uint16_t port, std::size_t step, int receive_buffer,
+                          pid_t blocked_sender = 0) {
   Received got;
   const Fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (receive_buffer > 0)
@@ -108,6 +120,19 @@ Received read_and_compare(uint16_t port, std::size_t step, int receive_buffer) {
   if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&server), sizeof server) < 0) {
     got.problem = fmt::format("connect: {}", std::strerror(errno));
     return got;
+  }
+  if (blocked_sender != 0) {
+    const bool blocked = harness::wait_until(
+        [&] {
+          int queued = 0;
+          return ::ioctl(sock.get(), FIONREAD, &queued) == 0 && queued > 0 &&
+                 asleep(blocked_sender);
+        },
+        5s);
+    if (!blocked) {
+      got.problem = "the server never waited for room: no bytes, or it never slept, in 5 s";
+      return got;
+    }
   }
   std::vector<char> buffer(step);
   std::vector<char> expected(step);
@@ -188,11 +213,6 @@ uint64_t voluntary_switches(pid_t pid) {
   return info ? info->voluntary_ctxt_switches : 0;
 }
 
-bool asleep(pid_t pid) {
-  const auto info = harness::read_proc(pid);
-  return info && info->state == 'S';
-}
-
 TEST_P(Sendfile, EveryByteAtItsOffset) {
   const Transfer& transfer = GetParam();
   const PatternFile file(transfer.size);
@@ -204,10 +224,14 @@ TEST_P(Sendfile, EveryByteAtItsOffset) {
 
   ASSERT_TRUE(harness::wait_until([&] { return asleep(pid); }, 5s))
       << "csd-sendfile never went to sleep in accept(): " << harness::describe(pid);
+  // Send buffer, receive window and the most one call queues (64 KiB) are
+  // all smaller than such a file: the transfer must be cut up.
+  const bool larger_than_buffers = transfer.slow_reader && transfer.size > 65536;
   const uint64_t switches_before = voluntary_switches(pid);
-  const Received got = transfer.slow_reader
-                           ? read_and_compare(server->port(), 1024, 4096)
-                           : read_and_compare(server->port(), std::size_t{256} * 1024, 0);
+  const Received got =
+      transfer.slow_reader
+          ? read_and_compare(server->port(), 1024, 4096, larger_than_buffers ? pid : 0)
+          : read_and_compare(server->port(), std::size_t{256} * 1024, 0);
   EXPECT_EQ(got.problem, "");
   EXPECT_EQ(got.bytes, transfer.size) << "bytes received of a " << transfer.size << "-byte file";
   EXPECT_FALSE(got.first_wrong_byte.has_value())
@@ -223,9 +247,7 @@ TEST_P(Sendfile, EveryByteAtItsOffset) {
     const auto line = output.find("sent ");
     RecordProperty("demo_tally", output.substr(line, output.find('\n', line) - line));
   }
-  // Send buffer, receive window and the most one call queues (64 KiB) are
-  // all smaller than this file: the transfer must have been cut up.
-  if (transfer.slow_reader && transfer.size > 65536) {
+  if (larger_than_buffers) {
     EXPECT_GE(waits, 1U) << "the server never waited for room: were the transfers partial?";
   }
 }
