@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     exit_on_stop_signals();
     const csd::Fd body = make_body_file(body_bytes);
     const std::string header(header_bytes, 'h');
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     announce_listening(listener);
 
     for (;;) {

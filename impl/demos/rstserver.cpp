@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       switch_flag("--graceful", "close normally (FIN) instead of with an RST", graceful));
   try {
     exit_on_stop_signals();  // blocked in accept() with nothing to clean up: just go
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     announce_listening(listener);
 
     for (;;) {

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     const csd::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!file)
       throw syscall_error("open " + path);
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     announce_listening(listener);
 
     for (;;) {

@@ -53,6 +53,12 @@ SEE ALSO
       ->check(kNumericAddress);
   app.add_option("-p,--port", opts.port, "Port; 0 picks an ephemeral one (see the listening line)")
       ->capture_default_str();
+  // A small backlog shows what a burst of connections meets (robust/burst-above-backlog).
+  app.add_option("--backlog", opts.backlog,
+                 "listen()'s backlog: connections the kernel queues until accepted "
+                 "(capped by net.core.somaxconn)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
   if (program.has_workers) {
     app.add_option("-n,--workers", opts.workers, "Pool size: worker processes or threads")
         ->capture_default_str()

@@ -1,6 +1,7 @@
 // The command line every reference server shares (CLI11):
 //   -i/--host HOST      numeric IPv4/IPv6 address to listen on (127.0.0.1)
 //   -p/--port PORT      0 = an ephemeral port, printed on the listening line (0)
+//   --backlog N         listen()'s backlog                               (1024)
 //   -n/--workers N      pool designs only: worker processes or threads (4)
 //   --protocol size|echo                                             (size)
 //   --max-bytes N       largest size request served                  (1 GiB)
@@ -20,6 +21,7 @@
 
 #include "protocols.hpp"
 #include "request_reader.hpp"
+#include "sockets.hpp"
 
 namespace CLI {
 class App;
@@ -30,6 +32,7 @@ namespace csd::impl {
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  int backlog = kListenBacklog;
   unsigned workers = 4;
   Protocol protocol = Protocol::size;
   uint64_t max_bytes = kDefaultMaxBytes;

@@ -107,7 +107,7 @@ int shed_connection(int listen_fd, int err) {
 
 }  // namespace
 
-Listener listen_tcp(std::string_view host, uint16_t port, PortSharing sharing) {
+Listener listen_tcp(std::string_view host, uint16_t port, int backlog, PortSharing sharing) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -135,7 +135,7 @@ Listener listen_tcp(std::string_view host, uint16_t port, PortSharing sharing) {
     throw syscall_error("setsockopt SO_REUSEPORT");
   if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) < 0)
     throw syscall_error("bind " + where);
-  if (::listen(fd.get(), kListenBacklog) < 0)
+  if (::listen(fd.get(), backlog) < 0)
     throw syscall_error("listen " + where);
 
   sockaddr_storage bound{};

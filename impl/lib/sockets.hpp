@@ -12,6 +12,8 @@
 
 namespace csd::impl {
 
+// UNP's LISTENQ: the listen() backlog unless --backlog says otherwise. Linux
+// caps it at net.core.somaxconn (4096 since 5.4).
 inline constexpr int kListenBacklog = 1024;
 
 struct Listener {
@@ -26,10 +28,10 @@ struct Listener {
 enum class PortSharing { exclusive, reuseport };
 
 // socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen on a numeric IPv4
-// or IPv6 host ("127.0.0.1", "::1", "0.0.0.0", "::"). Port 0 binds an
-// ephemeral port. Throws std::system_error ("bind [::1]:80: Permission
+// or IPv6 host ("127.0.0.1", "::1", "0.0.0.0", "::"), with `backlog` as
+// listen()'s. Port 0 binds an ephemeral port. Throws std::system_error ("bind [::1]:80: Permission
 // denied") on failure.
-Listener listen_tcp(std::string_view host, uint16_t port,
+Listener listen_tcp(std::string_view host, uint16_t port, int backlog,
                     PortSharing sharing = PortSharing::exclusive);
 
 // Prints "listening on ENDPOINT" to stdout and flushes: the readiness signal

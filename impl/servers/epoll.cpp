@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
       switch_flag("--edge", "Edge-triggered (EPOLLET): every handler drains until EAGAIN", edge));
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     EpollSet set(opts, edge);

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       argv);
   try {
     ignore_sigpipe();
-    Listener listener = listen_tcp(opts.host, opts.port);
+    Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // poll() said readable, but the client may be gone by the time we
     // accept(): the parent must not block there.
     set_nonblocking(listener.fd.get());

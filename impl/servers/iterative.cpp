@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     // No loop to return to while a client holds us in read() or write(): a
     // stop request ends the process there and then, and the kernel closes up.
     exit_on_stop_signals();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     announce_listening(listener);
 
     for (;;) {

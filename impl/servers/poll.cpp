@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       {"csd-poll", "poll: one process multiplexes every connection with poll()"}, argc, argv);
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     Connections conns;

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
                   kWaitModes, mode));
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // Woken by readiness, every child but one finds the queue empty: accept()
     // must then say EAGAIN rather than block that child until the next
     // connection while it should be waiting in select()/epoll_wait().

@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       argc, argv);
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());  // poll() said readable, but the client may be gone
     SignalPipe signals{SIGINT, SIGTERM, SIGCHLD};
     Pool pool(opts.workers);

@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
                   kLocks, lock_kind));
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     const std::unique_ptr<AcceptLock> lock = make_lock(lock_kind);  // before fork(): shared
     SharedCounters counts(opts.workers);
 

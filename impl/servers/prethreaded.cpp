@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
       argc, argv);
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     Pool pool(opts, listener.fd.get(), opts.workers);

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
       argc, argv);
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // Non-blocking: poll() said readable, but the client may be gone by the
     // time we accept(), and the main thread must not block there.
     set_nonblocking(listener.fd.get());

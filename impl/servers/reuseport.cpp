@@ -52,9 +52,10 @@ int main(int argc, char** argv) {
     // All -n sockets first: the kernel spreads connections over them as soon as they listen.
     std::vector<Listener> listeners;
     // The first may ask for port 0; the others then ask for the port it got.
-    listeners.push_back(listen_tcp(opts.host, opts.port, PortSharing::reuseport));
+    listeners.push_back(listen_tcp(opts.host, opts.port, opts.backlog, PortSharing::reuseport));
     while (listeners.size() < opts.workers)
-      listeners.push_back(listen_tcp(opts.host, listeners.front().port, PortSharing::reuseport));
+      listeners.push_back(
+          listen_tcp(opts.host, listeners.front().port, opts.backlog, PortSharing::reuseport));
     SharedCounters counts(opts.workers);
 
     run_worker_pool(

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       {"csd-select", "select: one process multiplexes every connection with select()"}, argc, argv);
   try {
     ignore_sigpipe();
-    const Listener listener = listen_tcp(opts.host, opts.port);
+    const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
     SignalPipe signals{SIGINT, SIGTERM};
     Connections conns;

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
                   max_threads, 1, kMaxMaxThreads));
   try {
     ignore_sigpipe();
-    Listener listener = listen_tcp(opts.host, opts.port);
+    Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // poll() said readable, but the client may be gone by the time we
     // accept(): the main thread must not block there.
     set_nonblocking(listener.fd.get());

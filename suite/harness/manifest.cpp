@@ -23,7 +23,7 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kFileField = "(file)";
-const std::vector<std::string> kPlaceholders{"host", "port", "workers"};
+const std::vector<std::string> kPlaceholders{"host", "port", "workers", "backlog"};
 const std::vector<std::string> kFields{"name",  "command",       "protocol", "model", "workers",
                                        "ready", "accept_wakeup", "nofile",   "ipv6"};
 
@@ -222,7 +222,7 @@ class Reader {
       const auto inner = arg.substr(pos + 1, close - pos - 1);
       if (std::find(kPlaceholders.begin(), kPlaceholders.end(), inner) == kPlaceholders.end()) {
         fail("command", fmt::format("unknown placeholder {{{}}} in item {} \"{}\" (known: {{host}} "
-                                    "{{port}} {{workers}})",
+                                    "{{port}} {{workers}} {{backlog}})",
                                     inner, index, arg));
       }
       pos = close + 1;
@@ -249,9 +249,13 @@ class Reader {
   fs::path path_;
 };
 
+bool uses_placeholder(const std::vector<std::string>& argv, std::string_view placeholder) {
+  return std::any_of(argv.begin(), argv.end(), [&](const std::string& a) {
+    return a.find(placeholder) != std::string::npos;
+  });
+}
 bool uses_workers(const std::vector<std::string>& argv) {
-  return std::any_of(argv.begin(), argv.end(),
-                     [](const std::string& a) { return a.find("{workers}") != std::string::npos; });
+  return uses_placeholder(argv, "{workers}");
 }
 
 void replace_all(std::string& s, std::string_view what, std::string_view with) {
@@ -348,7 +352,10 @@ std::vector<Manifest> load_manifest_dir(const fs::path& dir,
 
 bool command_takes_workers(const Manifest& m) { return uses_workers(m.command); }
 
-std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port) {
+bool command_takes_backlog(const Manifest& m) { return uses_placeholder(m.command, "{backlog}"); }
+
+std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port,
+                                        int backlog) {
   std::vector<std::string> argv = m.command;
   for (auto& arg : argv) {
     if (arg.find("{workers}") != std::string::npos && m.workers <= 0) {
@@ -358,6 +365,7 @@ std::vector<std::string> expand_command(const Manifest& m, std::string_view host
     replace_all(arg, "{host}", host);
     replace_all(arg, "{port}", std::to_string(port));
     replace_all(arg, "{workers}", std::to_string(m.workers));
+    replace_all(arg, "{backlog}", std::to_string(backlog));
   }
   return argv;
 }

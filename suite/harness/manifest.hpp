@@ -1,5 +1,6 @@
 // Implementation manifests: one JSON file describes one server under test.
-// Format (README.md, "Testing your own server"): name, command (with {host} {port} {workers}),
+// Format (README.md, "Testing your own server"): name, command (with {host} {port} {workers},
+// and {backlog} for a server whose listen() backlog the suite may choose),
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
 // "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
 // connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with;
@@ -90,8 +91,16 @@ std::vector<Manifest> load_manifest_dir(const std::filesystem::path& dir,
 // True if the command passes {workers}: the suite can choose the pool's size.
 bool command_takes_workers(const Manifest& m);
 
+// True if the command passes {backlog}: the suite can choose listen()'s backlog.
+bool command_takes_backlog(const Manifest& m);
+
+// {backlog} unless a check asks for another: UNP's LISTENQ, the reference
+// servers' own default.
+inline constexpr int kDefaultBacklog = 1024;
+
 // The argv with placeholders substituted.
-std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port);
+std::vector<std::string> expand_command(const Manifest& m, std::string_view host, uint16_t port,
+                                        int backlog = kDefaultBacklog);
 
 // `name` made safe as a gtest parameter name: [A-Za-z0-9_] only.
 std::string parameter_name(std::string_view name);

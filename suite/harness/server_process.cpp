@@ -118,7 +118,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest,
   }
   std::vector<std::string> argv;
   try {
-    argv = expand_command(impl->manifest, impl->host, impl->port());
+    argv = expand_command(impl->manifest, impl->host, impl->port(), options.backlog);
   } catch (const std::invalid_argument& e) {
     throw LaunchError(fmt::format("{}: {}", manifest.name, e.what()));
   }

@@ -42,8 +42,9 @@ class LaunchError : public std::runtime_error {
 
 struct LaunchOptions {
   std::string host = "127.0.0.1";
-  std::optional<int> workers;  // overrides the manifest's
-  std::optional<int> nofile;   // overrides the manifest's RLIMIT_NOFILE
+  std::optional<int> workers;     // overrides the manifest's
+  std::optional<int> nofile;      // overrides the manifest's RLIMIT_NOFILE
+  int backlog = kDefaultBacklog;  // for {backlog}
   std::chrono::milliseconds ready_timeout{15000};
 };
 

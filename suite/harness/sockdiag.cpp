@@ -273,23 +273,29 @@ Attribution attribute_connection(const sockaddr* client, socklen_t client_len,
 
 bool tcp_port_listening(uint16_t port) {
   try {
-    DiagSocket diag;
-    bool found = false;
-    const auto match = [&](const inet_diag_msg& msg) {
-      found = found || ntohs(msg.id.idiag_sport) == port;
-    };
-    diag.dump_listeners(AF_INET, match);
-    if (found)
-      return true;
-    try {
-      diag.dump_listeners(AF_INET6, match);
-    } catch (const std::system_error&) {
-      // no IPv6 sock_diag (module not loaded / IPv6 disabled): nothing listens there
-    }
-    return found;
+    return !tcp_listen_queues(port).empty();
   } catch (const std::system_error&) {
     return proc_net_tcp_listening(port);
   }
+}
+
+std::vector<ListenQueue> tcp_listen_queues(uint16_t port) {
+  std::vector<ListenQueue> queues;
+  DiagSocket diag;
+  // For a listener the kernel reports its accept queue's length
+  // (sk_ack_backlog) as the read queue and its limit (sk_max_ack_backlog) as
+  // the write queue.
+  const auto match = [&](const inet_diag_msg& msg) {
+    if (ntohs(msg.id.idiag_sport) == port)
+      queues.push_back({.queued = msg.idiag_rqueue, .backlog = msg.idiag_wqueue});
+  };
+  diag.dump_listeners(AF_INET, match);
+  try {
+    diag.dump_listeners(AF_INET6, match);
+  } catch (const std::system_error&) {
+    // no IPv6 sock_diag: nothing listens there
+  }
+  return queues;
 }
 
 }  // namespace csd::harness

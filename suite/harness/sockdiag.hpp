@@ -66,4 +66,18 @@ namespace csd::harness {
 // connections the machine has; /proc/net/tcp{,6} if netlink is unavailable).
 bool tcp_port_listening(uint16_t port);
 
+// The accept queue of a listening socket: connections the kernel has
+// completed that the server has not accepted yet, and the most it holds (the
+// listen() backlog after the kernel's somaxconn cap). Beyond it the kernel
+// drops SYNs, and the handshake's last ACK, rather than refuse.
+struct ListenQueue {
+  uint32_t queued = 0;
+  uint32_t backlog = 0;
+  [[nodiscard]] bool full() const { return queued > backlog; }
+};
+// The accept queue of each TCP socket listening on `port`: one for most
+// servers, one per socket of an SO_REUSEPORT group. Throws std::system_error
+// if netlink fails.
+std::vector<ListenQueue> tcp_listen_queues(uint16_t port);
+
 }  // namespace csd::harness

@@ -85,6 +85,9 @@ class ServerTest : public ::testing::Test {
   // Overrides the manifest's RLIMIT_NOFILE for the server (as set_workers).
   void set_nofile(int descriptors) { launch_.nofile = descriptors; }
 
+  // Sets {backlog} for a command that takes it (as set_workers).
+  void set_backlog(int backlog) { launch_.backlog = backlog; }
+
   // For a family's constructor: its checks start once the pool has all its
   // workers, and fail in SetUp if it does not within 5 s.
   void start_with_full_pool() { full_pool_at_start_ = true; }

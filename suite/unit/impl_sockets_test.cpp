@@ -18,7 +18,7 @@
 namespace {
 
 TEST(ImplListen, Ipv4EphemeralPortAndEndpoint) {
-  const auto l = csd::impl::listen_tcp("127.0.0.1", 0);
+  const auto l = csd::impl::listen_tcp("127.0.0.1", 0, csd::impl::kListenBacklog);
   EXPECT_TRUE(l.fd.valid());
   EXPECT_NE(l.port, 0);
   EXPECT_EQ(l.endpoint, "127.0.0.1:" + std::to_string(l.port));
@@ -26,7 +26,7 @@ TEST(ImplListen, Ipv4EphemeralPortAndEndpoint) {
 
 TEST(ImplListen, Ipv6EndpointIsBracketed) {
   try {
-    const auto l = csd::impl::listen_tcp("::1", 0);
+    const auto l = csd::impl::listen_tcp("::1", 0, csd::impl::kListenBacklog);
     EXPECT_EQ(l.endpoint, "[::1]:" + std::to_string(l.port));
   } catch (const std::system_error& e) {
     GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
@@ -34,11 +34,12 @@ TEST(ImplListen, Ipv6EndpointIsBracketed) {
 }
 
 TEST(ImplListen, NamesAreRefused) {
-  EXPECT_THROW(csd::impl::listen_tcp("localhost", 0), std::runtime_error);
+  EXPECT_THROW(csd::impl::listen_tcp("localhost", 0, csd::impl::kListenBacklog),
+               std::runtime_error);
 }
 
 TEST(ImplListen, AcceptReturnsTheConnection) {
-  const auto l = csd::impl::listen_tcp("127.0.0.1", 0);
+  const auto l = csd::impl::listen_tcp("127.0.0.1", 0, csd::impl::kListenBacklog);
   csd::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

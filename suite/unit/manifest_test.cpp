@@ -240,6 +240,16 @@ TEST_F(ManifestTest, ExpandsPlaceholders) {
                           "{literal"));
 }
 
+TEST_F(ManifestTest, ExpandsTheBacklogTheSuiteChooses) {
+  Manifest m;
+  m.command = {"/bin/srv", "--backlog", "{backlog}"};
+  EXPECT_TRUE(command_takes_backlog(m));
+  EXPECT_THAT(expand_command(m, "127.0.0.1", 1), ElementsAre("/bin/srv", "--backlog", "1024"));
+  EXPECT_THAT(expand_command(m, "127.0.0.1", 1, 16), ElementsAre("/bin/srv", "--backlog", "16"));
+  m.command = {"/bin/srv"};
+  EXPECT_FALSE(command_takes_backlog(m));
+}
+
 TEST_F(ManifestTest, ExpandingWorkersNeedsACount) {
   Manifest m;
   m.command = {"/bin/srv", "-n", "{workers}"};
