@@ -9,6 +9,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "evidence_files.hpp"
+
 namespace csd::suite {
 
 namespace fs = std::filesystem;
@@ -82,7 +84,8 @@ void keep_evidence(const char* property, std::string_view extension, std::string
 EvidenceCapture::~EvidenceCapture() {
   if (!::testing::Test::HasFailure())
     return;
-  save_evidence("capture", ".pcap", fmt::format("capture of port {}", capture_.port()),
+  save_evidence("capture", harness::evidence::kCapture,
+                fmt::format("capture of port {}", capture_.port()),
                 [&](const fs::path& file) { capture_.save(file); });
 }
 

@@ -15,6 +15,7 @@
 
 #include "check.hpp"
 #include "evidence.hpp"
+#include "evidence_files.hpp"
 #include "fd.hpp"
 #include "procfs.hpp"
 #include "timeouts.hpp"
@@ -86,10 +87,10 @@ void ServerTest::TearDown() {
       "--- its output:\n" + report.output +
       (report.output.empty() || report.output.back() == '\n' ? "" : "\n") + "--- end of output\n";
   std::cout << output;
-  keep_evidence("server_output", ".server.txt", output);
+  keep_evidence("server_output", harness::evidence::kServerOutput, output);
   if (!tree.empty()) {
     std::cout << "--- its processes at the failure:\n" << tree;
-    keep_evidence("process_tree", ".processes.txt", tree);
+    keep_evidence("process_tree", harness::evidence::kProcessTree, tree);
   }
 }
 

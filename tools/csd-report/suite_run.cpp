@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "die_with_parent.hpp"
+#include "evidence_files.hpp"
 
 namespace csd::report {
 
@@ -33,14 +34,12 @@ bool is_result_file(const fs::path& file) {
   static constexpr std::array<std::string_view, 7> kNames = {
       "report.json", "junit.xml",        "report.html",    "suite.json",
       "suite.log",   "conformance.json", "conformance.log"};  // the last two: older csd
-  static constexpr std::array<std::string_view, 3> kEvidence = {".pcap", ".server.txt",
-                                                                ".processes.txt"};
   const std::string name = file.filename().string();
   for (const auto known : kNames) {
     if (name == known)
       return true;
   }
-  for (const auto suffix : kEvidence) {
+  for (const auto suffix : harness::evidence::kSuffixes) {
     if (name.ends_with(suffix))
       return true;
   }
