@@ -571,8 +571,9 @@ class HostileSmallBacklog : public Hostile {
     if (queues.empty())
       return "backlog unknown";
     RecordProperty("listen_backlog", static_cast<int>(queues.front().backlog));
-    std::vector<uint32_t> backlogs;
-    for (const auto& q : queues) backlogs.push_back(q.backlog);
+    std::vector<uint32_t> backlogs(queues.size());
+    std::transform(queues.begin(), queues.end(), backlogs.begin(),
+                   [](const harness::ListenQueue& q) { return q.backlog; });
     return fmt::format("{} {}", queues.size() == 1 ? "a backlog of" : "backlogs of",
                        fmt::join(backlogs, ", "));
   }
