@@ -554,6 +554,7 @@ class HostileSmallBacklog : public Hostile {
  public:
   explicit HostileSmallBacklog(const harness::Manifest& implementation) : Hostile(implementation) {
     set_backlog(kSmallBacklog);
+    start_with_full_pool();  // its descriptors before the burst are the whole pool's
   }
 
  protected:
@@ -821,6 +822,8 @@ CSD_CHECK(HostileSmallBacklog, BurstAboveBacklogServedOrRefused, kEveryImplement
   int descriptors_after = 0;
   harness::wait_until(
       [&] { return (descriptors_after = tree_descriptors()) <= descriptors_before; }, 5000ms);
+  RecordProperty("descriptors_before", descriptors_before);
+  RecordProperty("descriptors_after", descriptors_after);
   const auto main_process = harness::read_proc(server().pid());
   ASSERT_TRUE(main_process && main_process->state != 'Z')
       << "expected the server alive after a burst of " << kBurstConnections
