@@ -31,9 +31,12 @@ constexpr auto kDemoTimeout = 15s;
 enum class PeerClose { rst, fin };
 
 // The segments that tell the story, in order: "client data (6) -> server RST".
-// Pure ACKs and the handshake are left out; every FIN, RST and data segment is in.
+// Pure ACKs and the handshake are left out; every FIN, RST and data segment is in,
+// except an RST right after the same side's RST: a closed socket's host answers each
+// segment that still arrives (a late pure ACK too), and the repeat says nothing new.
 std::string wire_story(std::span<const Segment> segments, uint16_t server_port) {
   std::string story;
+  std::string last_event;
   for (const Segment& s : segments) {
     const std::string_view who = s.from(server_port) ? "server" : "client";
     std::vector<std::string> events;
@@ -43,7 +46,12 @@ std::string wire_story(std::span<const Segment> segments, uint16_t server_port) 
       events.push_back(fmt::format("{} FIN", who));
     if (s.rst())
       events.push_back(fmt::format("{} RST", who));
-    for (const auto& event : events) story += (story.empty() ? "" : " -> ") + event;
+    for (auto& event : events) {
+      if (event.ends_with(" RST") && event == last_event)
+        continue;
+      story += (story.empty() ? "" : " -> ") + event;
+      last_event = std::move(event);
+    }
   }
   return story.empty() ? "no FIN, RST or data" : story;
 }
