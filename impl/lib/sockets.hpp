@@ -29,8 +29,8 @@ enum class PortSharing { exclusive, reuseport };
 
 // socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen on a numeric IPv4
 // or IPv6 host ("127.0.0.1", "::1", "0.0.0.0", "::"), with `backlog` as
-// listen()'s. Port 0 binds an ephemeral port. Throws std::system_error ("bind [::1]:80: Permission
-// denied") on failure.
+// listen()'s. Port 0 binds an ephemeral port. Throws std::system_error
+// ("bind [::1]:80: Permission denied") on failure.
 Listener listen_tcp(std::string_view host, uint16_t port, int backlog,
                     PortSharing sharing = PortSharing::exclusive);
 

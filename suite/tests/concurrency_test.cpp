@@ -11,6 +11,7 @@
 #include "sockdiag.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
+#include "wire.hpp"
 
 namespace csd::suite {
 namespace {
@@ -70,13 +71,6 @@ class Concurrency : public ServerTest {
                                  << " other clients were not served within " << deadline.count()
                                  << " ms while " << stuck << ":" << failures;
     }
-  }
-
-  static std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
-    const auto local = c.local_address();
-    const auto peer = c.peer_address();
-    return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
-                                    reinterpret_cast<const sockaddr*>(&local.storage), local.len);
   }
 };
 

@@ -38,19 +38,12 @@
 #include "sockdiag.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
+#include "wire.hpp"
 
 namespace csd::suite {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The kernel's view of the server's end of `c`; inode 0 until it is accepted.
-std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
-  const auto local = c.local_address();
-  const auto peer = c.peer_address();
-  return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
-                                  reinterpret_cast<const sockaddr*>(&local.storage), local.len);
-}
 
 class Hostile : public ServerTest {
  public:
@@ -609,25 +602,21 @@ class HostileSmallBacklog : public Hostile {
                       // the way, and what the client has is all it gets
   };
   static WaitsOn waits_on(const client::Connection& connection) {
-    const auto client_end = connection.local_address();
-    const auto server_end = connection.peer_address();
-    std::optional<harness::TcpSocketInfo> server_side;
+    std::optional<harness::TcpSocketInfo> server_end;
     try {
-      server_side = harness::tcp_socket_info(
-          reinterpret_cast<const sockaddr*>(&server_end.storage), server_end.len,
-          reinterpret_cast<const sockaddr*>(&client_end.storage), client_end.len);
+      server_end = server_side(connection);
     } catch (const std::exception&) {
       return WaitsOn::server;  // unknown: keep waiting
     }
-    if (!server_side || server_side->state == TCP_SYN_RECV)
+    if (!server_end || server_end->state == TCP_SYN_RECV)
       return WaitsOn::not_admitted;
     if (int unacknowledged = 0;
         ::ioctl(connection.fd(), SIOCOUTQ, &unacknowledged) == 0 && unacknowledged > 0)
       return WaitsOn::tcp_backoff;
     // The server's unacknowledged bytes (its FIN counts as one).
     const bool server_closed =
-        server_side->state != TCP_ESTABLISHED && server_side->state != TCP_CLOSE_WAIT;
-    if (server_side->wqueue > (server_closed ? 1U : 0U))
+        server_end->state != TCP_ESTABLISHED && server_end->state != TCP_CLOSE_WAIT;
+    if (server_end->wqueue > (server_closed ? 1U : 0U))
       return WaitsOn::tcp_backoff;
     return server_closed ? WaitsOn::server_finished : WaitsOn::server;
   }

@@ -10,6 +10,13 @@
 
 namespace csd::suite {
 
+std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
+  const auto local = c.local_address();
+  const auto peer = c.peer_address();
+  return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
+                                  reinterpret_cast<const sockaddr*>(&local.storage), local.len);
+}
+
 using namespace std::chrono_literals;
 using client::Clock;
 
@@ -20,13 +27,9 @@ namespace {
 // may legitimately stop reading; the check then goes on without the guarantee).
 bool wait_until_server_read_everything(const client::Connection& connection,
                                        client::Deadline deadline) {
-  const auto client_end = connection.local_address();
-  const auto server_end = connection.peer_address();
   return harness::wait_until(
       [&] {
-        const auto info = harness::tcp_socket_info(
-            reinterpret_cast<const sockaddr*>(&server_end.storage), server_end.len,
-            reinterpret_cast<const sockaddr*>(&client_end.storage), client_end.len);
+        const auto info = server_side(connection);
         return info && info->inode != 0 && info->rqueue == 0;
       },
       deadline - Clock::now(), std::chrono::milliseconds{1});

@@ -10,8 +10,14 @@
 
 #include "connection.hpp"
 #include "load.hpp"
+#include "sockdiag.hpp"
 
 namespace csd::suite {
+
+// The kernel's view (sock_diag) of the server's end of `c`: inode 0 until it
+// is accepted, nullopt if the server's kernel holds no such socket. Throws
+// std::system_error if netlink fails.
+std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c);
 
 struct DribbledRequest {
   std::optional<client::Connection> connection;
