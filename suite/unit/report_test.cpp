@@ -1,4 +1,4 @@
-// csd-report's summary (tools/csd-report/summary.hpp): the reasons it reads
+// csd-report's summary (suite/report/summary.hpp): the reasons it reads
 // out of googletest's failure texts, and the lines it prints. The texts are
 // as googletest 1.12 writes them into csd-suite's JSON results.
 #include "summary.hpp"
