@@ -37,7 +37,7 @@ dpkg-deb -x "$deb" "$work/root"
 cd "$work"
 unset CSD_IMPL CSD_GUARD
 if ! "$work/root/usr/bin/csd-suite" --impl "$work/root/usr/share/csd/impls/fork.json" \
-     --gtest_filter='*Reply.SmallRepliesAreExact/*' --gtest_brief=1 >"$work/suite.log" 2>&1; then
+     --gtest_filter='*Size.SmallRepliesExact/*' --gtest_brief=1 >"$work/suite.log" 2>&1; then
   tail -n 30 "$work/suite.log" >&2
   fail "expected the packaged csd-suite to validate the packaged fork.json, it failed (above)"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Style checks: clang-format (no changes needed) and clang-tidy over the
-# project's C++ sources, using the build's compile_commands.json; shellcheck
-# over the scripts when it is installed.
+# Style checks: clang-format (no changes needed), the layers (ci/layers.py)
+# and clang-tidy over the project's C++ sources, using the build's
+# compile_commands.json; shellcheck over the scripts when it is installed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=ci/build.sh
@@ -10,6 +10,8 @@ cd "$root"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
 echo "lint: clang-format on ${#sources[@]} files"
 clang-format --dry-run --Werror "${sources[@]}"
+# Every arrow points down (docs/ARCHITECTURE.md, "Layers").
+python3 ci/layers.py --build "$BUILD_DIR"
 mapfile -t units < <(git ls-files '*.cpp')
 echo "lint: clang-tidy on ${#units[@]} files"
 log=$(mktemp)

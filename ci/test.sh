@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tests: installs what is missing, builds, runs ctest (the suite over the
 # reference servers, the harness's unit tests, and the self-tests against the
-# broken fixtures). Extra arguments go to ctest, e.g. ./ci/test.sh -R Distribution
+# broken fixtures). Extra arguments go to ctest, e.g. ./ci/test.sh -R Pool
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=ci/build.sh

@@ -7,9 +7,11 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -296,6 +298,24 @@ std::vector<ListenQueue> tcp_listen_queues(uint16_t port) {
     // no IPv6 sock_diag: nothing listens there
   }
   return queues;
+}
+
+}  // namespace csd::harness
+
+namespace csd::harness {
+
+WaitsOn waits_on(int client_fd, const std::optional<TcpSocketInfo>& server_end) {
+  if (!server_end || server_end->state == TCP_SYN_RECV)
+    return WaitsOn::not_admitted;
+  if (int unacknowledged = 0;
+      ::ioctl(client_fd, SIOCOUTQ, &unacknowledged) == 0 && unacknowledged > 0)
+    return WaitsOn::tcp_backoff;
+  // The server's unacknowledged bytes (its FIN counts as one).
+  const bool server_closed =
+      server_end->state != TCP_ESTABLISHED && server_end->state != TCP_CLOSE_WAIT;
+  if (server_end->wqueue > (server_closed ? 1U : 0U))
+    return WaitsOn::tcp_backoff;
+  return server_closed ? WaitsOn::server_finished : WaitsOn::server;
 }
 
 }  // namespace csd::harness

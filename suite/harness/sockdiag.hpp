@@ -80,4 +80,25 @@ struct ListenQueue {
 // if netlink fails.
 std::vector<ListenQueue> tcp_listen_queues(uint16_t port);
 
+// Whom a client still waiting for its reply waits on, from both kernels'
+// view of its connection: sock_diag's for the server's end, SIOCOUTQ on the
+// client's socket for its own. Over a full accept queue Linux refuses
+// nobody: with SYN cookies it answers a SYN, then drops the handshake's last
+// ACK, so the client's connect() succeeds while the server's kernel holds
+// nothing for it; and a client whose bytes are unacknowledged waits on TCP's
+// backoff, not on the server.
+enum class WaitsOn {
+  server,           // it holds the request, nothing in flight: the server owes the reply
+  not_admitted,     // no socket on the server's side, though the client's connect()
+                    // succeeded: the handshake's last ACK (a SYN cookie's) was dropped
+                    // over the full accept queue; only a retransmission can admit it
+  tcp_backoff,      // request or reply bytes unacknowledged: one side's TCP is
+                    // retransmitting, on its exponential backoff
+  server_finished,  // the server has closed, all it sent acknowledged: its FIN is on
+                    // the way, and what the client has is all it gets
+};
+// `server_end`: tcp_socket_info() of the connection whose client socket is
+// `client_fd` (nullopt: the server's kernel has no such socket).
+WaitsOn waits_on(int client_fd, const std::optional<TcpSocketInfo>& server_end);
+
 }  // namespace csd::harness

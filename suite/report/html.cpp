@@ -121,7 +121,7 @@ void write_charts(const Summary& summary, std::ostream& out) {
     if (const auto w = test.figures.find("wakeups_per_connection"); w != test.figures.end())
       wakeups.emplace_back(test.implementation, std::stod(w->second));
     if (const auto d = test.figures.find("distribution");
-        d != test.figures.end() && test.check == "Distribution.EveryWorkerAccepts")
+        d != test.figures.end() && test.check == "Pool.EveryWorkerAccepts")
       distributions.emplace_back(test.implementation, d->second);
   }
   if (!wakeups.empty()) {
@@ -134,7 +134,7 @@ void write_charts(const Summary& summary, std::ostream& out) {
   }
   if (!distributions.empty()) {
     out << "<h2 id=\"distribution\">Connections per worker</h2>\n"
-        << "<p>Under load (Distribution.EveryWorkerAccepts), seen from outside.</p>\n";
+        << "<p>Under load (Pool.EveryWorkerAccepts), seen from outside.</p>\n";
     for (const auto& [name, counts] : distributions) {
       std::vector<std::pair<std::string, double>> bars;
       std::istringstream in(counts);

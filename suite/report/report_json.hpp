@@ -7,7 +7,7 @@
 //    "not_applicable": 11,
 //    "implementations": [{"name": "python-fork-server", "passed": 15, ...}],
 //    "results": [{"implementation": "python-fork-server", "id": "size/split-request",
-//                 "check": "Reply.RequestSplitByteByByte", "level": "required",
+//                 "check": "Size.SplitRequest", "level": "required",
 //                 "verdict": "fail", "reason": "asked for 100 bytes, got 0 (...)",
 //                 "seconds": 5.0, "evidence": {"server_output": "Impl_....server.txt"},
 //                 "figures": {}}]}

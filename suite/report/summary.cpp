@@ -39,7 +39,7 @@ std::string implementation_of(const json& suite, const json& test) {
   return name.substr(std::min(name.rfind('/') + 1, name.size()));
 }
 
-// "Reply.SmallRepliesAreExact" from the suite "Impl/Reply" and the test
+// "Size.SmallRepliesExact" from the suite "Impl/Size" and the test
 // "SmallRepliesAreExact/csd_fork"; a demo family's test keeps its whole
 // name ("Sendfile.EveryByteAtItsOffset/splice_8MiB_SlowReader"), since
 // what follows the '/' there is the variant, not an implementation.

@@ -27,7 +27,7 @@ struct Tally {
 
 struct Failure {
   std::string implementation;  // the manifest's name: csd-fork
-  std::string check;           // Reply.SmallRepliesAreExact
+  std::string check;           // Size.SmallRepliesExact
   std::string reason;          // failure_reason() of its first failure
   int more = 0;                // further failures of the same test
   std::string capture;         // the .pcap the check left as evidence, if any
@@ -45,7 +45,7 @@ inline constexpr std::string_view kDemos = "demos";
 struct Outcome {
   enum class Verdict { pass, fail, warn, skip };
   std::string implementation;
-  std::string check;     // Reply.SmallRepliesAreExact
+  std::string check;     // Size.SmallRepliesExact
   std::string check_id;  // size/small-replies-exact ("" for a demo's test)
   std::string level;     // "required" or "recommended" ("" for a demo's test)
   Verdict verdict = Verdict::pass;

@@ -36,7 +36,7 @@ std::string contents(const fs::path& file) {
 }
 
 // One reference server's quick check: a run that takes well under a second.
-const std::string kQuickRun = "--filter=Impl/Reply.SmallRepliesAreExact/csd_fork";
+const std::string kQuickRun = "--filter=Impl/Size.SmallRepliesExact/csd_fork";
 
 TEST(ReportRun, WritesItsFolderAndARefusedRunLeavesItAsItWas) {
   const csd::harness::TempDir results("csd-selftest-report");

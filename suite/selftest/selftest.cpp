@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,7 +44,7 @@ struct Case {
 const Case kCasesNotInTheCatalogue[] = {
     // A correct server that prints nothing: the harness must still launch it
     // (ready by its listening port), and the checks must pass.
-    {"no-ready-line", "*Reply.*:*Lifecycle.*", false},
+    {"no-ready-line", "*Size.*:*Life.*", false},
     {"selfpipe-undrained", "SignalRace.SelfPipeSleepsAgain*", true, "csd-selfpipe"},
     // The race is the bug the fixes' checks look for, and a fix is the bug
     // for the check that the naive program loses the signal.
@@ -97,7 +98,7 @@ csd::report::Summary read_report(const fs::path& file) {
   return summary;
 }
 
-// "Reply.SmallRepliesAreExact (expected 1 bytes then EOF, ...)" for each failure.
+// "Size.SmallRepliesExact (expected 1 bytes then EOF, ...)" for each failure.
 std::string failed_checks(const csd::report::Summary& summary) {
   std::string names;
   for (const auto& f : summary.failures) names += "\n  " + f.check + " (" + f.reason + ")";
@@ -241,11 +242,49 @@ TEST(Catalogue, EveryCheckHasABrokenFixture) {
   }
 }
 
+// "GarbageKeepsThePool" from "garbage-keeps-the-pool".
+std::string camel_case(std::string_view words) {
+  std::string camel;
+  bool start = true;
+  for (const char ch : words) {
+    if (ch == '-') {
+      start = true;
+      continue;
+    }
+    camel += start ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch))) : ch;
+    start = false;
+  }
+  return camel;
+}
+
+// One name per check: a person who reads an ID in a report finds its gtest
+// name and its file without a lookup. robust/garbage-keeps-the-pool is the
+// test Impl/Robust.GarbageKeepsThePool/IMPLEMENTATION, in
+// suite/tests/robust_test.cpp.
+TEST(Catalogue, OneNamePerCheck) {
+  const Catalogue& listed = catalogue();
+  ASSERT_TRUE(listed.problem.empty()) << listed.problem;
+  const fs::path root = fs::path(CSD_BROKEN_DIR).parent_path().parent_path();
+  for (const auto& check : listed.checks) {
+    const std::string id = check.at("id").get<std::string>();
+    const auto slash = id.find('/');
+    ASSERT_NE(slash, std::string::npos) << id << ": an ID is PREFIX/NAME";
+    const std::string prefix = id.substr(0, slash);
+    const std::string family = camel_case(prefix);
+    EXPECT_EQ(check.at("gtest").get<std::string>(),
+              "Impl/" + family + "." + camel_case(id.substr(slash + 1)))
+        << id;
+    const std::string file = "suite/tests/" + prefix + "_test.cpp";
+    EXPECT_EQ(check.at("file").get<std::string>(), file) << id;
+    EXPECT_TRUE(fs::exists(root / file)) << id << ": " << (root / file).string();
+  }
+}
+
 // A recommended check that fails is a warning: the run passes (exit 0)
 // and says so, unless --strict.
 TEST(Catalogue, ARecommendedCheckFailingWarnsUnlessStrict) {
   const fs::path manifest = fs::path(CSD_BROKEN_DIR) / "no-respawn.json";
-  const std::string filter = "--gtest_filter=*ResourceShape.ProcessPoolReplacesAKilledWorker/*";
+  const std::string filter = "--gtest_filter=*Shape.PoolReplacesKilledWorker/*";
   const auto lenient =
       csd::harness::run_to_completion({CSD_SUITE_BINARY, "--impl", manifest.string(), filter}, 60s);
   EXPECT_EQ(lenient.exit_code, 0) << lenient.output;
@@ -316,7 +355,7 @@ TEST(OtherLanguage, PythonForkServerFailsOnlyTheCheckOfItsBug) {
 TEST(SuiteUsage, UnknownArgumentsAreRefusedBeforeAnythingRuns) {
   const std::vector<std::pair<std::string, std::string>> cases{
       {"--bogus", "unknown argument --bogus"},
-      {"--gtest_filtr=Reply.*", "unknown googletest flag --gtest_filtr=Reply.*"},
+      {"--gtest_filtr=Size.*", "unknown googletest flag --gtest_filtr=Size.*"},
       {"stray", "unknown argument stray"},
       {"--demo=csd-nothing=/bin/true", "NAME one of the demos"},
   };

@@ -3,7 +3,6 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <array>
 #include <string_view>
 #include <utility>
 
@@ -59,14 +58,8 @@ std::vector<harness::KernelFeature> features_needed(const CheckDeclaration& chec
 }
 
 bool registered_for(const CheckDeclaration& check, const harness::Manifest& implementation) {
-  // The correctness families: what a NAME@ipv6 copy runs again on ::1. The
-  // others measure the design (processes, wake-ups, captures on lo), which
-  // the address family does not change.
-  constexpr std::array<std::string_view, 3> kIpv6Families{"Reply", "Echo", "Robustness"};
-  const bool over_ipv6 =
-      std::find(kIpv6Families.begin(), kIpv6Families.end(), check.family) != kIpv6Families.end();
   return harness::applies(check.where, implementation) &&
-         (!implementation.ipv6_variant() || over_ipv6);
+         (!implementation.ipv6_variant() || check.info.runs.on_ipv6_copy);
 }
 
 Registered register_applicable_checks(const std::vector<harness::Manifest>& implementations,

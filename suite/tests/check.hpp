@@ -1,25 +1,32 @@
 // Declaring a check, and registering it only where it applies.
 //
-//   CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize,
-//             "pool/every-worker-accepts", Level::required,
-//             "Under load, every worker of a process pool serves connections.",
-//             "The pool is the design: a worker that never accepts is not one.") {
+//   CSD_CHECK(Pool, EveryWorkerAccepts, kProcessPoolsSpeakingSize,
+//             {.id = "pool/every-worker-accepts",
+//              .level = Level::required,
+//              .statement = "Under load, every worker of a process pool serves connections.",
+//              .why_level = "The pool is the design: a worker that never accepts is not one.",
+//              .proven_by = {"lazy-pool"},
+//              .runs = {.under_network_conditions = false}}) {
 //     ... a googletest test body, with the family's fixture as `this` ...
 //   }
 //
-// declares the check Distribution.EveryWorkerAccepts with the fixture class
-// Distribution (a ServerTest), where it applies (harness::AppliesTo: the
-// protocol, the kind of workers, the worker count) and its entry in the
-// catalogue (CheckInfo: a stable ID, a level, what it asserts and why it has
-// that level), as data next to the body. docs/CHECKS.md is the catalogue as
-// `csd-suite --list-checks=markdown` prints it; a test keeps them equal.
-// Nothing is registered with googletest yet: the manifests are read at run
-// time, so csd-suite's main() loads them and then calls
-// register_applicable_checks(), which registers, with googletest's
-// testing::RegisterTest, one test per (check, implementation) pair that
-// applies, named Impl/FAMILY.CHECK/IMPLEMENTATION (the names a
-// parameterized test would have, so filters keep working). A pair that does
-// not apply is no test at all: it is counted, never run or skipped.
+// declares the check Pool.EveryWorkerAccepts: where it applies
+// (harness::AppliesTo: the protocol, the kind of workers, the worker count)
+// and its entry in the catalogue (CheckInfo: a stable ID, a level, what it
+// asserts and why it has that level, the broken servers that prove it can
+// fail, where it runs and how it starts its server), as data next to the
+// body. One name per check: the ID's prefix is the family (the fixture
+// class, and the gtest suite: Impl/Pool), its rest in CamelCase the check's
+// name, and the family's checks live in suite/tests/<prefix>_test.cpp; a
+// test (Catalogue.OneNamePerCheck) holds every check to it.
+//
+// docs/CHECKS.md is the catalogue as `csd-suite --list-checks=markdown`
+// prints it; a test keeps them equal. Nothing is registered with googletest
+// yet: the manifests are read at run time, so csd-suite's main() loads them
+// and then calls register_applicable_checks(), which registers, with
+// googletest's testing::RegisterTest, one test per (check, implementation)
+// pair that applies, named Impl/FAMILY.CHECK/IMPLEMENTATION. A pair that
+// does not apply is no test at all: it is counted, never run or skipped.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -33,6 +40,7 @@
 #include "applicability.hpp"
 #include "kernel_features.hpp"
 #include "manifest.hpp"
+#include "server_test.hpp"
 
 namespace csd::suite {
 
@@ -42,6 +50,19 @@ namespace csd::suite {
 // is a warning (a failure only with csd-suite --strict).
 enum class Level { required, recommended };
 std::string_view to_string(Level level);
+
+// Where a check runs beyond a quick loopback over IPv4: the data behind
+// csd-suite --network and a manifest's "ipv6": true.
+struct Runs {
+  // Under csd-suite --network (loss, rate, delay): what a server must get
+  // right on any path. False for the checks that measure the design on a
+  // quick loopback (distribution, wake-ups, shape), where a degraded path
+  // would measure the path instead.
+  bool under_network_conditions = true;
+  // Again on a NAME@ipv6 copy, over ::1: the protocol's correctness, which
+  // the address family could break; not what the design's processes do.
+  bool on_ipv6_copy = false;
+};
 
 struct CheckInfo {
   std::string id;  // stable, h2spec-like: "size/split-request"
@@ -58,10 +79,14 @@ struct CheckInfo {
   // CAP_NET_RAW is listed here for the catalogue, and the capture itself
   // skips without it, with libpcap's reason.
   std::vector<harness::KernelFeature> needs{};
+  Runs runs{};
+  // How the check starts its server where it differs from the manifest (a
+  // variant of the family's fixture, as data): a small backlog, few descriptors.
+  ServerStart server{};
 };
 
 struct CheckDeclaration {
-  std::string family;  // the fixture class's name: Distribution
+  std::string family;  // the fixture class's name, the ID's prefix: Pool
   std::string name;    // EveryWorkerAccepts
   harness::AppliesTo where;
   CheckInfo info;
@@ -77,7 +102,7 @@ struct CheckDeclaration {
 // link order, checks in file order).
 const std::vector<CheckDeclaration>& declared_checks();
 
-// The check whose test this is ("Impl/Reply", "SmallRepliesAreExact/csd_fork"),
+// The check whose test this is ("Impl/Size", "SmallRepliesExact/csd_fork"),
 // or nullptr for a test that is no check of an implementation (a demo's).
 const CheckDeclaration* find_check(std::string_view test_suite, std::string_view test_name);
 
@@ -102,7 +127,7 @@ std::vector<harness::KernelFeature> features_needed(const CheckDeclaration& chec
                                                     const harness::Manifest& implementation);
 
 // True if `check` is registered for `implementation`: it applies
-// (harness::applies), and a NAME@ipv6 copy runs only the correctness families.
+// (harness::applies), and on a NAME@ipv6 copy only if it runs there (Runs).
 bool registered_for(const CheckDeclaration& check, const harness::Manifest& implementation);
 
 // Registers every applicable (check, implementation) pair of the selected
@@ -134,7 +159,9 @@ template <class Family, class Body>
 void register_for(const CheckDeclaration& check, const harness::Manifest& implementation) {
   ::testing::RegisterTest(suite_name(check).c_str(), test_name(check, implementation).c_str(),
                           nullptr, implementation.name.c_str(), check.file, check.line,
-                          [&implementation]() -> Family* { return new Body(implementation); });
+                          [&implementation, start = check.info.server]() -> Family* {
+                            return new Body(implementation, start);
+                          });
 }
 
 template <class Family, class Body>
@@ -148,28 +175,28 @@ bool declare_check(const char* family, const char* name, const char* file, int l
 }  // namespace csd::suite
 
 // Declares FAMILY.CHECK, applying where `where` (a harness::AppliesTo) says,
-// with `...` its CheckInfo (ID, level, statement, why that level, and the
-// broken fixtures that prove it can fail, as {"a", "b"}, then optionally the
-// kernel features it needs, as {harness::KernelFeature::cap_net_raw}); the
-// braces that follow are its body. A family is a ServerTest subclass that
-// inherits ServerTest's constructor. A test whose check or design needs an
+// with `...` its CheckInfo as designated initializers ({.id = ..., .level =
+// ..., .statement = ..., .why_level = ..., .proven_by = {"a", "b"}, and where
+// they differ from the defaults .needs, .runs, .server}); the braces that
+// follow are its body. A family is a ServerTest subclass that inherits
+// ServerTest's constructor. A test whose check or design needs an
 // absent kernel feature is skipped in SetUp, before its server starts.
-#define CSD_CHECK(family, check, where, ...)                                                   \
-  class family##_##check##_Check : public family {                                             \
-   public:                                                                                     \
-    using family::family;                                                                      \
-                                                                                               \
-   protected:                                                                                  \
-    void SetUp() override {                                                                    \
-      if (const auto missing = ::csd::suite::detail::needs_missing_feature(manifest()))        \
-        GTEST_SKIP() << *missing;                                                              \
-      family::SetUp();                                                                         \
-    }                                                                                          \
-                                                                                               \
-   private:                                                                                    \
-    void TestBody() override;                                                                  \
-  };                                                                                           \
-  [[maybe_unused]] const bool family##_##check##_declared =                                    \
-      ::csd::suite::detail::declare_check<family, family##_##check##_Check>(                   \
-          #family, #check, __FILE__, __LINE__, (where), ::csd::suite::CheckInfo{__VA_ARGS__}); \
+#define CSD_CHECK(family, check, where, ...)                                                  \
+  class family##_##check##_Check : public family {                                            \
+   public:                                                                                    \
+    using family::family;                                                                     \
+                                                                                              \
+   protected:                                                                                 \
+    void SetUp() override {                                                                   \
+      if (const auto missing = ::csd::suite::detail::needs_missing_feature(manifest()))       \
+        GTEST_SKIP() << *missing;                                                             \
+      family::SetUp();                                                                        \
+    }                                                                                         \
+                                                                                              \
+   private:                                                                                   \
+    void TestBody() override;                                                                 \
+  };                                                                                          \
+  [[maybe_unused]] const bool family##_##check##_declared =                                   \
+      ::csd::suite::detail::declare_check<family, family##_##check##_Check>(                  \
+          #family, #check, __FILE__, __LINE__, (where), ::csd::suite::CheckInfo __VA_ARGS__); \
   void family##_##check##_Check::TestBody()

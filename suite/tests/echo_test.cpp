@@ -1,4 +1,4 @@
-// Echo (RFC 862): every byte comes back, while the client waits for it and
+// echo/*: every byte comes back (RFC 862), while the client waits for it and
 // after it half-closes; and the server closes after the half-close.
 #include <vector>
 
@@ -14,48 +14,56 @@ class Echo : public ServerTest {
   using ServerTest::ServerTest;
 };
 
-// Every check of the family: the echo protocol, whatever the design.
+// Every check of the family: the echo protocol, whatever the design; again
+// over ::1 for a manifest that serves IPv6 too.
 constexpr harness::AppliesTo kSpeaksEcho{.protocol = harness::WireProtocol::echo};
+constexpr Runs kAlsoOverIpv6{.on_ipv6_copy = true};
 
-CSD_CHECK(Echo, SmallRoundTripThenCloseOnHalfClose, kSpeaksEcho, "echo/small-round-trip",
-          Level::required,
-          "1, 100 and 4096 bytes come back exactly, and the server closes once the client has "
-          "half-closed.",
-          "Required, not recommended: RFC 862 sends back any data received, and a half-close "
-          "ends only the client's sending, not the connection; it is how an echo client learns "
-          "it has everything (docs/PROTOCOL.md). ncat -k --sh-exec cat fails it "
-          "(fixtures/impls/third-party).",
-          {"echo-no-halfclose"}) {
+CSD_CHECK(
+    Echo, SmallRoundTrip, kSpeaksEcho,
+    {.id = "echo/small-round-trip",
+     .level = Level::required,
+     .statement =
+         "1, 100 and 4096 bytes come back exactly, and the server closes once the client has "
+         "half-closed.",
+     .why_level =
+         "Required, not recommended: RFC 862 sends back any data received, and a half-close "
+         "ends only the client's sending, not the connection; it is how an echo client learns "
+         "it has everything (docs/PROTOCOL.md). ncat -k --sh-exec cat fails it "
+         "(fixtures/impls/third-party).",
+     .proven_by = {"echo-no-halfclose"},
+     .runs = kAlsoOverIpv6}) {
   expect_exact_exchanges({1, 100, 4096}, "echo of");
 }
 
 // Larger than any socket buffer: the server must keep reading while it writes.
-CSD_CHECK(Echo, LargePayloadComesBackWhole, kSpeaksEcho, "echo/large-payload", Level::required,
-          "3,000,000 bytes come back whole: the server keeps reading while its writes wait, and "
-          "deadlocks nowhere.",
-          "Any payload larger than the socket buffers needs it; no design is excused.",
-          {"echo-truncates"}) {
+CSD_CHECK(
+    Echo, LargePayload, kSpeaksEcho,
+    {.id = "echo/large-payload",
+     .level = Level::required,
+     .statement =
+         "3,000,000 bytes come back whole: the server keeps reading while its writes wait, and "
+         "deadlocks nowhere.",
+     .why_level = "Any payload larger than the socket buffers needs it; no design is excused.",
+     .proven_by = {"echo-truncates"},
+     .runs = kAlsoOverIpv6}) {
   const uint64_t bytes = 3'000'000;
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
 }
 
-CSD_CHECK(Echo, TenClientsTimesHundredConnections, kSpeaksEcho, "load/ten-clients-echo",
-          Level::required,
-          "10 concurrent clients x 100 echo connections of 4096 bytes each all succeed.",
-          "The seed's load, with the echo protocol: every design serves it.",
-          {"drops-when-busy-echo"}) {
-  EXPECT_TRUE(EveryConnectionSucceeded(load(10, 100, 4096)));
-}
-
-}  // namespace
 // RFC 862 at its plainest: a client sends, waits for every byte to come
 // back with its side still open, and only then closes. Servers that stop at
 // the client's half-close (ncat --sh-exec cat) still pass this one.
-CSD_CHECK(Echo, RoundTripBeforeClose, kSpeaksEcho, "echo/round-trip-before-close", Level::required,
-          "1, 100 and 4096 bytes come back exactly while the client keeps its side open.",
-          "RFC 862 itself: what is received is sent back; a server that holds its echo until "
-          "the client half-closes never answers a client that waits.",
-          {"echo-waits-for-eof"}) {
+CSD_CHECK(
+    Echo, RoundTripBeforeClose, kSpeaksEcho,
+    {.id = "echo/round-trip-before-close",
+     .level = Level::required,
+     .statement = "1, 100 and 4096 bytes come back exactly while the client keeps its side open.",
+     .why_level =
+         "RFC 862 itself: what is received is sent back; a server that holds its echo until "
+         "the client half-closes never answers a client that waits.",
+     .proven_by = {"echo-waits-for-eof"},
+     .runs = kAlsoOverIpv6}) {
   for (const std::size_t bytes : {std::size_t{1}, std::size_t{100}, std::size_t{4096}}) {
     client::StepResult failure;
     auto connection = client::Connection::open(target(), harness::deadline_in(10s), &failure);
@@ -73,4 +81,5 @@ CSD_CHECK(Echo, RoundTripBeforeClose, kSpeaksEcho, "echo/round-trip-before-close
   }
 }
 
+}  // namespace
 }  // namespace csd::suite

@@ -89,4 +89,12 @@ EvidenceCapture::~EvidenceCapture() {
                 [&](const fs::path& file) { capture_.save(file); });
 }
 
+void capture_if_possible(std::optional<EvidenceCapture>& capture, uint16_t port) {
+  try {
+    capture.emplace(port);
+  } catch (const harness::CaptureUnavailable& unavailable) {
+    ::testing::Test::RecordProperty("capture_unavailable", unavailable.what());
+  }
+}
+
 }  // namespace csd::suite

@@ -29,6 +29,11 @@ class EvidenceCapture {
   harness::Capture capture_;
 };
 
+// Starts an EvidenceCapture of `port` in `capture` where the machine can
+// capture; where it cannot (no CAP_NET_RAW), none, with the reason recorded as the property
+// "capture_unavailable": for a check whose capture is evidence, not its verdict.
+void capture_if_possible(std::optional<EvidenceCapture>& capture, uint16_t port);
+
 // Where evidence files of the running test go, and its file stem
 // ("Rst.ServerSendsRstNotFin" for the test Rst.ServerSendsRstNotFin).
 std::filesystem::path evidence_path(std::string_view extension);

@@ -29,7 +29,7 @@ struct Progress::Display {
   int total = 0;
   int done = 0;
   int failed = 0;
-  std::string running;  // "csd-prefork: Distribution.EveryWorkerAccepts"
+  std::string running;  // "csd-prefork: Pool.EveryWorkerAccepts"
 
   void draw() {
     line.show(fmt::format("[{}/{} done{}] {}", done, total,
@@ -40,8 +40,8 @@ struct Progress::Display {
 
 namespace {
 
-// "csd-prefork: Distribution.EveryWorkerAccepts" for the test
-// Impl/Distribution.EveryWorkerAccepts/csd_prefork, whose value parameter
+// "csd-prefork: Pool.EveryWorkerAccepts" for the test
+// Impl/Pool.EveryWorkerAccepts/csd_prefork, whose value parameter
 // is the manifest's own name.
 std::string running_text(const testing::TestInfo& test) {
   std::string_view family = test.test_suite_name();

@@ -1,7 +1,7 @@
 // Progress on the terminal while csd-suite runs: which check is running on
 // which implementation and how many are done, on one line of stderr
 // rewritten in place (harness::StatusLine), e.g.
-//   [37/367] csd-prefork: Distribution.EveryWorkerAccepts (1 failed)
+//   [37/367] csd-prefork: Pool.EveryWorkerAccepts (1 failed)
 // Never anything on a stderr that is not a terminal: logs stay as they were.
 #pragma once
 

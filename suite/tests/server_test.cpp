@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "evidence_files.hpp"
 #include "fd.hpp"
 #include "procfs.hpp"
+#include "run.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
 
@@ -41,6 +43,15 @@ std::optional<std::string> ipv6_loopback_missing() {
 
 }  // namespace
 
+ServerTest::ServerTest(const harness::Manifest& implementation, ServerStart start)
+    : manifest_(implementation), full_pool_first_(start.full_pool_first) {
+  if (start.workers && harness::command_takes_workers(implementation))
+    launch_.workers = start.workers;
+  launch_.nofile = start.nofile;
+  if (start.backlog)
+    launch_.backlog = *start.backlog;
+}
+
 void ServerTest::SetUp() {
   RecordProperty("implementation", manifest().name);
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -60,7 +71,7 @@ void ServerTest::SetUp() {
     FAIL() << "could not start " << manifest().name << " (" << manifest().path.string() << "):\n"
            << e.what();
   }
-  if (full_pool_at_start_) {
+  if (full_pool_first_) {
     ASSERT_TRUE(pool_is_full_within(5000ms));
   }
 }
@@ -116,6 +127,14 @@ client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
   // A deadline too: under --network loss the FIN after an echo's half-close
   // can be lost and retransmitted more than once (200 ms RTO, doubling).
   options.echo_close_wait = harness::scaled_ms(options.echo_close_wait);
+  return client::fetch(target(), options);
+}
+
+client::FetchResult ServerTest::fetch_within(uint64_t bytes, std::chrono::milliseconds timeout) {
+  client::FetchOptions options;
+  options.protocol = client_protocol(manifest().protocol);
+  options.bytes = bytes;
+  options.timeout = harness::scaled_ms(timeout);
   return client::fetch(target(), options);
 }
 
@@ -194,6 +213,30 @@ std::vector<pid_t> ServerTest::live_tree() const {
   return live;
 }
 
+std::string ServerTest::how_the_main_process_ended() {
+  const pid_t main_pid = server_->pid();
+  const harness::StopReport report = stop_server(SIGTERM, 1000ms);
+  return fmt::format("main process {} gone ({})", main_pid,
+                     report.exit_status ? harness::describe_wait_status(*report.exit_status)
+                                        : "wait status unknown");
+}
+
+std::string ServerTest::pool_strength() const {
+  const int workers = server_->workers();
+  if (traits().process_pool()) {
+    const auto live = live_tree().size();
+    return fmt::format("{} of {} workers ({} live process{})", live == 0 ? 0 : live - 1, workers,
+                       live, live == 1 ? "" : "es");
+  }
+  return fmt::format("{} threads for {} workers", threads_of_main(), workers);
+}
+
+int ServerTest::tree_descriptors() const {
+  int open = 0;
+  for (const pid_t pid : server_->tree()) open += std::max(harness::open_fd_count(pid), 0);
+  return open;
+}
+
 std::size_t ServerTest::threads_of_main() const {
   return harness::thread_ids(server_->pid()).size();
 }
@@ -201,6 +244,16 @@ std::size_t ServerTest::threads_of_main() const {
 std::size_t ServerTest::runtime_threads() {
   const char* text = std::getenv("CSD_RUNTIME_THREADS");
   return text == nullptr ? 0 : static_cast<std::size_t>(std::strtoul(text, nullptr, 10));
+}
+
+std::string_view ending(const client::StepResult& read) {
+  return read.status == client::Status::ok ? "EOF" : client::to_string(read.status);
+}
+
+std::string printable(std::string_view request) {
+  std::string out = "\"";
+  for (const char c : request) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return out + "\"";
 }
 
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {

@@ -24,11 +24,21 @@ namespace csd::suite {
 
 using namespace std::chrono_literals;
 
+// How a check starts its server where it differs from the manifest: a
+// variant of its family's fixture, as data (CheckInfo::server, check.hpp).
+struct ServerStart {
+  std::optional<int> workers{};  // a pool of this size, where the command takes {workers}
+  std::optional<int> nofile{};   // RLIMIT_NOFILE
+  std::optional<int> backlog{};  // listen()'s, where the command takes {backlog}
+  bool full_pool_first = false;  // the check starts once the pool has all its workers,
+                                 // and fails in SetUp if it does not within 5 s
+};
+
 // A family of checks is a subclass that inherits the constructor (`using
 // ServerTest::ServerTest;`) and declares its checks with CSD_CHECK (check.hpp).
 class ServerTest : public ::testing::Test {
  public:
-  explicit ServerTest(const harness::Manifest& implementation) : manifest_(implementation) {}
+  explicit ServerTest(const harness::Manifest& implementation, ServerStart start = {});
 
  protected:
   void SetUp() override;
@@ -39,11 +49,17 @@ class ServerTest : public ::testing::Test {
   [[nodiscard]] harness::ServerProcess& server() { return *server_; }
   [[nodiscard]] client::Target target() const;
 
+  // For a server whose main process has exited: "main process 1234 gone
+  // (exited with status 1)", having collected how it ended.
+  std::string how_the_main_process_ended();
+
   // Stops the server now (for checks about stopping); TearDown won't again.
   harness::StopReport stop_server(int sig, std::chrono::milliseconds grace);
 
   // One exchange of `bytes` with the implementation's protocol.
   client::FetchResult fetch(uint64_t bytes, bool bare = false);
+  // The same within `timeout` (scaled), in place of the default 10 s.
+  client::FetchResult fetch_within(uint64_t bytes, std::chrono::milliseconds timeout);
 
   // One exchange of each size in turn, each expected exact (`what`: "request
   // for", then the size names it), stopping at the first that timed out: that server has
@@ -65,6 +81,13 @@ class ServerTest : public ::testing::Test {
   // "pool_threads".
   ::testing::AssertionResult pool_has_exactly_its_workers_within(std::chrono::milliseconds timeout);
 
+  // The pool's strength now, one line: "4 of 4 workers (5 live processes)",
+  // "4 threads for 4 workers".
+  [[nodiscard]] std::string pool_strength() const;
+
+  // Descriptors open in the server's whole tree.
+  [[nodiscard]] int tree_descriptors() const;
+
   // Live members of the server's tree (a zombie is dead, if not yet reaped).
   [[nodiscard]] std::vector<pid_t> live_tree() const;
   [[nodiscard]] std::size_t threads_of_main() const;
@@ -78,24 +101,15 @@ class ServerTest : public ::testing::Test {
     return threads >= design && threads <= design + runtime_threads();
   }
 
-  // Overrides the manifest's worker count (call before SetUp runs, i.e. from a
-  // derived fixture's constructor).
-  void set_workers(int workers) { launch_.workers = workers; }
-
-  // Overrides the manifest's RLIMIT_NOFILE for the server (as set_workers).
-  void set_nofile(int descriptors) { launch_.nofile = descriptors; }
-
-  // Sets {backlog} for a command that takes it (as set_workers).
-  void set_backlog(int backlog) { launch_.backlog = backlog; }
-
-  // For a family's constructor: its checks start once the pool has all its
-  // workers, and fail in SetUp if it does not within 5 s.
-  void start_with_full_pool() { full_pool_at_start_ = true; }
+  // The implementation speaks the echo protocol (else: size).
+  [[nodiscard]] bool speaks_echo() const {
+    return manifest_.protocol == harness::WireProtocol::echo;
+  }
 
  private:
   const harness::Manifest& manifest_;
   harness::LaunchOptions launch_;
-  bool full_pool_at_start_ = false;
+  bool full_pool_first_ = false;
   std::unique_ptr<harness::ServerProcess> server_;
   std::optional<harness::StopReport> stopped_;
 };
@@ -111,6 +125,13 @@ class ServerTest : public ::testing::Test {
     ::testing::Test::RecordProperty("skipped_because", csd_skip_reason_); \
     GTEST_SKIP() << csd_skip_reason_;                                     \
   } while (false)
+
+// How a read to the end ended, in the words of a failure message: "EOF",
+// "timeout", "reset".
+std::string_view ending(const client::StepResult& read);
+
+// A request as a failure message quotes it: "\"12a\\n\"".
+std::string printable(std::string_view request);
 
 // gtest assertions, named for what they assert.
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked);

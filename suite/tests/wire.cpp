@@ -1,20 +1,32 @@
 #include "wire.hpp"
 
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <span>
+#include <string>
+#include <vector>
 
+#include "server_test.hpp"
 #include "sockdiag.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
 
 namespace csd::suite {
 
+std::optional<harness::TcpSocketInfo> server_side(const client::SockAddr& client_end,
+                                                  const client::SockAddr& server_end) {
+  return harness::tcp_socket_info(
+      reinterpret_cast<const sockaddr*>(&server_end.storage), server_end.len,
+      reinterpret_cast<const sockaddr*>(&client_end.storage), client_end.len);
+}
+
 std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c) {
-  const auto local = c.local_address();
-  const auto peer = c.peer_address();
-  return harness::tcp_socket_info(reinterpret_cast<const sockaddr*>(&peer.storage), peer.len,
-                                  reinterpret_cast<const sockaddr*>(&local.storage), local.len);
+  return server_side(c.local_address(), c.peer_address());
 }
 
 using namespace std::chrono_literals;
@@ -104,6 +116,176 @@ client::FetchResult read_reply(client::Connection& connection, uint64_t bytes,
     result.detail = std::to_string(extra) + " bytes more than asked";
   }
   return result;
+}
+
+}  // namespace csd::suite
+
+namespace csd::suite {
+
+StalledMidReply stall_mid_reply(const client::Target& target, bool echo, uint64_t bytes) {
+  constexpr std::size_t kReadFirst = std::size_t{64} << 10;
+  StalledMidReply stalled;
+  client::StepResult failure;
+  auto connection = client::Connection::open(target, harness::deadline_in(10s), &failure);
+  if (!connection) {
+    stalled.problem = fmt::format("connect: {}", client::to_string(failure.status));
+    return stalled;
+  }
+  const client::SockAddr client_end = connection->local_address();
+  const client::SockAddr server_end = connection->peer_address();
+
+  // Echo: the payload goes out in chunks, as far as the buffers let it.
+  uint64_t echo_sent = 0;
+  std::array<std::byte, kReadFirst> chunk{};
+  // Sends more of the echo payload without blocking; true once the server
+  // has stopped taking it in (the client's send would block) or all is sent.
+  const auto feed_echo_until_refused = [&] {
+    while (echo_sent < bytes) {
+      client::echo_pattern(echo_sent, chunk);
+      const ssize_t n =
+          ::send(connection->fd(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n <= 0)
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+      echo_sent += static_cast<uint64_t>(n);
+    }
+    return true;
+  };
+  client::StepResult sent;
+  if (echo) {
+    client::echo_pattern(0, chunk);
+    sent = connection->send_all(std::span<const std::byte>(chunk), harness::deadline_in(10s));
+    echo_sent = sent.bytes;
+  } else {
+    sent = connection->send_all(fmt::format("{}\n", bytes), harness::deadline_in(10s));
+  }
+  if (sent.status != client::Status::ok) {
+    stalled.problem = fmt::format("sending the request: {}", sent.call);
+    return stalled;
+  }
+  const client::StepResult first = connection->read_exact(kReadFirst, harness::deadline_in(10s));
+  if (first.status != client::Status::ok) {
+    stalled.problem = fmt::format("expected the first {} bytes of the reply, observed {} after {}",
+                                  kReadFirst, client::to_string(first.status), first.bytes);
+    return stalled;
+  }
+  // The size reply is far longer than all the buffers on the way; echo
+  // input is fed until the server stops taking it in.
+  bool input_refused = !echo;
+  const bool backed_up = harness::wait_until(
+      [&] {
+        if (echo)
+          input_refused = feed_echo_until_refused();
+        stalled.server_socket = server_side(client_end, server_end);
+        return input_refused && stalled.server_socket && stalled.server_socket->wqueue > 0;
+      },
+      10s);
+  if (!backed_up) {
+    const auto& socket = stalled.server_socket;
+    stalled.problem = fmt::format(
+        "expected the server's send queue to hold reply bytes the client has not read, observed "
+        "{}{} after 10 s",
+        socket ? fmt::format("{} bytes queued", socket->wqueue) : "no server socket",
+        echo ? fmt::format(" ({} echo bytes sent, the server {})", echo_sent,
+                           input_refused ? "refusing more" : "still reading")
+             : "");
+    return stalled;
+  }
+  stalled.connection = std::move(connection);
+  return stalled;
+}
+
+HalfClosedExchange send_then_half_close(const client::Target& target, std::string_view request) {
+  HalfClosedExchange exchange;
+  client::StepResult failure;
+  auto connection = client::Connection::open(target, harness::deadline_in(10s), &failure);
+  if (!connection) {
+    exchange.problem = fmt::format("connect: {}", client::to_string(failure.status));
+    return exchange;
+  }
+  const auto sent = connection->send_all(request, harness::deadline_in(5s));
+  if (sent.status != client::Status::ok) {
+    exchange.problem = std::string(sent.call);
+    return exchange;
+  }
+  exchange.sent = true;
+  connection->shutdown_write();
+  exchange.read = connection->read_to_end(harness::deadline_in(10s), &exchange.reply);
+  return exchange;
+}
+
+std::optional<client::Connection> echo_then_go_quiet(const client::Target& target,
+                                                     std::size_t bytes, std::string& problem) {
+  client::StepResult failure;
+  auto quiet = client::Connection::open(target, harness::deadline_in(10s), &failure);
+  if (!quiet) {
+    problem = fmt::format("connect: {}", client::to_string(failure.status));
+    return std::nullopt;
+  }
+  std::vector<std::byte> payload(bytes);
+  client::echo_pattern(0, payload);
+  if (const auto sent = quiet->send_all(payload, harness::deadline_in(5s));
+      sent.status != client::Status::ok) {
+    problem = fmt::format("sending the quiet client's {} bytes: {}", bytes,
+                          client::to_string(sent.status));
+    return std::nullopt;
+  }
+  std::vector<std::byte> echoed(bytes);
+  const auto back = quiet->read_exact(bytes, harness::deadline_in(5s), echoed);
+  if (back.status != client::Status::ok || echoed != payload) {
+    problem =
+        fmt::format("expected the quiet client's {} bytes echoed before it went quiet, got {}{}",
+                    bytes, back.bytes,
+                    back.status == client::Status::ok
+                        ? " (changed)"
+                        : fmt::format(" then {}", client::to_string(back.status)));
+    return std::nullopt;
+  }
+  return quiet;
+}
+
+std::string reset_and_confirm(client::Connection& connection, harness::Capture* capture) {
+  const client::SockAddr client_end = connection.local_address();
+  const client::SockAddr server_end = connection.peer_address();
+  const uint16_t client_port = client_end.port();
+  connection.abort();
+  if (capture != nullptr) {
+    const auto reset = capture->wait_for(
+        fmt::format("RST from the client (port {})", client_port),
+        [&](const harness::Segment& s) { return s.from(client_port) && s.rst(); });
+    return reset ? "" : "expected the client's abortive close to send an RST; " + reset.failure;
+  }
+  // The RST closes the server's end at once: sock_diag no longer lists it.
+  if (harness::wait_until([&] { return !server_side(client_end, server_end); }, 5s))
+    return "";
+  return "expected the client's RST to close the server's end of the connection, observed it "
+         "still open 5 s after the abortive close";
+}
+
+::testing::AssertionResult ClosedWithoutReply(const client::Target& target,
+                                              std::string_view request) {
+  client::StepResult failure;
+  auto connection = client::Connection::open(target, harness::deadline_in(10s), &failure);
+  if (!connection)
+    return ::testing::AssertionFailure() << "connect: " << client::to_string(failure.status);
+  if (const auto sent = connection->send_all(request, harness::deadline_in(5s));
+      sent.status != client::Status::ok) {
+    return ::testing::AssertionFailure()
+           << "sending " << printable(request) << ": " << client::to_string(sent.status);
+  }
+  // One byte is enough to know the server replied; reading on would buffer
+  // whatever a server without a limit streams.
+  const auto first = connection->read_exact(1, harness::deadline_in(5s));
+  if (first.status == client::Status::ok) {
+    return ::testing::AssertionFailure() << "request " << printable(request)
+                                         << " should get no reply, but the server started "
+                                            "sending one";
+  }
+  if (first.status == client::Status::timeout) {
+    return ::testing::AssertionFailure() << "request " << printable(request)
+                                         << " should close the connection; it was still open "
+                                            "after 5 s";
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace csd::suite

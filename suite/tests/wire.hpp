@@ -3,11 +3,14 @@
 // reading. Built on the client library and the harness's sock_diag view.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "capture.hpp"
 #include "connection.hpp"
 #include "load.hpp"
 #include "sockdiag.hpp"
@@ -18,6 +21,10 @@ namespace csd::suite {
 // is accepted, nullopt if the server's kernel holds no such socket. Throws
 // std::system_error if netlink fails.
 std::optional<harness::TcpSocketInfo> server_side(const client::Connection& c);
+// The same from the connection's two addresses, saved while it was open:
+// nullopt once the server's end is gone.
+std::optional<harness::TcpSocketInfo> server_side(const client::SockAddr& client_end,
+                                                  const client::SockAddr& server_end);
 
 struct DribbledRequest {
   std::optional<client::Connection> connection;
@@ -37,5 +44,46 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
 client::FetchResult read_reply(client::Connection& connection, uint64_t bytes,
                                std::chrono::milliseconds timeout = std::chrono::milliseconds{
                                    10000});
+
+// Success if `request`, sent on a connection of its own, gets no reply byte
+// and the connection closed within 5 s; else what the server did.
+::testing::AssertionResult ClosedWithoutReply(const client::Target& target,
+                                              std::string_view request);
+
+// A request sent and at once the client's sending side shut down, then the
+// reply read to its end (10 s at most).
+struct HalfClosedExchange {
+  bool sent = false;    // connected and sent the whole request; else `problem`
+  std::string problem;  // "connect: refused", "send"
+  std::string reply;
+  client::StepResult read;  // how the reply ended
+};
+HalfClosedExchange send_then_half_close(const client::Target& target, std::string_view request);
+
+// An echo client that sends `bytes`, takes their echo back, and goes quiet
+// with its side open: nullopt, with `problem` saying what went wrong, if the
+// echo did not come back whole within 5 s.
+std::optional<client::Connection> echo_then_go_quiet(const client::Target& target,
+                                                     std::size_t bytes, std::string& problem);
+
+// A client in the middle of a reply it has stopped reading, "in the middle"
+// for real: the server still has reply bytes to write (and is blocked
+// writing them, or about to) when the client does what comes next (an RST).
+struct StalledMidReply {
+  std::optional<client::Connection> connection;  // none: `problem` says why
+  std::string problem;
+  std::optional<harness::TcpSocketInfo> server_socket;  // the server's end, once stalled
+};
+// Sends a request for `bytes` (size), or starts sending `bytes` (echo: the
+// first 64 KiB, which fit in any buffer, then as much as the server takes
+// in), reads the first 64 KiB of the reply, then stops reading until the
+// server's send queue holds reply bytes the client has not taken (sock_diag)
+// and, for echo, the server has stopped taking in more: 10 s at most.
+StalledMidReply stall_mid_reply(const client::Target& target, bool echo, uint64_t bytes);
+
+// Resets `connection` (SO_LINGER {1, 0}, then close) and confirms the RST:
+// seen in `capture` where there is one, else by the server's end vanishing
+// from sock_diag (5 s at most). Empty if confirmed, else what was observed.
+std::string reset_and_confirm(client::Connection& connection, harness::Capture* capture);
 
 }  // namespace csd::suite

@@ -24,22 +24,22 @@ using ::testing::HasSubstr;
 
 Summary sample() {
   const auto report = nlohmann::json::parse(R"json({"time": "2s", "testsuites": [
-    {"name": "Impl/Reply", "testsuite": [
-      {"name": "SmallRepliesAreExact/a", "value_param": "a", "status": "RUN",
+    {"name": "Impl/Size", "testsuite": [
+      {"name": "SmallRepliesExact/a", "value_param": "a", "status": "RUN",
        "result": "COMPLETED", "time": "0.5s", "implementation": "csd-prefork",
        "check_id": "size/small-replies-exact", "level": "required"},
-      {"name": "SmallRepliesAreExact/b", "value_param": "b", "status": "RUN",
+      {"name": "SmallRepliesExact/b", "value_param": "b", "status": "RUN",
        "result": "COMPLETED", "time": "0.5s", "implementation": "my-server",
        "check_id": "size/small-replies-exact", "level": "required",
        "capture": "Impl_Reply.SmallRepliesAreExact_b.pcap",
        "failures": [{"failure": "x.cpp:1\nFailed\nasked for 1 bytes, got 0", "type": ""}]}]},
-    {"name": "Impl/Distribution", "testsuite": [
+    {"name": "Impl/Pool", "testsuite": [
       {"name": "EveryWorkerAccepts/a", "value_param": "a", "status": "RUN",
        "result": "COMPLETED", "time": "1s", "implementation": "csd-prefork",
        "check_id": "pool/every-worker-accepts", "level": "required",
        "distribution": "114 123 124 119"}]},
-    {"name": "Impl/WakeUps", "testsuite": [
-      {"name": "PerAcceptMatchesTheDeclaredWakeup/a", "value_param": "a", "status": "RUN",
+    {"name": "Impl/Pool", "testsuite": [
+      {"name": "DeclaredWakeups/a", "value_param": "a", "status": "RUN",
        "result": "COMPLETED", "time": "1s", "implementation": "csd-prefork",
        "check_id": "pool/declared-wakeups", "level": "required",
        "wakeups_per_connection": "3.35"}]}]})json");

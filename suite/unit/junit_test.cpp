@@ -24,21 +24,21 @@ using ::testing::HasSubstr;
 
 Summary sample() {
   const auto report = nlohmann::json::parse(R"json({"time": "2s", "testsuites": [
-    {"name": "Impl/Reply", "testsuite": [
-      {"name": "SmallRepliesAreExact/a", "value_param": "a", "status": "RUN",
+    {"name": "Impl/Size", "testsuite": [
+      {"name": "SmallRepliesExact/a", "value_param": "a", "status": "RUN",
        "result": "COMPLETED", "time": "0.5s", "implementation": "a",
        "check_id": "size/small-replies-exact", "level": "required"},
-      {"name": "SmallRepliesAreExact/b", "value_param": "b", "status": "RUN",
+      {"name": "SmallRepliesExact/b", "value_param": "b", "status": "RUN",
        "result": "COMPLETED", "time": "0.5s", "implementation": "b",
        "check_id": "size/small-replies-exact", "level": "required",
        "capture": "results/x.pcap",
        "failures": [{"failure": "x.cpp:1\nFailed\nasked for <1> & got \"0\" \u0001", "type": ""}]}]},
-    {"name": "Impl/ResourceShape", "testsuite": [
-      {"name": "ProcessPoolReplacesAKilledWorker/b", "value_param": "b", "status": "RUN",
+    {"name": "Impl/Shape", "testsuite": [
+      {"name": "PoolReplacesKilledWorker/b", "value_param": "b", "status": "RUN",
        "result": "COMPLETED", "time": "3s", "implementation": "b",
        "check_id": "shape/pool-replaces-killed-worker", "level": "recommended",
        "failures": [{"failure": "x.cpp:2\nFailed\nno replacement", "type": ""}]},
-      {"name": "PoolKeepsExactlyItsWorkers/b", "value_param": "b", "status": "RUN",
+      {"name": "PoolSizeExact/b", "value_param": "b", "status": "RUN",
        "result": "SKIPPED", "time": "0s", "implementation": "b",
        "skipped_because": "no CAP_NET_RAW"}]}]})json");
   Summary summary;
@@ -81,7 +81,7 @@ TEST(JUnit, EachVerdictInItsPlace) {
   const std::string xml = out.str();
   EXPECT_THAT(xml,
               HasSubstr(R"x(<testsuite name="b" tests="3" failures="1" errors="0" skipped="1")x"));
-  EXPECT_THAT(xml, HasSubstr(R"x(name="size/small-replies-exact (Reply.SmallRepliesAreExact)")x"));
+  EXPECT_THAT(xml, HasSubstr(R"x(name="size/small-replies-exact (Size.SmallRepliesExact)")x"));
   EXPECT_THAT(xml,
               HasSubstr(R"x(<failure message="asked for &lt;1&gt; &amp; got &quot;0&quot; ?")x"));
   EXPECT_THAT(xml, HasSubstr("capture: results/x.pcap</failure>"));

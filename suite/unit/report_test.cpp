@@ -16,7 +16,7 @@ using ::testing::Not;
 
 TEST(FailureReason, PrefersTheAssertionsOwnMessageToTheExpression) {
   const std::string text =
-      "/src/suite/tests/reply_test.cpp:22\n"
+      "/src/suite/tests/size_test.cpp:22\n"
       "Value of: GotExactReply(fetch(bytes), bytes)\n"
       "  Actual: false (asked for 1 bytes, got 0 (short_reply: EOF after 0 of 1 bytes))\n"
       "Expected: true\n"
@@ -27,7 +27,7 @@ TEST(FailureReason, PrefersTheAssertionsOwnMessageToTheExpression) {
 
 TEST(FailureReason, TakesTheFirstLineOfAMultiLineAssertionMessage) {
   const std::string text =
-      "/src/suite/tests/resource_shape_test.cpp:111\n"
+      "/src/suite/tests/shape_test.cpp:111\n"
       "Value of: EveryConnectionSucceeded(load(8, 10, 100))\n"
       "  Actual: false (3 of 80 connections failed: timeout=3\n"
       "  timeout in recv after 0 of 100 bytes\n"
@@ -112,17 +112,17 @@ nlohmann::json sample_report() {
       R"({
     "tests": 4, "time": "3.5s", "checks_not_applicable": "7",
     "testsuites": [
-      {"name": "Impl/Reply", "testsuite": [
-        {"name": "SmallRepliesAreExact/csd_fork", "value_param": "csd-fork", "status": "RUN",
+      {"name": "Impl/Size", "testsuite": [
+        {"name": "SmallRepliesExact/csd_fork", "value_param": "csd-fork", "status": "RUN",
          "result": "COMPLETED", "time": "0.5s", "implementation": "csd-fork"},
-        {"name": "SmallRepliesAreExact/my_server", "value_param": "my-server", "status": "RUN",
+        {"name": "SmallRepliesExact/my_server", "value_param": "my-server", "status": "RUN",
          "result": "COMPLETED", "time": "1s", "implementation": "my-server",
          "failures": [
            {"failure": "x.cpp:1\nValue of: GotExactReply(r, 1)\n)"
       R"(  Actual: false (asked for 1 bytes, got 0)\nExpected: true\n", "type": ""},
            {"failure": "x.cpp:1\nFailed\nsecond", "type": ""}]}]},
-      {"name": "Impl/Distribution", "testsuite": [
-        {"name": "ReportedCountsMatchObserved/my_server", "value_param": "my-server",
+      {"name": "Impl/Pool", "testsuite": [
+        {"name": "ReportedCounts/my_server", "value_param": "my-server",
          "status": "RUN", "result": "SKIPPED", "time": "2s", "implementation": "my-server",
          "skipped_because": "prints no 'child N : K times' table when stopped"},
         {"name": "EveryWorkerAccepts/my_server", "value_param": "my-server",
@@ -142,7 +142,7 @@ TEST(Summary, CountsPerImplementationFromTheResults) {
   EXPECT_EQ(summary.by_implementation.at("csd-fork").passed, 1);
   EXPECT_EQ(summary.not_applicable, 7);
   ASSERT_EQ(summary.failures.size(), 1U);
-  EXPECT_EQ(summary.failures[0].check, "Reply.SmallRepliesAreExact");
+  EXPECT_EQ(summary.failures[0].check, "Size.SmallRepliesExact");
   EXPECT_EQ(summary.failures[0].reason, "asked for 1 bytes, got 0");
   EXPECT_EQ(summary.failures[0].more, 1);
 }
@@ -157,9 +157,9 @@ TEST(Summary, PrintsALinePerImplementationThenPerFailureAndSkip) {
   EXPECT_THAT(text, HasSubstr("\nmy-server "));
   EXPECT_THAT(text, HasSubstr("\nall 2 implementations "));
   EXPECT_THAT(text, HasSubstr("\n7 (check, implementation) pairs did not apply"));
-  EXPECT_THAT(text, HasSubstr("\nFAILED  my-server Reply.SmallRepliesAreExact: asked for 1 bytes, "
+  EXPECT_THAT(text, HasSubstr("\nFAILED  my-server Size.SmallRepliesExact: asked for 1 bytes, "
                               "got 0 (and 1 more)\n"));
-  EXPECT_THAT(text, HasSubstr("\nSKIPPED Distribution.ReportedCountsMatchObserved on my-server: "
+  EXPECT_THAT(text, HasSubstr("\nSKIPPED Pool.ReportedCounts on my-server: "
                               "prints no 'child N : K times' table when stopped\n"));
   EXPECT_THAT(text, Not(HasSubstr("EveryWorkerAccepts")));  // filtered out: not run
   // header, 2 implementations, the total, not applicable, 1 failure, 1 skip
@@ -210,8 +210,8 @@ TEST(Summary, DemoVariantsAreNotImplementations) {
 // A recommended check that failed is a warning: counted apart, and printed
 // as WARNING with its catalogue ID.
 TEST(Summary, ARecommendedCheckFailingIsAWarning) {
-  const auto report = nlohmann::json::parse(R"json({"testsuites": [{"name": "Impl/ResourceShape",
-    "testsuite": [{"name": "ProcessPoolReplacesAKilledWorker/p", "value_param": "p",
+  const auto report = nlohmann::json::parse(R"json({"testsuites": [{"name": "Impl/Shape",
+    "testsuite": [{"name": "PoolReplacesKilledWorker/p", "value_param": "p",
       "status": "RUN", "result": "COMPLETED", "time": "3s", "implementation": "p",
       "check_id": "shape/pool-replaces-killed-worker", "level": "recommended",
       "failures": [{"failure": "x.cpp:1\nFailed\nno replacement", "type": ""}]}]}]})json");
@@ -223,7 +223,7 @@ TEST(Summary, ARecommendedCheckFailingIsAWarning) {
   print_summary(summary, out);
   EXPECT_THAT(out.str(),
               HasSubstr("\nWARNING p shape/pool-replaces-killed-worker "
-                        "ResourceShape.ProcessPoolReplacesAKilledWorker: no replacement\n"));
+                        "Shape.PoolReplacesKilledWorker: no replacement\n"));
 }
 
 // The environment csd-suite records (env_*) closes the summary: the build,

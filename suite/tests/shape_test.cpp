@@ -1,4 +1,4 @@
-// Resource shape: the processes and threads a design keeps, seen in /proc.
+// shape/*: the processes and threads a design keeps, seen in /proc.
 // Per-client designs return to their main process (fork) or main thread
 // (thread) once clients leave; pools keep exactly their workers, and a
 // process pool replaces a worker that is killed (every pool design here says
@@ -16,13 +16,13 @@
 namespace csd::suite {
 namespace {
 
-class ResourceShape : public ServerTest {
+class Shape : public ServerTest {
  public:
   using ServerTest::ServerTest;
-
- protected:
 };
 
+// The shape is the design's, seen on a quick loopback: not run under --network.
+constexpr Runs kOnAQuickLoopback{.under_network_conditions = false};
 // Where the checks apply, whatever the protocol: designs that start a worker
 // per client; pools (whose size the manifest gives); pools of processes, the
 // only workers that can be killed one at a time.
@@ -31,11 +31,15 @@ constexpr harness::AppliesTo kPoolsOfKnownSize{.workers = harness::kPools, .min_
 constexpr harness::AppliesTo kProcessPoolsOfKnownSize{.workers = harness::kProcessPools,
                                                       .min_workers = 1};
 
-CSD_CHECK(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave, kWorkerPerClientDesigns,
-          "shape/per-client-workers-exit", Level::required,
-          "A process or thread per client is gone within 3 s of its client leaving.",
-          "A worker per client that stays is a leak that ends the server, in the design itself.",
-          {"no-reap", "thread-leak"}) {
+CSD_CHECK(
+    Shape, PerClientWorkersExit, kWorkerPerClientDesigns,
+    {.id = "shape/per-client-workers-exit",
+     .level = Level::required,
+     .statement = "A process or thread per client is gone within 3 s of its client leaving.",
+     .why_level =
+         "A worker per client that stays is a leak that ends the server, in the design itself.",
+     .proven_by = {"no-reap", "thread-leak"},
+     .runs = kOnAQuickLoopback}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 25, 100)));
   if (traits().workers == harness::Workers::process_per_client) {
     std::size_t size = 0;
@@ -56,23 +60,31 @@ CSD_CHECK(ResourceShape, PerClientWorkersGoAwayAfterClientsLeave, kWorkerPerClie
   }
 }
 
-CSD_CHECK(ResourceShape, PoolKeepsExactlyItsWorkers, kPoolsOfKnownSize, "shape/pool-size-exact",
-          Level::required,
-          "A pool has exactly the workers its command line asked for, before and after load.",
-          "The pool's size is the design's parameter (UNP 30.6-30.12); more or fewer is a "
-          "different server.",
-          {"extra-worker"}) {
+CSD_CHECK(
+    Shape, PoolSizeExact, kPoolsOfKnownSize,
+    {.id = "shape/pool-size-exact",
+     .level = Level::required,
+     .statement =
+         "A pool has exactly the workers its command line asked for, before and after load.",
+     .why_level = "The pool's size is the design's parameter (UNP 30.6-30.12); more or fewer is a "
+                  "different server.",
+     .proven_by = {"extra-worker"},
+     .runs = kOnAQuickLoopback}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(8, 25, 100)));
   EXPECT_TRUE(pool_has_exactly_its_workers_within(3000ms)) << "after 200 connections";
 }
 
 CSD_CHECK(
-    ResourceShape, ProcessPoolReplacesAKilledWorker, kProcessPoolsOfKnownSize,
-    "shape/pool-replaces-killed-worker", Level::recommended,
-    "When a worker of a process pool is killed, the pool is back to full strength within 5 s.",
-    "Beyond the textbook: UNP's preforked servers replace no dead child, and a textbook pool must "
-    "stay conformant.",
-    {"no-respawn"}) {
+    Shape, PoolReplacesKilledWorker, kProcessPoolsOfKnownSize,
+    {.id = "shape/pool-replaces-killed-worker",
+     .level = Level::recommended,
+     .statement =
+         "When a worker of a process pool is killed, the pool is back to full strength within 5 s.",
+     .why_level = "Beyond the textbook: UNP's preforked servers replace no dead child, and a "
+                  "textbook pool must "
+                  "stay conformant.",
+     .proven_by = {"no-respawn"},
+     .runs = kOnAQuickLoopback}) {
   const int workers = server().workers();
   const auto expected = static_cast<std::size_t>(workers) + 1;
   ASSERT_TRUE(pool_is_full_within(5000ms));

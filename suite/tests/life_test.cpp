@@ -1,4 +1,4 @@
-// Lifecycle: what the server's processes do over many connections and when
+// life/*: what the server's processes do over many connections and when
 // told to stop. Children are reaped, descriptors are not leaked, SIGTERM
 // ends the whole tree promptly, and no worker outlives the main process.
 
@@ -18,7 +18,7 @@
 namespace csd::suite {
 namespace {
 
-class Lifecycle : public ServerTest {
+class Life : public ServerTest {
  public:
   using ServerTest::ServerTest;
 };
@@ -46,11 +46,13 @@ std::string pids(const std::vector<pid_t>& list) {
   return out;
 }
 
-CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation, "life/no-zombies",
-          Level::required,
-          "After 200 connections, no child of the server stays a zombie for more than 3 s.",
-          "Reaping children is part of the fork design (UNP 5.9, 5.10), not an extra.",
-          {"no-reap"}) {
+CSD_CHECK(
+    Life, NoZombies, kEveryImplementation,
+    {.id = "life/no-zombies",
+     .level = Level::required,
+     .statement = "After 200 connections, no child of the server stays a zombie for more than 3 s.",
+     .why_level = "Reaping children is part of the fork design (UNP 5.9, 5.10), not an extra.",
+     .proven_by = {"no-reap"}}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 50, 100)));
   // A child that exits as its client leaves is a zombie for an instant, until
   // the parent's SIGCHLD handling reaps it; a reaping server gets there quickly.
@@ -63,12 +65,15 @@ CSD_CHECK(Lifecycle, NoZombiesAfter200Connections, kEveryImplementation, "life/n
 }
 
 CSD_CHECK(
-    Lifecycle, DescriptorCountStableOver500Connections, kEveryImplementation,
-    "life/no-descriptor-leak", Level::required,
-    "The main process holds no more descriptors after 500 connections than before (4 of slack).",
-    "A descriptor per connection leaked is a server that stops at its limit: a bug in any "
-    "design.",
-    {"fd-leak"}) {
+    Life, NoDescriptorLeak, kEveryImplementation,
+    {.id = "life/no-descriptor-leak",
+     .level = Level::required,
+     .statement = "The main process holds no more descriptors after 500 connections than before (4 "
+                  "of slack).",
+     .why_level =
+         "A descriptor per connection leaked is a server that stops at its limit: a bug in any "
+         "design.",
+     .proven_by = {"fd-leak"}}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(2, 10, 100)));  // warm-up: lazy opens happen here
   const pid_t main_pid = server().pid();
   const int before = harness::open_fd_count(main_pid);
@@ -86,12 +91,15 @@ CSD_CHECK(
                        << " descriptors before 500 connections and " << after << " after";
 }
 
-CSD_CHECK(Lifecycle, SigtermStopsWholeTreeWithinOneSecond, kEveryImplementation,
-          "life/sigterm-stops-tree", Level::required,
-          "SIGTERM to the main process ends it and every process it made within 1 s.",
-          "UNP's pool servers kill their children on SIGINT (30.6, sig_int); a tree that outlives "
-          "its parent is an orphan leak.",
-          {"orphans", "ignores-sigterm"}) {
+CSD_CHECK(
+    Life, SigtermStopsTree, kEveryImplementation,
+    {.id = "life/sigterm-stops-tree",
+     .level = Level::required,
+     .statement = "SIGTERM to the main process ends it and every process it made within 1 s.",
+     .why_level =
+         "UNP's pool servers kill their children on SIGINT (30.6, sig_int); a tree that outlives "
+         "its parent is an orphan leak.",
+     .proven_by = {"orphans", "ignores-sigterm"}}) {
   // Exercise the design first, so that worker children exist and have served.
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 10, 100)));
   const auto tree = server().tree();
@@ -116,15 +124,19 @@ constexpr harness::AppliesTo kWorkerProcesses{
 // after its parent, even for a moment it chose, is past it.
 constexpr auto kAfterParentSlack = 100ms;
 
-CSD_CHECK(Lifecycle, NoWorkerOutlivesItsParent, kWorkerProcesses, "life/no-worker-outlives-parent",
-          Level::required,
-          "After SIGTERM, no worker process seen before the signal is alive 100 ms after the main "
-          "process has exited (the main process exits within 1 s).",
-          "When the main process is gone, a supervisor (systemd, a shell's wait) takes the "
-          "server for stopped and may start another; a worker that outlives its parent, even "
-          "briefly and even re-parented to a subreaper, still holds the port and takes its "
-          "clients (UNP 30.6's sig_int kills its children before it exits).",
-          {"outliving-workers"}) {
+CSD_CHECK(
+    Life, NoWorkerOutlivesParent, kWorkerProcesses,
+    {.id = "life/no-worker-outlives-parent",
+     .level = Level::required,
+     .statement =
+         "After SIGTERM, no worker process seen before the signal is alive 100 ms after the main "
+         "process has exited (the main process exits within 1 s).",
+     .why_level =
+         "When the main process is gone, a supervisor (systemd, a shell's wait) takes the "
+         "server for stopped and may start another; a worker that outlives its parent, even "
+         "briefly and even re-parented to a subreaper, still holds the port and takes its "
+         "clients (UNP 30.6's sig_int kills its children before it exits).",
+     .proven_by = {"outliving-workers"}}) {
   ASSERT_TRUE(EveryConnectionSucceeded(load(4, 10, 100)));
   const pid_t main_pid = server().pid();
   std::vector<pid_t> workers;

@@ -1,29 +1,39 @@
-// Distribution: in a pool of worker processes, which worker served each
-// connection, found from outside (sock_diag + /proc), so it holds for anyone's
-// server. Printed like the seed's server03a table and recorded in the JSON.
-// The workers of a thread pool share one descriptor table, so which of them
-// accepted cannot be seen in /proc/PID/fd: thread pools have a check of their
-// own (EveryPoolThreadServes), and the process-pool checks do not apply to them.
+// pool/*: what a pool's workers do, seen from outside. In a pool of worker
+// processes, which worker served each connection (sock_diag + /proc), so it
+// holds for anyone's server: printed like the seed's server03a table and
+// recorded in the JSON. The workers of a thread pool share one descriptor
+// table, so which of them accepted cannot be seen in /proc/PID/fd: thread
+// pools have a check of their own (EveryThreadServes), and the process-pool
+// checks do not apply to them. And how many workers the kernel wakes per
+// accepted connection (wakeups.hpp), against the manifest's accept_wakeup.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <csignal>
+#include <map>
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "attributed_load.hpp"
 #include "check.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "stats.hpp"
+#include "wakeups.hpp"
 
 namespace csd::suite {
 namespace {
 
-class Distribution : public ServerTest {
+ServerStart on_a_full_pool(ServerStart start) {
+  start.full_pool_first = true;
+  return start;
+}
+
+class Pool : public ServerTest {
  public:
-  explicit Distribution(const harness::Manifest& implementation) : ServerTest(implementation) {
-    start_with_full_pool();
-  }
+  Pool(const harness::Manifest& implementation, ServerStart start)
+      : ServerTest(implementation, on_a_full_pool(start)) {}
 
  protected:
   // Every check starts once the whole pool is up; a process pool's workers
@@ -84,6 +94,10 @@ class Distribution : public ServerTest {
   std::vector<pid_t> workers_;
 };
 
+// What a pool does on a quick loopback: not run under --network, where a
+// degraded path would be measured instead.
+constexpr Runs kOnAQuickLoopback{.under_network_conditions = false};
+
 // Where the checks apply: servers speaking the size protocol whose manifest
 // gives the worker count, the pool of worker processes for the first three
 // checks, of worker threads for the last.
@@ -98,9 +112,13 @@ constexpr harness::AppliesTo kThreadPoolsSpeakingSize{
 // kernel picks the worker. Where the parent picks (prefork-fdpass: first free
 // child), only "every worker serves" is asserted, at a concurrency above the
 // pool size.
-CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize, "pool/every-worker-accepts",
-          Level::required, "Under load, every worker of a process pool serves connections.",
-          "The pool is the design: a worker that never accepts is not a worker.", {"lazy-pool"}) {
+CSD_CHECK(Pool, EveryWorkerAccepts, kProcessPoolsSpeakingSize,
+          {.id = "pool/every-worker-accepts",
+           .level = Level::required,
+           .statement = "Under load, every worker of a process pool serves connections.",
+           .why_level = "The pool is the design: a worker that never accepts is not a worker.",
+           .proven_by = {"lazy-pool"},
+           .runs = kOnAQuickLoopback}) {
   const int clients = pool_size() * 3;
   const auto counts = served_by_each_worker(clients, 40);
   const auto summary = harness::summarize_distribution(counts);
@@ -122,13 +140,16 @@ CSD_CHECK(Distribution, EveryWorkerAccepts, kProcessPoolsSpeakingSize, "pool/eve
 // print the truth: the counts, matched as a multiset, equal what the suite saw.
 // (The seed's server03a keeps each count in one byte, so it wraps at 256; the
 // load below gives each worker about 300.)
-CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize,
-          "pool/reported-counts", Level::recommended,
-          "The per-worker table the server prints when stopped (UNP's meter) matches the "
-          "connections each worker was seen to serve.",
-          "Printing the table is UNP's habit, not the design; a server that prints none is "
-          "skipped, one that prints a wrong one is warned.",
-          {"miscount"}) {
+CSD_CHECK(
+    Pool, ReportedCounts, kProcessPoolsSpeakingSize,
+    {.id = "pool/reported-counts",
+     .level = Level::recommended,
+     .statement = "The per-worker table the server prints when stopped (UNP's meter) matches the "
+                  "connections each worker was seen to serve.",
+     .why_level = "Printing the table is UNP's habit, not the design; a server that prints none is "
+                  "skipped, one that prints a wrong one is warned.",
+     .proven_by = {"miscount"},
+     .runs = kOnAQuickLoopback}) {
   auto observed = served_by_each_worker(pool_size() * 2, 150);
   const auto report = stop_server(SIGTERM, 2000ms);
   auto reported = harness::parse_seed_table(report.output);
@@ -154,12 +175,15 @@ CSD_CHECK(Distribution, ReportedCountsMatchObserved, kProcessPoolsSpeakingSize,
 //     is idle wins, again and again): one worker takes most of the load.
 //   all / some / unspecified (a herd, a hash, a parent's choice): no claim,
 //     the spread is recorded and the counts must still add up.
-CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsSpeakingSize,
-          "pool/declared-wakeup-order", Level::required,
-          "With one client at a time, the workers take turns in the order the manifest's "
-          "accept_wakeup declares (fifo or lifo).",
-          "A manifest's claim must be true: the report shows it as the design's behaviour.",
-          {"fifo-claimed", "lifo-claimed"}) {
+CSD_CHECK(
+    Pool, DeclaredWakeupOrder, kProcessPoolsSpeakingSize,
+    {.id = "pool/declared-wakeup-order",
+     .level = Level::required,
+     .statement = "With one client at a time, the workers take turns in the order the manifest's "
+                  "accept_wakeup declares (fifo or lifo).",
+     .why_level = "A manifest's claim must be true: the report shows it as the design's behaviour.",
+     .proven_by = {"fifo-claimed", "lifo-claimed"},
+     .runs = kOnAQuickLoopback}) {
   const int conns = pool_size() * 10;
   const auto counts = served_by_each_worker(1, conns);
   const auto summary = harness::summarize_distribution(counts);
@@ -187,9 +211,13 @@ CSD_CHECK(Distribution, OneClientAtATimeFollowsTheDeclaredWakeup, kProcessPoolsS
 // load that keeps them all busy (its context-switch count moves). From the
 // server's own "thread N : K times" table, if it prints one: N rows, every
 // count above zero, the sum equal to the connections made.
-CSD_CHECK(Distribution, EveryPoolThreadServes, kThreadPoolsSpeakingSize, "pool/every-thread-serves",
-          Level::required, "Under load, every thread of a thread pool serves connections.",
-          "As pool/every-worker-accepts, for threads.", {"lazy-thread-pool"}) {
+CSD_CHECK(Pool, EveryThreadServes, kThreadPoolsSpeakingSize,
+          {.id = "pool/every-thread-serves",
+           .level = Level::required,
+           .statement = "Under load, every thread of a thread pool serves connections.",
+           .why_level = "As pool/every-worker-accepts, for threads.",
+           .proven_by = {"lazy-thread-pool"},
+           .runs = kOnAQuickLoopback}) {
   const int workers = server().workers();
   const auto before = harness::read_tasks(server().pid());
   const int clients = workers * 3;
@@ -225,6 +253,92 @@ CSD_CHECK(Distribution, EveryPoolThreadServes, kThreadPoolsSpeakingSize, "pool/e
     EXPECT_GT(reported[i], 0) << "thread " << i << " served none of " << summary.total
                               << " connections from " << clients
                               << " concurrent clients, by its own table";
+  }
+}
+
+// ---- pool/declared-wakeups -------------------------------------------------------
+
+// Connections are made one at a time; after each, the suite waits until no
+// task of the server is runnable any more and counts the tasks whose
+// context-switch count moved (wakeups.hpp). Expected per manifest
+// `accept_wakeup`: "fifo" and "lifo" (and, by default, any pool) wake about
+// one task per connection, plus at most a hand-off partner (the next thread
+// to take a mutex, the parent passing a descriptor); "all" wakes every idle
+// worker. The assertion is the side of half the pool the figure falls on,
+// never a time; the figure is recorded. "some" (an fcntl lock, whose unlock
+// wakes a varying number of waiters) claims no side: the figure is only
+// recorded.
+
+// A bigger pool than the usual 4 makes "one" and "all" far apart.
+constexpr int kWakeupPoolSize = 8;
+constexpr int kWakeupConnections = 40;
+
+// Pools, of processes or threads, whose idle workers wait for connections; at
+// least two of them, or one wake-up could not be told from all (a manifest
+// whose command takes {workers} is started with kWakeupPoolSize).
+constexpr harness::AppliesTo kPoolsOfTwoOrMore{
+    .protocol = harness::WireProtocol::size, .workers = harness::kPools, .min_workers = 2};
+
+CSD_CHECK(
+    Pool, DeclaredWakeups, kPoolsOfTwoOrMore,
+    {.id = "pool/declared-wakeups",
+     .level = Level::required,
+     .statement = "The workers woken per accepted connection (from /proc) match the manifest's "
+                  "accept_wakeup: one, or the herd.",
+     .why_level =
+         "A manifest's claim must be true; the thundering herd is what the reader of UNP 30.7 "
+         "comes to see.",
+     .proven_by = {"herd-pool", "herd-claimed"},
+     .runs = kOnAQuickLoopback,
+     .server = {.workers = kWakeupPoolSize}}) {
+  const int pool = server().workers();
+  // Warm-up: every worker past its first accept, so only steady state is measured.
+  ASSERT_TRUE(EveryConnectionSucceeded(load(pool, 2, 100)));
+
+  int woken_total = 0;
+  uint64_t switches_total = 0;
+  std::map<int, int> histogram;  // tasks woken -> connections
+  TaskSwitches before = sample_when_quiet(server());
+  for (int i = 0; i < kWakeupConnections && !HasFailure(); ++i) {
+    ASSERT_TRUE(GotExactReply(fetch(100), 100)) << "connection " << i;
+    const TaskSwitches after = sample_when_quiet(server());
+    const int woken = woken_between(before, after, switches_total);
+    woken_total += woken;
+    ++histogram[woken];
+    before = after;
+  }
+  if (HasFailure())
+    return;
+
+  const double per_connection = static_cast<double>(woken_total) / kWakeupConnections;
+  const double switches_per_connection = static_cast<double>(switches_total) / kWakeupConnections;
+  std::string spread;
+  for (const auto& [woken, times] : histogram)
+    spread += fmt::format(" {} task(s) x{}", woken, times);
+  RecordProperty("wakeups_per_connection", fmt::format("{:.2f}", per_connection));
+  RecordProperty("switches_per_connection", fmt::format("{:.2f}", switches_per_connection));
+  RecordProperty("pool", pool);
+  const auto declared = traits().wakeup;
+  std::cout << fmt::format(
+      "pool of {}, accept_wakeup {}: {:.2f} tasks woken and {:.2f} context switches per connection "
+      "({} connections, one at a time);{}\n",
+      pool, harness::to_string(declared), per_connection, switches_per_connection,
+      kWakeupConnections, spread);
+
+  const double half = pool / 2.0;
+  if (declared == harness::AcceptWakeup::some)
+    return;  // recorded above; no side claimed
+  if (declared == harness::AcceptWakeup::all) {
+    EXPECT_GE(per_connection, half)
+        << "the manifest says every idle worker wakes per connection (a thundering herd), "
+           "but on average only "
+        << per_connection << " of " << pool << " tasks ran";
+  } else {
+    EXPECT_LT(per_connection, half)
+        << "a pool should wake about one worker per connection (accept_wakeup "
+        << harness::to_string(declared) << "), but on average " << per_connection << " of " << pool
+        << " tasks ran for each: a thundering herd (select/poll/epoll on a shared "
+           "listener without EPOLLEXCLUSIVE?)";
   }
 }
 

@@ -1,0 +1,125 @@
+#include "idle_clients.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "procfs.hpp"
+#include "timeouts.hpp"
+#include "wait.hpp"
+#include "wire.hpp"
+
+namespace csd::suite {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+IdleClients open_idle_clients(const client::Target& target, int count) {
+  constexpr int kOpeners = 10;
+  std::vector<std::optional<client::Connection>> opened(static_cast<std::size_t>(count));
+  {
+    std::vector<std::jthread> openers;
+    openers.reserve(kOpeners);
+    for (int first = 0; first < kOpeners; ++first) {
+      openers.emplace_back([&opened, first, target] {
+        for (std::size_t i = first; i < opened.size(); i += kOpeners)
+          opened[i] = client::Connection::open(target, harness::deadline_in(5s));
+      });
+    }
+  }
+  IdleClients idle;
+  idle.connected.reserve(opened.size());
+  for (auto& connection : opened) {
+    if (connection)
+      idle.connected.push_back(std::move(*connection));
+    else
+      ++idle.refused;
+  }
+  return idle;
+}
+
+Settling wait_until_settled(const std::vector<client::Connection>& idle) {
+  constexpr auto kSettledFor = 200ms;  // a server accepting every few ms changes it much sooner
+  constexpr auto kMostSettling = 5s;
+  const auto not_accepted = [&] {
+    return std::count_if(idle.begin(), idle.end(), [](const client::Connection& c) {
+      const auto s = server_side(c);
+      return !s || s->inode == 0;
+    });
+  };
+  Settling settling;
+  settling.not_accepted = not_accepted();
+  auto unchanged_since = Clock::now();
+  const auto start = Clock::now();
+  settling.settled = harness::wait_until(
+      [&] {
+        const auto count = not_accepted();
+        if (count != settling.not_accepted) {
+          settling.not_accepted = count;
+          unchanged_since = Clock::now();
+        }
+        return count == 0 || Clock::now() - unchanged_since >= kSettledFor;
+      },
+      kMostSettling, 10ms);
+  settling.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return settling;
+}
+
+namespace {
+
+// CPU time of every live process of `tree`, by pid.
+std::map<pid_t, uint64_t> tree_cpu_ns(const std::vector<pid_t>& tree) {
+  std::map<pid_t, uint64_t> used;
+  for (const pid_t pid : tree) {
+    if (const auto ns = harness::process_cpu_ns(pid))
+      used[pid] = *ns;
+  }
+  return used;
+}
+
+}  // namespace
+
+StallCpu cpu_over_a_stall(const harness::ServerProcess& server, std::chrono::milliseconds window) {
+  const auto before = tree_cpu_ns(server.tree());
+  const auto start = Clock::now();
+  harness::wait_until([&] { return !server.running(); }, window, 50ms);
+  const auto after = tree_cpu_ns(server.tree());
+  uint64_t used_ns = 0;
+  for (const auto& [pid, ns] : after) {
+    const auto earlier = before.find(pid);
+    used_ns += ns - (earlier == before.end() ? 0 : std::min(ns, earlier->second));
+  }
+  return {.used_ms = static_cast<int>(used_ns / 1'000'000),
+          .window = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start)};
+}
+
+IdleStall hold_with_idle_clients(const harness::ServerProcess& server, const client::Target& target,
+                                 int count, std::chrono::milliseconds window) {
+  IdleStall stall;
+  const pid_t main_pid = server.pid();
+  stall.idle = open_idle_clients(target, count);
+  stall.settling = wait_until_settled(stall.idle.connected);
+  if (!stall.settling.settled)
+    return stall;
+  stall.cpu = cpu_over_a_stall(server, window);
+  stall.main_process_fds = harness::open_fd_count(main_pid);
+  return stall;
+}
+
+void record_figures(const IdleStall& stall) {
+  const auto record = [](const char* name, auto value) {
+    ::testing::Test::RecordProperty(name, static_cast<int>(value));
+  };
+  record("settle_ms", stall.settling.took.count());
+  record("idle_clients_not_accepted", stall.settling.not_accepted);
+  if (!stall.settling.settled)
+    return;
+  record("stall_cpu_ms", stall.cpu.used_ms);
+  record("stall_window_ms", stall.cpu.window.count());
+  record("main_process_fds", stall.main_process_fds);
+  record("idle_clients_connected", stall.idle.connected.size());
+}
+
+}  // namespace csd::suite
