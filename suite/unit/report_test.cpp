@@ -221,9 +221,8 @@ TEST(Summary, ARecommendedCheckFailingIsAWarning) {
   EXPECT_EQ(summary.total().warned, 1);
   std::ostringstream out;
   print_summary(summary, out);
-  EXPECT_THAT(out.str(),
-              HasSubstr("\nWARNING p shape/pool-replaces-killed-worker "
-                        "Shape.PoolReplacesKilledWorker: no replacement\n"));
+  EXPECT_THAT(out.str(), HasSubstr("\nWARNING p shape/pool-replaces-killed-worker "
+                                   "Shape.PoolReplacesKilledWorker: no replacement\n"));
 }
 
 // The environment csd-suite records (env_*) closes the summary: the build,
