@@ -14,11 +14,8 @@
 #include <array>
 #include <csignal>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "fd_passing.hpp"
 #include "protocols.hpp"
@@ -119,7 +116,7 @@ int main(int argc, char** argv) {
        "prefork-fdpass: the parent accepts and passes each connection to the first free child",
        true},
       argc, argv);
-  try {
+  return run_main("csd-prefork-fdpass", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());  // poll() said readable, but the client may be gone
@@ -161,8 +158,5 @@ int main(int argc, char** argv) {
     stop_children(signals, pool.pids);
     print_counts(pool.served);
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-prefork-fdpass: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -7,12 +7,9 @@
 // The two locks are lib/accept_lock.hpp, as UNP's are lock_fcntl.c and lock_pthread.c.
 #include <atomic>
 #include <cstddef>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <utility>
-
-#include <fmt/core.h>
 
 #include "accept_lock.hpp"
 #include "protocols.hpp"
@@ -56,7 +53,7 @@ int main(int argc, char** argv) {
                   "fcntl: a record lock on an unlinked temporary file (UNP 30.7); "
                   "mutex: a robust process-shared pthread mutex in shared memory (UNP 30.8)",
                   kAcceptLocks, lock_kind));
-  try {
+  return run_main("csd-prefork-lock", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     const std::unique_ptr<AcceptLock> lock = make_accept_lock(lock_kind);  // before fork(): shared
@@ -69,8 +66,5 @@ int main(int argc, char** argv) {
 
     print_counts(counts.snapshot());
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-prefork-lock: {}", e.what()));
-    return 1;
-  }
+  });
 }
