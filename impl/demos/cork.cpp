@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <exception>
 #include <span>
 #include <string>
 
@@ -78,7 +77,7 @@ int main(int argc, char** argv) {
         number_flag("--body-bytes", "Bytes of body, sent with sendfile()", body_bytes, 1,
                     1U << 30)(app);
       });
-  try {
+  return run_main("csd-cork", [&] {
     ignore_sigpipe();  // a client that leaves early costs an EPIPE, not the process
     exit_on_stop_signals();
     const csd::Fd body = make_body_file(body_bytes);
@@ -102,8 +101,5 @@ int main(int argc, char** argv) {
       if (cork)  // out with it: header and body leave together
         set_tcp_option(conn.get(), TCP_CORK, 0, "TCP_CORK");
     }  // close: the FIN follows the data
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-cork: {}", e.what()));
-    return 1;
-  }
+  });
 }

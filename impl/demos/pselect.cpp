@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <csignal>
-#include <exception>
 
 #include <fmt/core.h>
 
@@ -28,7 +27,7 @@ extern "C" void on_sigusr1(int /*sig*/) { g_got_signal = 1; }
 int main(int argc, char** argv) {
   const unsigned signals = csd::demo::parse_signal_count(
       "csd-pselect", "the select/signal race fixed with pselect()", argc, argv);
-  try {
+  return run_main("csd-pselect", [&] {
     sigset_t usr1;
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
@@ -72,8 +71,5 @@ int main(int argc, char** argv) {
         throw std::runtime_error("stdin closed before the signal came");
     }
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-pselect: {}", e.what()));
-    return 1;
-  }
+  });
 }

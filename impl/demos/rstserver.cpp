@@ -10,7 +10,6 @@
 
 #include <array>
 #include <cstdio>
-#include <exception>
 #include <string>
 #include <string_view>
 
@@ -70,7 +69,7 @@ int main(int argc, char** argv) {
        .serves_protocol = false},
       argc, argv,
       switch_flag("--graceful", "close normally (FIN) instead of with an RST", graceful));
-  try {
+  return run_main("csd-rstserver", [&] {
     exit_on_stop_signals();  // blocked in accept() with nothing to clean up: just go
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     announce_listening(listener);
@@ -88,8 +87,5 @@ int main(int argc, char** argv) {
                  graceful ? "FIN (close)" : "RST (SO_LINGER {1, 0})");
       std::fflush(stdout);
     }
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-rstserver: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -12,7 +12,6 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
-#include <exception>
 
 #include <fmt/core.h>
 
@@ -47,7 +46,7 @@ void drain(int fd) {
 int main(int argc, char** argv) {
   const unsigned signals = csd::demo::parse_signal_count(
       "csd-selfpipe", "the select/signal race fixed with a self-pipe", argc, argv);
-  try {
+  return run_main("csd-selfpipe", [&] {
     int ends[2];
     if (::pipe2(ends, O_NONBLOCK | O_CLOEXEC) < 0)
       throw syscall_error("pipe2");
@@ -82,8 +81,5 @@ int main(int argc, char** argv) {
         throw std::runtime_error("stdin closed before the signal came");
     }
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-selfpipe: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <csignal>
-#include <exception>
 
 #include <fmt/core.h>
 
@@ -30,7 +29,7 @@ extern "C" void on_sigusr1(int /*sig*/) { g_got_signal = 1; }
 int main(int argc, char** argv) {
   const unsigned signals = csd::demo::parse_signal_count(
       "csd-selsigrace", "the select/signal race: a SIGUSR1 before select() is lost", argc, argv);
-  try {
+  return run_main("csd-selsigrace", [&] {
     struct sigaction sa {};
     sa.sa_handler = on_sigusr1;
     sigemptyset(&sa.sa_mask);
@@ -66,8 +65,5 @@ int main(int argc, char** argv) {
         throw std::runtime_error("stdin closed before the signal came");
     }
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-selsigrace: {}", e.what()));
-    return 1;
-  }
+  });
 }

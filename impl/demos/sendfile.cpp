@@ -15,7 +15,6 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <exception>
 #include <string>
 
 #include <fmt/core.h>
@@ -153,7 +152,7 @@ int main(int argc, char** argv) {
   const char* const mode_name = mode == Mode::sendfile    ? "sendfile"
                                 : mode == Mode::readwrite ? "read/write"
                                                           : "splice";
-  try {
+  return run_main("csd-sendfile", [&] {
     ignore_sigpipe();  // a client that leaves early costs an EPIPE, not the process
     exit_on_stop_signals();
     const csd::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -187,8 +186,5 @@ int main(int argc, char** argv) {
                  mode_name, tally.calls, tally.short_returns, tally.full_waits);
       std::fflush(stdout);
     }  // the connection closes here: after the last byte, a FIN
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-sendfile: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <exception>
 
 #include <fmt/core.h>
 
@@ -22,7 +21,7 @@ using csd::demo::say;
 int main(int argc, char** argv) {
   const unsigned signals = csd::demo::parse_signal_count(
       "csd-signalfd", "the select/signal race fixed with a signalfd", argc, argv);
-  try {
+  return run_main("csd-signalfd", [&] {
     sigset_t usr1;
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
@@ -56,8 +55,5 @@ int main(int argc, char** argv) {
         throw std::runtime_error("stdin closed before the signal came");
     }
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-signalfd: {}", e.what()));
-    return 1;
-  }
+  });
 }

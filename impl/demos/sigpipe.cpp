@@ -14,7 +14,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -141,7 +140,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;  // --help: 0; bad input: 2, as the servers do
   }
 
-  try {
+  return run_main("csd-sigpipe", [&] {
     set_sigpipe(mode);
     const csd::Fd conn = connect_to(host, port);
     // csd-rstserver closes once it has read a line: so its close comes after our connect().
@@ -173,8 +172,5 @@ int main(int argc, char** argv) {
     }
     const int err = write_once(conn.get(), mode, 2);  // default mode: SIGPIPE ends us in here
     return err;  // 32 (EPIPE) in the ignore and nosignal modes; 0 if the write succeeded
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-sigpipe: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -11,14 +11,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <set>
 #include <span>
 #include <unordered_map>
 #include <utility>
-
-#include <fmt/core.h>
 
 #include "nonblocking_connection.hpp"
 #include "server_options.hpp"
@@ -189,7 +186,7 @@ int main(int argc, char** argv) {
        "(level-triggered; --edge: edge-triggered)"},
       argc, argv,
       switch_flag("--edge", "Edge-triggered (EPOLLET): every handler drains until EAGAIN", edge));
-  try {
+  return run_main("csd-epoll", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
@@ -223,8 +220,5 @@ int main(int argc, char** argv) {
       if (accept_pending)
         accept_pending = !set.accept_new(listener.fd.get()) && edge;
     }
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-epoll: {}", e.what()));
-    return 1;
-  }
+  });
 }

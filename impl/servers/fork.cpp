@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <exception>
 #include <unordered_set>
 #include <vector>
 
@@ -48,7 +47,7 @@ int main(int argc, char** argv) {
   const Options opts = parse_options(
       {"csd-fork", "fork: the parent accepts, one child process serves each connection"}, argc,
       argv);
-  try {
+  return run_main("csd-fork", [&] {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // poll() said readable, but the client may be gone by the time we
@@ -82,8 +81,5 @@ int main(int argc, char** argv) {
     const std::vector<pid_t> running(children.begin(), children.end());
     stop_children(signals, running);
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-fork: {}", e.what()));
-    return 1;
-  }
+  });
 }

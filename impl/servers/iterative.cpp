@@ -2,10 +2,6 @@
 // server01). Watch: connect once and send nothing, and every other client waits in the
 // listen queue (ss -ltn: Recv-Q) until that one lets go. SIGTERM ends it even then.
 // More: impl/README.md, "csd-iterative".
-#include <exception>
-
-#include <fmt/core.h>
-
 #include "protocols.hpp"
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
@@ -18,7 +14,7 @@ int main(int argc, char** argv) {
   const Options opts = parse_options(
       {"csd-iterative", "iterative: one process serves one client at a time, start to finish"},
       argc, argv);
-  try {
+  return run_main("csd-iterative", [&] {
     ignore_sigpipe();
     // No loop to return to while a client holds us in read() or write(): a
     // stop request ends the process there and then, and the kernel closes up.
@@ -31,8 +27,5 @@ int main(int argc, char** argv) {
       if (conn)  // serve it completely; nobody else is served meanwhile: that is the design
         serve_blocking(std::move(conn), opts.protocol, opts.max_bytes);
     }
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-iterative: {}", e.what()));
-    return 1;
-  }
+  });
 }

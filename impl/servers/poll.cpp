@@ -6,10 +6,7 @@
 
 #include <chrono>
 #include <csignal>
-#include <exception>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "nonblocking_connection.hpp"
 #include "server_options.hpp"
@@ -58,7 +55,7 @@ short interest(const Connection& c) {
 int main(int argc, char** argv) {
   const Options opts = parse_options(
       {"csd-poll", "poll: one process multiplexes every connection with poll()"}, argc, argv);
-  try {
+  return run_main("csd-poll", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
@@ -96,8 +93,5 @@ int main(int argc, char** argv) {
         accept_new(listener.fd.get(), conns, opts);
     }
     return 0;  // open connections close as `conns` goes
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-poll: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,7 +111,7 @@ int main(int argc, char** argv) {
                   "How idle children wait: accept (the kernel wakes one), select or epoll "
                   "(it wakes all: the thundering herd), epoll-exclusive (it wakes one)",
                   kWaitModes, mode));
-  try {
+  return run_main("csd-prefork", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // Woken by readiness, every child but one finds the queue empty: accept()
@@ -136,8 +135,5 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-prefork: {}", e.what()));
-    return 1;
-  }
+  });
 }

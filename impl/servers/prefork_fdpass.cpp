@@ -5,6 +5,7 @@
 // and writes one byte back: free again.
 // Watch: while every child is busy the parent stops polling the listener (clients
 // wait in the listen queue), and the counts printed on SIGINT favour child 0.
+// write_fd and read_fd are lib/fd_passing.hpp, as UNP's are lib/write_fd.c and read_fd.c.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -13,13 +14,10 @@
 #include <array>
 #include <csignal>
 #include <cstdint>
-#include <cstring>
-#include <exception>
 #include <optional>
 #include <vector>
 
-#include <fmt/core.h>
-
+#include "fd_passing.hpp"
 #include "protocols.hpp"
 #include "server_options.hpp"
 #include "signal_pipe.hpp"
@@ -31,56 +29,6 @@
 namespace {
 
 using namespace csd::impl;
-
-// ---- UNP's write_fd and read_fd: one byte of data carrying an SCM_RIGHTS message.
-
-// The message both ways: one byte of data and room for one descriptor. It
-// points into itself, so it is neither copied nor moved.
-struct FdMessage {
-  FdMessage() {
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-  }
-  FdMessage(const FdMessage&) = delete;
-  FdMessage& operator=(const FdMessage&) = delete;
-
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  msghdr msg{};
-};
-
-// Passes `fd` down `channel`; false, with errno set, if it could not.
-bool write_fd(int channel, int fd) {
-  FdMessage m;
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  return Sendmsg(channel, m.msg, MSG_NOSIGNAL) == 1;
-}
-
-// The descriptor passed down `channel`; an invalid Fd at EOF (the parent is
-// gone) or when no descriptor came.
-csd::Fd read_fd(int channel) {
-  FdMessage m;
-  const ssize_t n = Recvmsg(channel, m.msg, MSG_CMSG_CLOEXEC);
-  if (n < 0)
-    log_errno("recvmsg");
-  if (n <= 0)
-    return {};
-  const cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
-    log_message("recvmsg: a message without a descriptor");
-    return {};
-  }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-  return csd::Fd(fd);
-}
 
 // ---- The child (UNP's child_main): a descriptor in, serve it, a byte back.
 
@@ -156,8 +104,7 @@ void pass_connections(int listen_fd, Pool& pool) {
     pool.busy[*slot] = true;
     if (write_fd(pool.channels[*slot].get(), conn.get()))
       ++pool.served[*slot];
-    else
-      log_errno("sendmsg");  // the child is dying: SIGCHLD will replace it
+    // else the child is dying (logged): SIGCHLD will replace it
   }
 }
 
@@ -169,7 +116,7 @@ int main(int argc, char** argv) {
        "prefork-fdpass: the parent accepts and passes each connection to the first free child",
        true},
       argc, argv);
-  try {
+  return run_main("csd-prefork-fdpass", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());  // poll() said readable, but the client may be gone
@@ -211,8 +158,5 @@ int main(int argc, char** argv) {
     stop_children(signals, pool.pids);
     print_counts(pool.served);
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-prefork-fdpass: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -13,13 +13,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
@@ -100,7 +97,7 @@ int main(int argc, char** argv) {
       {"csd-prethreaded",
        "prethreaded: N threads share the listener, taking turns in accept() under a mutex", true},
       argc, argv);
-  try {
+  return run_main("csd-prethreaded", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
@@ -121,8 +118,5 @@ int main(int argc, char** argv) {
     pool.threads.clear();  // joins them
     print_thread_counts(pool.counts);
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-prethreaded: {}", e.what()));
-    return 1;
-  }
+  });
 }

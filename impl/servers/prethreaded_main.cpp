@@ -14,13 +14,10 @@
 #include <csignal>
 #include <cstdint>
 #include <deque>
-#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
@@ -147,7 +144,7 @@ int main(int argc, char** argv) {
       {"csd-prethreaded-main",
        "prethreaded-main: the main thread accepts, N threads take connections from a queue", true},
       argc, argv);
-  try {
+  return run_main("csd-prethreaded-main", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // Non-blocking: poll() said readable, but the client may be gone by the
@@ -191,8 +188,5 @@ int main(int argc, char** argv) {
     pool.threads.clear();  // joins them
     print_thread_counts(pool.counts);
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-prethreaded-main: {}", e.what()));
-    return 1;
-  }
+  });
 }

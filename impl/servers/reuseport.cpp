@@ -6,10 +6,7 @@
 // behind a busy child while others idle (a hash, not "whoever is free").
 #include <sys/types.h>
 
-#include <exception>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "protocols.hpp"
 #include "server_options.hpp"
@@ -47,7 +44,7 @@ int main(int argc, char** argv) {
        "reuseport: N children, each accepting on its own SO_REUSEPORT socket on the same port",
        true},
       argc, argv);
-  try {
+  return run_main("csd-reuseport", [&] {
     ignore_sigpipe();
     // All -n sockets first: the kernel spreads connections over them as soon as they listen.
     std::vector<Listener> listeners;
@@ -64,8 +61,5 @@ int main(int argc, char** argv) {
 
     print_counts(counts.snapshot());
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-reuseport: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <exception>
 #include <optional>
 
 #include <fmt/core.h>
@@ -59,7 +58,7 @@ std::optional<timeval> next_timeout(const Connections& conns, Clock::time_point 
 int main(int argc, char** argv) {
   const Options opts = parse_options(
       {"csd-select", "select: one process multiplexes every connection with select()"}, argc, argv);
-  try {
+  return run_main("csd-select", [&] {
     ignore_sigpipe();
     const Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     set_nonblocking(listener.fd.get());
@@ -100,8 +99,5 @@ int main(int argc, char** argv) {
         accept_new(listener.fd.get(), conns, opts);
     }
     return 0;  // open connections close as `conns` goes
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-select: {}", e.what()));
-    return 1;
-  }
+  });
 }

@@ -6,7 +6,6 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <functional>
 #include <string>
 #include <system_error>
@@ -85,7 +84,7 @@ int main(int argc, char** argv) {
       argc, argv,
       number_flag("--max-threads", "Most connections served at once; beyond it new ones are closed",
                   max_threads, 1, kMaxMaxThreads));
-  try {
+  return run_main("csd-thread", [&] {
     ignore_sigpipe();
     Listener listener = listen_tcp(opts.host, opts.port, opts.backlog);
     // poll() said readable, but the client may be gone by the time we
@@ -121,8 +120,5 @@ int main(int argc, char** argv) {
     fmt::print("threads : {} connections served, {} refused\n", served, refusals.total());
     std::fflush(stdout);
     return 0;
-  } catch (const std::exception& e) {
-    log_message(fmt::format("csd-thread: {}", e.what()));
-    return 1;
-  }
+  });
 }
