@@ -3,9 +3,9 @@
 # background jobs in process groups of their own whose output is shown
 # where the doc shows it, `kill` and `wait` that know those jobs, and the
 # end of a block, which leaves nothing running.
-# $__csd_dir: a directory for the jobs' output; $__csd_home: the directory
-# each block starts in.
-: "${__csd_dir:?}" "${__csd_home:?}"
+# $__csd_dir: a directory for the jobs' output. The shell runs in namespaces of its own (ci/doctest.py), as
+# PID 1: whatever is left when it ends dies with it.
+: "${__csd_dir:?}"
 __csd_n=0; declare -A __csd_pid __csd_file __csd_shown __csd_cmd
 __csd_show() {  # the output job $1 printed since it was last shown
   local f=${__csd_file[$1]} s=${__csd_shown[$1]} size
@@ -35,9 +35,19 @@ __csd_bg() {  # __csd_bg LINES COMMAND: COMMAND &, in a process group of its own
 __csd_job() {  # %N -> N, or nothing
   case $1 in %[0-9]*) [ -n "${__csd_pid[${1#%}]:-}" ] && echo "${1#%}" ;; esac
 }
-__csd_reap() {  # wait for job $1, show what is left of its output; its status
-  local st=0
-  builtin wait "${__csd_pid[$1]}" 2>/dev/null || st=$?
+__csd_reap() {  # wait (60 s at most) for job $1, show the rest of its output; its status
+  local pid=${__csd_pid[$1]} st=0 i stat
+  for ((i = 0; i < 1200; i++)); do  # until it is a zombie, or gone
+    read -r stat 2>/dev/null <"/proc/$pid/stat" || break
+    stat=${stat##*) }
+    [ "${stat%% *}" = Z ] && break
+    sleep 0.05
+  done
+  if [ "$i" = 1200 ]; then
+    echo "doctest: job %$1 did not end within 60 s: ${__csd_cmd[$1]}"
+    builtin kill -KILL -- "-$pid" 2>/dev/null
+  fi
+  builtin wait "$pid" 2>/dev/null || st=$?
   __csd_show "$1"
   unset "__csd_pid[$1]" "__csd_file[$1]" "__csd_shown[$1]" "__csd_cmd[$1]"
   return $st
@@ -77,7 +87,5 @@ __csd_block_end() {  # nothing of the block may go on running
     [ "$p" -gt 1 ] && [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && builtin kill -KILL "$p" 2>/dev/null
   done
   builtin wait 2>/dev/null
-  exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-
-  cd "$__csd_home" || exit 1
   return 0
 }

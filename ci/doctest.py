@@ -5,11 +5,10 @@
 
 A ```console block is a terminal session: `$ ` starts a command, `> ` goes
 on with it, every other line is what the commands before it printed, and
-`[N]` alone on a line is a non-zero exit status. The commands run one after
-another in one bash (cram's, python3-cram), block after block, so a file
-written in one block is there in the next; the working directory is a fresh
-temporary one that holds `build` (the build tree) and the source tree's
-fixtures/, bench/, ci/ and impl/, and PATH starts with build/bin.
+`[N]` alone on a line is a non-zero exit status. Each block's commands run
+one after another in a bash of its own (cram's, python3-cram), in a fresh
+temporary directory that holds `build` (the build tree) and the source
+tree's fixtures/, bench/, ci/ and impl/, and PATH starts with build/bin.
 
 Expected output may hold placeholders for what varies from run to run:
 
@@ -27,15 +26,16 @@ own; its output is held back and shown at the points a reader would wait
 for it: as many lines as the block shows right under the command (its
 `listening on` line: the runner waits for them), and the rest when `kill %N`
 or `wait %N` stops it. `%N` counts as an interactive bash does (1 + the highest
-job still running). After each block every process the block left running
-is killed, and a job still running is reported, which fails the block.
+job still running). A job still running at the end of a block is reported,
+which fails the block.
 
 A block whose first line is `# not run by the doc tests: REASON` is not
 run; the runner lists it with its reason.
 
-The whole run is in a network namespace and a PID namespace of its own
-(unshare): the docs' fixed ports (9000) cannot collide with anything
-else under `ctest -j`, and nothing it started outlives it.
+Each block runs in a network namespace and a PID namespace of its own
+(unshare), and so does the whole run: the docs' fixed ports (9000) cannot
+collide with anything else under `ctest -j`, and nothing a block started
+outlives it.
 Exit status: 0 every block's output matched, 1 one did not, 77 the
 namespaces could not be made (ctest reports the test as skipped).
 """
@@ -105,16 +105,11 @@ def segment_matches(expected, actual):
 
 
 def convert(doc):
-    """The doc's console blocks as cram test lines, with what maps them back.
+    """The doc's console blocks, each as cram test lines and what maps them back.
 
-    Returns (cram lines, meta, not_run): meta[i] is (doc line, kind) for
-    cram line i, kind 'cmd', 'more', 'out' or 'hidden'."""
-    lines, meta, not_run = [], [], []
-
-    def add(text, where, kind):
-        lines.append('  ' + text)
-        meta.append((where, kind))
-
+    Returns (blocks, not_run): each block is (lines, meta), meta[i] being
+    (doc line, kind) for line i, kind 'cmd', 'more', 'out' or 'hidden'."""
+    runs, not_run = [], []
     for first, info, body in blocks(doc):
         if info != 'console':
             if any(b.startswith('$ ') for b in body):
@@ -123,6 +118,13 @@ def convert(doc):
         if body and NOT_RUN.match(body[0]):
             not_run.append((first, NOT_RUN.match(body[0]).group(1)))
             continue
+        lines, meta = [], []
+
+        def add(text, where, kind, lines=lines, meta=meta):
+            lines.append('  ' + text)
+            meta.append((where, kind))
+
+        add('$ . "$__csd_prelude"', first - 1, 'hidden')
         for k, text in enumerate(body):
             where = first + k
             if text.startswith('$ '):
@@ -139,13 +141,14 @@ def convert(doc):
             else:
                 add(text, where, 'out')
         add('$ __csd_block_end', first + len(body), 'hidden')
-    return lines, meta, not_run
+        runs.append((lines, meta))
+    return runs, not_run
 
 
 def segments(cram_lines, meta, postout):
     """Pairs each command with its expected and actual output lines."""
     exp, cur = {}, None
-    for i, (where, kind) in enumerate(meta):
+    for i, (_, kind) in enumerate(meta):
         if kind in ('cmd', 'hidden'):
             cur = i
             exp[cur] = []
@@ -153,9 +156,9 @@ def segments(cram_lines, meta, postout):
             exp[cur].append(cram_lines[i][2:])
     # postout repeats the command lines (and their `> ` lines) in order, each
     # followed by what it printed and, when non-zero, its [status].
-    act, cur, cmd_index = {}, None, [i for i, (_, k) in enumerate(meta) if k in ('cmd', 'hidden')]
-    it = iter(cmd_index)
-    for line in postout:
+    act, cur = {}, None
+    it = iter([i for i, (_, k) in enumerate(meta) if k in ('cmd', 'hidden')])
+    for line in postout or []:
         text = line.decode('utf-8', 'replace').rstrip('\n')
         if text.endswith(' (esc)'):  # cram escaped a tab or a control byte
             text = codecs.escape_decode(text[:-6].encode())[0].decode('utf-8', 'replace')
@@ -171,61 +174,67 @@ def segments(cram_lines, meta, postout):
     return exp, act
 
 
+# Each block's shell: a network namespace (its own loopback, where the docs'
+# fixed ports are free and no TIME_WAIT of another block lingers) and a PID
+# namespace, whose processes all die when its first one, the shell, ends.
+BLOCK_SHELL = ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc',
+               'bash', '-c', 'ip link set lo up && exec bash "$@"', 'bash']
+
+
 def run(build, doc, keep):
     import cram  # pylint: disable=import-outside-toplevel  # python3-cram
 
     build = os.path.abspath(build)
     src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path, doc = os.path.abspath(doc), os.path.relpath(os.path.abspath(doc), src)
-    cram_lines, meta, not_run = convert(path)
+    runs, not_run = convert(path)
     for where, reason in not_run:
         print(f'{doc}:{where}: not run: {reason}')
     home = tempfile.mkdtemp(prefix='csd-doctest.')
-    work = os.path.join(home, 'work')
-    os.mkdir(work)
-    os.symlink(build, os.path.join(work, 'build'))
-    for d in ('fixtures', 'bench', 'ci', 'impl'):
-        os.symlink(os.path.join(src, d), os.path.join(work, d))
     env = dict(os.environ)
     env['PATH'] = os.path.join(build, 'bin') + ':' + env.get('PATH', '/usr/bin:/bin')
     env['TMPDIR'] = home
-    env['__csd_dir'] = home
-    env['__csd_home'] = work
-    lines = [f'  $ . {shlex.quote(os.path.join(src, "ci", "doctest-prelude.sh"))}'] + cram_lines
-    meta = [(0, 'hidden')] + meta
-    os.chdir(work)
-    refout, postout, _ = cram.test([(l + '\n').encode() for l in lines],
-                                   shell='/bin/bash', indent=2, env=env)
-    exp, act = segments(lines, meta, postout)
+    env['__csd_prelude'] = os.path.join(src, 'ci', 'doctest-prelude.sh')
     with open(path, encoding='utf-8') as f:
         doc_lines = f.read().split('\n')
+    results = []  # (doc line, kind, expected, actual, doc line of the command's end)
+    for n, (lines, meta) in enumerate(runs):
+        # Each block in a directory of its own, as if in a fresh checkout.
+        work = os.path.join(home, f'block{n + 1}')
+        os.mkdir(work)
+        os.symlink(build, os.path.join(work, 'build'))
+        for d in ('fixtures', 'bench', 'ci', 'impl'):
+            os.symlink(os.path.join(src, d), os.path.join(work, d))
+        env['__csd_dir'] = work
+        os.chdir(work)
+        _, postout, _ = cram.test([(l + '\n').encode() for l in lines],
+                                  shell=BLOCK_SHELL, indent=2, env=env)
+        exp, act = segments(lines, meta, postout)
+        for i, e in exp.items():
+            j = i + 1
+            while j < len(meta) and meta[j][1] == 'more':
+                j += 1
+            a = act.get(i, ['doctest: the shell stopped before this command'])
+            results.append((meta[i][0], meta[i][1], e, a, meta[j - 1][0]))
     shown = list(doc_lines)
     failed = 0
     # Replace, from the end, each command's expected lines by what it printed.
-    for i in sorted(exp, reverse=True):
-        e, a = exp[i], act.get(i, ['doctest: the shell stopped before this command'])
+    for where, kind, e, a, end in sorted(results, reverse=True):
         if segment_matches(e, a):
             continue
         failed += 1
-        where, kind = meta[i]
-        if where == 0:
-            print('doctest: the prelude printed:', *a, sep='\n')
-            continue
-        j = i + 1
-        while j < len(meta) and meta[j][1] == 'more':
-            j += 1
-        if kind == 'hidden':
+        if kind == 'hidden':  # the prelude, or the end of the block
             shown[where - 1:where - 1] = a
         else:
-            after = meta[j - 1][0]  # the doc line of the command's last line
-            shown[after:after + len(e)] = a
+            shown[end:end + len(e)] = a
     if failed:
         sys.stdout.writelines(difflib.unified_diff(
             [l + '\n' for l in doc_lines], [l + '\n' for l in shown],
             doc, doc + ' (as run)', n=2))
         print(f'{doc}: {failed} command(s) printed something else (- the doc, + the run)')
-    ran = len([m for m in meta if m[1] == 'cmd'])
-    print(f'{doc}: {ran} commands run, {failed} differ; {len(not_run)} block(s) not run')
+    ran = len([r for r in results if r[1] == 'cmd'])
+    print(f'{doc}: {ran} commands in {len(runs)} blocks run, {failed} differ; '
+          f'{len(not_run)} block(s) not run')
     if keep:
         print(f'kept {home}')
     else:
@@ -261,7 +270,9 @@ def main():
             probe = subprocess.run(prefix + ['ip', 'link', 'set', 'lo', 'up'],
                                    capture_output=True, text=True, check=False)
             if probe.returncode == 0:
-                return subprocess.run(prefix + inner, env=env, check=False).returncode
+                # exec: whoever kills this process (ctest at its timeout)
+                # kills unshare, and --kill-child the namespace with it.
+                os.execvpe(prefix[0], prefix + inner, env)
         print(f'doctest: skipped: cannot make a network and PID namespace '
               f'({probe.stderr.strip()})')
         return SKIP
