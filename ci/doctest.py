@@ -13,8 +13,9 @@ tree's fixtures/, bench/, ci/ and impl/, and PATH starts with build/bin.
 Expected output may hold placeholders for what varies from run to run:
 
     PORT, PID, N   a whole word: any whole number
-    0.094, 1.2s    a number with a decimal point (not part of an address
+    0.094, +6.6    a number with a decimal point (not part of an address
                    or a version, 127.0.0.1, 0.1.0): any number, as measured
+                   (with a sign: either sign)
     …              (U+2026) any text within the line
     ...            alone on a line: any number of lines, none included
 
@@ -73,7 +74,7 @@ def blocks(path):
 
 def line_regex(text):
     """The expected line as a regex, or None when it is to match exactly."""
-    tokens = re.split(r'(\bPORT\b|\bPID\b|\bN\b|(?<![\d.])\d+\.\d+(?![\d.])|…)', text)
+    tokens = re.split(r'(\bPORT\b|\bPID\b|\bN\b|(?<![\d.])[-+]?\d+\.\d+(?![\d.])|…)', text)
     if len(tokens) == 1:
         return None
     out = []
@@ -83,7 +84,7 @@ def line_regex(text):
         elif tok == '…':
             out.append('.*?')
         elif '.' in tok:
-            out.append(r'\d+(?:\.\d+)?')
+            out.append(r'[-+]?\d+(?:\.\d+)?' if tok[0] in '+-' else r'\d+(?:\.\d+)?')
         else:
             out.append(r'\d+')
     return ''.join(out)
