@@ -43,6 +43,7 @@ namespaces could not be made (ctest reports the test as skipped).
 
 import codecs
 import difflib
+import importlib.util
 import os
 import re
 import shlex
@@ -249,9 +250,7 @@ def main():
     keep = '--keep' in sys.argv
     if len(args) != 2:
         sys.exit('usage: ci/doctest.py BUILD_DIR DOC.md [--keep]')
-    try:
-        import cram  # pylint: disable=import-outside-toplevel,unused-import
-    except ImportError:
+    if importlib.util.find_spec('cram') is None:
         # python3-cram is Debian's, for Debian's python3: another python3
         # first in PATH (a pyenv) does not see it.
         if sys.executable != '/usr/bin/python3' and os.path.exists('/usr/bin/python3'):
