@@ -36,6 +36,7 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
       libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
+      python3-cram   # cram runs the docs' console examples (ci/doctest.py, ctest Docs.*)
       dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
       groff-base)  # groff: ci/help-test.sh reads the man pages the build makes
 
