@@ -1,5 +1,7 @@
 // size/*: the size protocol answered exactly, whatever the request looks like
 // on the wire (docs/PROTOCOL.md).
+#include <fmt/format.h>
+
 #include "check.hpp"
 #include "server_test.hpp"
 #include "wire.hpp"
@@ -71,13 +73,28 @@ CSD_CHECK(
      .proven_by = {"single-recv"},
      .runs = kAlsoOverIpv6}) {
   const std::string request = "4096\n";
-  auto sent = send_request_byte_by_byte(target(), request);
-  ASSERT_TRUE(sent.connection) << sent.problem;
-  RecordProperty("bytes_the_server_read_separately", static_cast<int>(sent.bytes_seen_consumed));
-  const auto reply = read_reply(*sent.connection, 4096);
-  EXPECT_TRUE(GotExactReply(reply, 4096))
-      << "request sent as " << request.size() << " one-byte segments (" << sent.bytes_seen_consumed
-      << " seen read by the server one by one)";
+  // An attempt whose request lost a segment on the way (--network loss) is
+  // void: made again, up to three times.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    auto sent = send_request_byte_by_byte(target(), request);
+    ASSERT_TRUE(sent.connection) << sent.problem;
+    const auto reply = read_reply(*sent.connection, 4096);
+    if (!GotExactReply(reply, 4096) && sent.retransmitted) {
+      if (attempt < kAttempts)
+        continue;
+      CSD_SKIP(
+          fmt::format("each of {} attempts lost a segment of its request on the way, and the "
+                      "server's 50 ms grace ends a bare request at such a pause",
+                      kAttempts));
+    }
+    RecordProperty("bytes_the_server_read_separately", static_cast<int>(sent.bytes_seen_consumed));
+    RecordProperty("attempts", attempt);
+    EXPECT_TRUE(GotExactReply(reply, 4096))
+        << "request sent as " << request.size() << " one-byte segments ("
+        << sent.bytes_seen_consumed << " seen read by the server one by one)";
+    return;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "wire.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -78,6 +80,10 @@ DribbledRequest send_request_byte_by_byte(const client::Target& target, std::str
       ++result.bytes_seen_consumed;
     }
   }
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(connection.fd(), IPPROTO_TCP, TCP_INFO, &info, &length) == 0)
+    result.retransmitted = info.tcpi_total_retrans > 0;
   return result;
 }
 

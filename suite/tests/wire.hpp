@@ -31,6 +31,11 @@ struct DribbledRequest {
   std::size_t bytes_seen_consumed =
       0;                // bytes the server was seen to read before the next was sent
   std::string problem;  // why there is no connection
+  // The client's TCP retransmitted a segment (TCP_INFO): a byte was lost on
+  // the way (csd-suite --network 'loss N%'), and the server saw a pause of
+  // at least an RTO (200 ms), which ends a bare request (the protocol's
+  // 50 ms grace): such an attempt proves nothing either way.
+  bool retransmitted = false;
 };
 
 // Connects and sends `request` one byte per TCP segment (TCP_NODELAY). Before
