@@ -32,7 +32,8 @@ Summary sample() {
        "result": "COMPLETED", "time": "0.5s", "implementation": "b",
        "check_id": "size/small-replies-exact", "level": "required",
        "capture": "results/x.pcap",
-       "failures": [{"failure": "x.cpp:1\nFailed\nasked for <1> & got \"0\" \u0001", "type": ""}]}]},
+       "failures": [{"failure": "x.cpp:1\nFailed\nasked for <1> & got \"0\" \u0001",
+                     "type": ""}]}]},
     {"name": "Impl/ResourceShape", "testsuite": [
       {"name": "ProcessPoolReplacesAKilledWorker/b", "value_param": "b", "status": "RUN",
        "result": "COMPLETED", "time": "3s", "implementation": "b",
