@@ -299,7 +299,7 @@ std::vector<Manifest> with_ipv6_variants(std::vector<Manifest> manifests) {
     if (!manifests[i].ipv6)
       continue;
     Manifest v6 = manifests[i];
-    v6.name += "@ipv6";
+    v6.name += kIpv6VariantSuffix;
     v6.host = "::1";
     manifests.push_back(std::move(v6));
   }

@@ -54,6 +54,10 @@ struct Manifest {
   [[nodiscard]] bool ipv6_variant() const { return host == "::1"; }
 };
 
+// What names the copy of a manifest on ::1: NAME@ipv6. csd-report's summary
+// and HTML page fold the copy back into NAME's row by it.
+inline constexpr std::string_view kIpv6VariantSuffix = "@ipv6";
+
 // `manifests`, then for each one that declares "ipv6", a copy named
 // NAME@ipv6 (test names .../NAME_ipv6) whose host is ::1: the correctness
 // checks run a second time over IPv6.

@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "manifest.hpp"
 #include "markup.hpp"
 
 namespace csd::report {
@@ -42,6 +44,9 @@ th.impl { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: nor
 td.pass { background: #cfc; } td.fail { background: #f99; } td.warn { background: #fd8; }
 td.skip { background: #ddd; } td.none { background: #fff; }
 td a { color: inherit; text-decoration: none; display: block; }
+td .ipv6 { font-size: .8em; vertical-align: super; margin-left: 1px; }
+td.both a { display: inline; }
+th .ipv6 { color: #555; }
 details { margin: .5em 0; } summary { cursor: pointer; }
 pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }
 .env { color: #555; font-size: .9em; }
@@ -61,6 +66,29 @@ const char* verdict_mark(Outcome::Verdict v) {
   }
   return "";
 }
+
+// For a cell that shows two verdicts: the worse one colours it, so a
+// failure on ::1 reads as a failure, and a skip is not lost in a pass.
+int severity(Outcome::Verdict v) {
+  switch (v) {
+    case Outcome::Verdict::pass:
+      return 0;
+    case Outcome::Verdict::skip:
+      return 1;
+    case Outcome::Verdict::warn:
+      return 2;
+    case Outcome::Verdict::fail:
+      return 3;
+  }
+  return 0;
+}
+
+// The tests of one check on one implementation: its own, and its copy's on
+// ::1 (NAME@ipv6) when it has one; either may be missing.
+struct MatrixCell {
+  std::optional<std::size_t> own;   // index into Summary::tests
+  std::optional<std::size_t> ipv6;  // likewise
+};
 
 std::string row_name(const Outcome& test) {
   return test.check_id.empty() ? test.check : test.check_id;
@@ -154,11 +182,13 @@ void write_charts(const Summary& summary, std::ostream& out) {
 
 void write_html(const Summary& summary, std::ostream& out) {
   // The matrix: checks of implementations by their IDs, in the order they
-  // first ran, against the implementations; the demos' tests (programs, not
-  // manifests) in a list of their own below it.
+  // first ran, against the implementations, each one column with its copy on
+  // ::1 (NAME@ipv6) folded in; the demos' tests (programs, not manifests) in
+  // a list of their own below it.
+  const std::vector<ImplementationRow> implementations = summary.rows();
   std::vector<std::string> rows;
   std::vector<std::size_t> demo_tests;
-  std::map<std::string, std::map<std::string, std::size_t>> cell;  // row -> impl -> test index
+  std::map<std::string, std::map<std::string, MatrixCell>> cell;  // row -> column
   for (std::size_t i = 0; i < summary.tests.size(); ++i) {
     const Outcome& test = summary.tests[i];
     if (test.implementation == kDemos) {
@@ -168,7 +198,8 @@ void write_html(const Summary& summary, std::ostream& out) {
     const std::string row = row_name(test);
     if (std::find(rows.begin(), rows.end(), row) == rows.end())
       rows.push_back(row);
-    cell[row][test.implementation] = i;
+    MatrixCell& tests = cell[row][std::string(row_of(test.implementation))];
+    (is_ipv6_copy(test.implementation) ? tests.ipv6 : tests.own) = i;
   }
   // A verdict's cell: a failure, warning or skip links to its evidence below.
   const auto verdict_cell = [&](std::size_t index) {
@@ -179,32 +210,80 @@ void write_html(const Summary& summary, std::ostream& out) {
     return fmt::format(R"(<td class="{}"><a href="#t{}" title="{}">{}</a></td>)",
                        to_string(test.verdict), index, escaped(test.reason), mark);
   };
+  // A cell with the verdict on ::1 as a second, raised mark, each mark
+  // saying on hover where it ran and what came of it.
+  const auto two_verdicts_cell = [&](const MatrixCell& tests) {
+    std::string marks;
+    std::optional<Outcome::Verdict> worst;
+    for (const auto& [index, on_ipv6] :
+         {std::pair{tests.own, false}, std::pair{tests.ipv6, true}}) {
+      if (!index)
+        continue;
+      const Outcome& test = summary.tests[*index];
+      if (!worst || severity(test.verdict) > severity(*worst))
+        worst = test.verdict;
+      const std::string title =
+          fmt::format("on {} ({}): {}{}", on_ipv6 ? "::1" : "127.0.0.1", test.implementation,
+                      to_string(test.verdict), test.reason.empty() ? "" : ": " + test.reason);
+      const std::string mark = test.verdict == Outcome::Verdict::pass
+                                   ? fmt::format(R"(<span title="{}">{}</span>)", escaped(title),
+                                                 verdict_mark(test.verdict))
+                                   : fmt::format(R"(<a href="#t{}" title="{}">{}</a>)", *index,
+                                                 escaped(title), verdict_mark(test.verdict));
+      marks += on_ipv6 ? fmt::format(R"(<span class="ipv6">{}</span>)", mark) : mark;
+    }
+    return fmt::format(R"(<td class="{} both">{}</td>)",
+                       to_string(worst.value_or(Outcome::Verdict::pass)), marks);
+  };
   const Tally total = summary.total();
+  const bool with_demos = summary.by_implementation.contains(std::string(kDemos));
+  const auto also_on_ipv6 =
+      std::count_if(implementations.begin(), implementations.end(),
+                    [](const ImplementationRow& r) { return r.on_ipv6.has_value(); });
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       << "<title>csd conformance report</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
       << "<h1>csd conformance report</h1>\n"
       << fmt::format(
              "<p id=\"totals\">{} passed, {} failed, {} warned, {} skipped, over {} "
-             "implementation(s).</p>\n",
+             "implementation(s){}{}.</p>\n",
              total.passed, total.failed, total.warned, total.skipped,
-             summary.by_implementation.size());
+             implementations.size() - (with_demos ? 1 : 0),
+             also_on_ipv6 > 0 ? fmt::format(" ({} of them on ::1 too)", also_on_ipv6) : "",
+             with_demos ? " and the demos" : "");
   out << "<p class=\"env\">";
   for (const auto& [name, value] : summary.environment)
     out << fmt::format("{}: {}<br>", escaped(name), escaped(value));
-  out << "</p>\n<h2>Verdicts</h2>\n<table id=\"matrix\">\n<tr><th class=\"check\">check</th>";
-  for (const auto& [implementation, tally] : summary.by_implementation) {
-    if (implementation != kDemos)
-      out << fmt::format("<th class=\"impl\">{}</th>", escaped(implementation));
+  out << "</p>\n<h2>Verdicts</h2>\n";
+  if (also_on_ipv6 > 0) {
+    out << "<p>An implementation marked <q>+ ::1</q> ran the correctness checks a second time "
+           "on ::1, as NAME@ipv6: its cell shows that verdict as a second, raised mark, and "
+           "takes the colour of the worse of the two. Hover over a mark for its verdict.</p>\n";
+  }
+  out << "<table id=\"matrix\">\n<tr><th class=\"check\">check</th>";
+  for (const auto& implementation : implementations) {
+    if (implementation.name == kDemos)
+      continue;
+    if (implementation.on_ipv6) {
+      out << fmt::format(R"(<th class="impl" title="{0}, and {0}{1} on ::1">)"
+                         R"({0} <span class="ipv6">+ ::1</span></th>)",
+                         escaped(implementation.name), harness::kIpv6VariantSuffix);
+    } else {
+      out << fmt::format("<th class=\"impl\">{}</th>", escaped(implementation.name));
+    }
   }
   out << "</tr>\n";
   for (const auto& row : rows) {
     out << fmt::format("<tr><td class=\"check\">{}</td>", escaped(row));
-    for (const auto& [implementation, tally] : summary.by_implementation) {
-      if (implementation == kDemos)
+    for (const auto& implementation : implementations) {
+      if (implementation.name == kDemos)
         continue;
-      const auto found = cell[row].find(implementation);
-      out << (found == cell[row].end() ? "<td class=\"none\" title=\"does not apply\"></td>"
-                                       : verdict_cell(found->second));
+      const auto found = cell[row].find(implementation.name);
+      if (found == cell[row].end())
+        out << "<td class=\"none\" title=\"does not apply\"></td>";
+      else if (!found->second.ipv6)
+        out << verdict_cell(*found->second.own);
+      else
+        out << two_verdicts_cell(found->second);
     }
     out << "</tr>\n";
   }

@@ -60,16 +60,18 @@ void write_junit(const Summary& summary, std::ostream& out) {
   const Tally total = summary.total();
   out << R"(<?xml version="1.0" encoding="UTF-8"?>)"
       << "\n";
-  out << fmt::format(
-             R"(<testsuites name="csd conformance" tests="{}" failures="{}" skipped="{}" time="{:.3f}">)",
-             summary.tests.size(), total.failed, total.skipped,
-             summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds)
+  // Adjacent literals: the element on one line of output, the source within 100 columns.
+  out << fmt::format(R"(<testsuites name="csd conformance" tests="{}" failures="{}")"
+                     R"( skipped="{}" time="{:.3f}">)",
+                     summary.tests.size(), total.failed, total.skipped,
+                     summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds)
       << "\n";
   for (const auto& [implementation, tests] : suites) {
     const Tally& tally = summary.by_implementation.at(implementation);
-    out << fmt::format(
-               R"(  <testsuite name="{}" tests="{}" failures="{}" errors="0" skipped="{}" time="{:.3f}">)",
-               escaped(implementation), tests.size(), tally.failed, tally.skipped, tally.seconds)
+    out << fmt::format(R"(  <testsuite name="{}" tests="{}" failures="{}" errors="0")"
+                       R"( skipped="{}" time="{:.3f}">)",
+                       escaped(implementation), tests.size(), tally.failed, tally.skipped,
+                       tally.seconds)
         << "\n";
     for (const Outcome* test : tests) write_testcase(*test, out);
     out << "  </testsuite>\n";

@@ -6,6 +6,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
+
+#include "manifest.hpp"
 
 namespace csd::report {
 
@@ -220,18 +223,60 @@ void add_skip(Summary& summary, const std::string& check, const std::string& rea
   }
 }
 
+// "8 passed", "7 passed, 1 failed": the verdicts an implementation had on ::1.
+std::string verdicts_in_words(const Tally& tally) {
+  std::vector<std::string> words;
+  for (const auto& [count, verdict] :
+       {std::pair{tally.passed, "passed"}, std::pair{tally.failed, "failed"},
+        std::pair{tally.warned, "warned"}, std::pair{tally.skipped, "skipped"}}) {
+    if (count > 0)
+      words.push_back(fmt::format("{} {}", count, verdict));
+  }
+  return words.empty() ? "none ran" : fmt::format("{}", fmt::join(words, ", "));
+}
+
 }  // namespace
+
+Tally& Tally::operator+=(const Tally& other) {
+  passed += other.passed;
+  failed += other.failed;
+  warned += other.warned;
+  skipped += other.skipped;
+  seconds += other.seconds;
+  return *this;
+}
 
 Tally Summary::total() const {
   Tally total;
-  for (const auto& [implementation, tally] : by_implementation) {
-    total.passed += tally.passed;
-    total.failed += tally.failed;
-    total.warned += tally.warned;
-    total.skipped += tally.skipped;
-    total.seconds += tally.seconds;
-  }
+  for (const auto& [implementation, tally] : by_implementation) total += tally;
   return total;
+}
+
+bool is_ipv6_copy(std::string_view implementation) {
+  return implementation.size() > harness::kIpv6VariantSuffix.size() &&
+         implementation.ends_with(harness::kIpv6VariantSuffix);
+}
+
+std::string_view row_of(std::string_view implementation) {
+  if (is_ipv6_copy(implementation))
+    implementation.remove_suffix(harness::kIpv6VariantSuffix.size());
+  return implementation;
+}
+
+std::vector<ImplementationRow> Summary::rows() const {
+  std::map<std::string, ImplementationRow> by_row;
+  for (const auto& [implementation, tally] : by_implementation) {
+    const std::string name(row_of(implementation));
+    ImplementationRow& row = by_row[name];
+    row.name = name;
+    row.all += tally;
+    if (is_ipv6_copy(implementation))
+      row.on_ipv6 = tally;
+  }
+  std::vector<ImplementationRow> rows;
+  rows.reserve(by_row.size());
+  for (auto& [name, row] : by_row) rows.push_back(std::move(row));
+  return rows;
 }
 
 std::string_view to_string(Outcome::Verdict verdict) {
@@ -337,38 +382,57 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
 }
 
 void print_summary(const Summary& summary, std::ostream& out) {
+  // One row per implementation, its copy on ::1 (NAME@ipv6) folded in: the
+  // columns count both runs, and the last one how many of them were on ::1,
+  // so a failure there shows in the row of the server that has to fix it.
+  const std::vector<ImplementationRow> rows = summary.rows();
   const Tally total = summary.total();
+  std::optional<Tally> total_on_ipv6;
+  for (const auto& row : rows) {
+    if (!row.on_ipv6)
+      continue;
+    if (!total_on_ipv6)
+      total_on_ipv6.emplace();
+    *total_on_ipv6 += *row.on_ipv6;
+  }
   const bool with_demos = summary.by_implementation.contains(std::string(kDemos));
-  const std::size_t servers = summary.by_implementation.size() - (with_demos ? 1 : 0);
+  const std::size_t servers = rows.size() - (with_demos ? 1 : 0);
   std::string total_label = fmt::format("all {} implementations", servers);
   if (with_demos)
     total_label = servers == 0 ? "all the demos" : total_label + " and the demos";
   std::size_t width = total_label.size();
-  for (const auto& [implementation, tally] : summary.by_implementation)
-    width = std::max(width, implementation.size());
-  const auto row = [&](std::string_view label, const Tally& t, double seconds) {
-    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>6.1f}s\n", label, width, t.passed,
+  for (const auto& row : rows) width = std::max(width, row.name.size());
+  const auto print_row = [&](std::string_view label, const Tally& t, double seconds,
+                             const std::optional<Tally>& on_ipv6) {
+    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>6.1f}s", label, width, t.passed,
                        t.failed, t.warned, t.skipped, seconds);
+    if (on_ipv6)
+      out << "  " << verdicts_in_words(*on_ipv6);
+    out << "\n";
   };
-  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>7}\n", "implementation", width,
-                     "passed", "failed", "warned", "skipped", "time");
-  for (const auto& [implementation, tally] : summary.by_implementation)
-    row(implementation, tally, tally.seconds);
+  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>7}{}\n", "implementation", width,
+                     "passed", "failed", "warned", "skipped", "time",
+                     total_on_ipv6 ? "  of which on ::1" : "");
+  for (const auto& row : rows) print_row(row.name, row.all, row.all.seconds, row.on_ipv6);
   // The run's own clock, where the results say it: the tests' times leave
   // out starting and stopping the suite.
-  row(total_label, total, summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds);
+  print_row(total_label, total, summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds,
+            total_on_ipv6);
   if (summary.not_applicable > 0) {
     out << fmt::format(
         "{} (check, implementation) pairs did not apply to the designs and were not run "
         "(csd-suite --list-checks)\n",
         summary.not_applicable);
   }
-  // By implementation, each in the order its checks ran: what one server
-  // has to fix reads together.
+  // By implementation, each in the order its checks ran, its failures on ::1
+  // (named NAME@ipv6) right after the others: what one server has to fix
+  // reads together.
   std::vector<Failure> failures = summary.failures;
-  std::stable_sort(failures.begin(), failures.end(), [](const Failure& a, const Failure& b) {
-    return a.implementation < b.implementation;
-  });
+  const auto fix_order = [](const Failure& f) {
+    return std::pair{row_of(f.implementation), is_ipv6_copy(f.implementation)};
+  };
+  std::stable_sort(failures.begin(), failures.end(),
+                   [&](const Failure& a, const Failure& b) { return fix_order(a) < fix_order(b); });
   for (const auto& f : failures) {
     out << fmt::format("{} {} {}{}: {}{}\n", f.warning ? "WARNING" : "FAILED ", f.implementation,
                        f.check_id.empty() ? "" : f.check_id + " ", f.check, f.reason,

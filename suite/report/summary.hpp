@@ -1,5 +1,6 @@
 // The conformance summary of csd-suite's gtest JSON results: one line per
-// implementation (passed, failed, skipped, time), then one line per failure
+// implementation (passed, failed, skipped, time; its run on ::1 folded in
+// and counted apart in a last column), then one line per failure
 // with a reason a person can act on, one per kind of skip, and how many
 // (check, implementation) pairs did not apply. Kept apart from csd-report's
 // main() so that csd-unit can test it.
@@ -9,6 +10,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -23,6 +25,8 @@ struct Tally {
   int warned = 0;  // recommended checks that failed: warnings
   int skipped = 0;
   double seconds = 0;  // the tests' own times, added up
+
+  Tally& operator+=(const Tally& other);
 };
 
 struct Failure {
@@ -64,6 +68,23 @@ struct Outcome {
 // page spell it.
 std::string_view to_string(Outcome::Verdict verdict);
 
+// An implementation with its copy on ::1 (NAME@ipv6, which csd-suite runs
+// for a manifest that declares "ipv6"): one row of the terminal summary and
+// one column of report.html. report.json and junit.xml keep the copy apart,
+// under its own name, as CI jobs read them.
+struct ImplementationRow {
+  std::string name;              // the manifest's own name (csd-fork), or kDemos
+  Tally all;                     // its tests on 127.0.0.1 and on ::1 together
+  std::optional<Tally> on_ipv6;  // those of its NAME@ipv6 copy, if it has one
+};
+
+// Whether `implementation` is the copy on ::1 of another: "csd-fork@ipv6".
+bool is_ipv6_copy(std::string_view implementation);
+
+// The row `implementation` counts in: "csd-fork" for "csd-fork@ipv6" and for
+// "csd-fork" itself.
+std::string_view row_of(std::string_view implementation);
+
 struct Skip {
   std::string check;
   std::string reason;
@@ -83,6 +104,8 @@ struct Summary {
   std::vector<std::pair<std::string, std::string>> environment;
 
   [[nodiscard]] Tally total() const;
+  // by_implementation with each NAME@ipv6 folded into NAME, sorted by name.
+  [[nodiscard]] std::vector<ImplementationRow> rows() const;
 };
 
 // Adds one gtest JSON report (csd-suite --gtest_output=json:FILE) to `summary`.

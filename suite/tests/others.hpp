@@ -24,7 +24,7 @@ struct OthersServed {
   int asked = 0;
   int served = 0;
   std::chrono::milliseconds wait{0};  // each other's deadline
-  std::string problems;               // "; 8 x timeout in recv after 0 bytes": each once, counted
+  std::string problems{};             // "; 8 x timeout in recv after 0 bytes": each once, counted
 };
 
 // Eight other clients at once, each one exchange of 100 bytes in the

@@ -1,7 +1,8 @@
 // csd-report's JUnit XML, held to the schema CI systems read
 // (fixtures/junit/junit.xsd, with xmllint): a report a CI system cannot
 // read is a broken report. Verify: pass, failure, warning and skip each in
-// their place, and text with XML's special and forbidden characters escaped.
+// their place, an implementation's copy on ::1 a suite of its own, and text
+// with XML's special and forbidden characters escaped.
 #include "junit.hpp"
 
 #include <gmock/gmock.h>
@@ -32,7 +33,8 @@ Summary sample() {
        "result": "COMPLETED", "time": "0.5s", "implementation": "b",
        "check_id": "size/small-replies-exact", "level": "required",
        "capture": "results/x.pcap",
-       "failures": [{"failure": "x.cpp:1\nFailed\nasked for <1> & got \"0\" \u0001", "type": ""}]}]},
+       "failures": [{"failure": "x.cpp:1\nFailed\nasked for <1> & got \"0\" \u0001",
+                     "type": ""}]}]},
     {"name": "Impl/Shape", "testsuite": [
       {"name": "PoolReplacesKilledWorker/b", "value_param": "b", "status": "RUN",
        "result": "COMPLETED", "time": "3s", "implementation": "b",
@@ -40,7 +42,12 @@ Summary sample() {
        "failures": [{"failure": "x.cpp:2\nFailed\nno replacement", "type": ""}]},
       {"name": "PoolSizeExact/b", "value_param": "b", "status": "RUN",
        "result": "SKIPPED", "time": "0s", "implementation": "b",
-       "skipped_because": "no CAP_NET_RAW"}]}]})json");
+       "skipped_because": "no CAP_NET_RAW"}]},
+    {"name": "Impl/Robust", "testsuite": [
+      {"name": "GarbageClosesTheConnection/a_ipv6", "value_param": "a@ipv6", "status": "RUN",
+       "result": "COMPLETED", "time": "0.25s", "implementation": "a@ipv6",
+       "check_id": "robust/garbage-closes", "level": "required",
+       "failures": [{"failure": "x.cpp:3\nFailed\nrefused on ::1", "type": ""}]}]}]})json");
   Summary summary;
   add_results(report, summary);
   return summary;
@@ -87,6 +94,19 @@ TEST(JUnit, EachVerdictInItsPlace) {
   EXPECT_THAT(xml, HasSubstr("capture: results/x.pcap</failure>"));
   EXPECT_THAT(xml, HasSubstr("<system-out>WARNING (recommended check): no replacement"));
   EXPECT_THAT(xml, HasSubstr(R"x(<skipped message="no CAP_NET_RAW"/>)x"));
+}
+
+// CI systems read the copy on ::1 as an implementation of its own: a suite
+// and a classname of its own, its failure not folded into a's.
+TEST(JUnit, AnIpv6CopyIsASuiteOfItsOwn) {
+  std::ostringstream out;
+  write_junit(sample(), out);
+  const std::string xml = out.str();
+  EXPECT_THAT(xml,
+              HasSubstr(R"x(<testsuite name="a" tests="1" failures="0" errors="0" skipped="0")x"));
+  EXPECT_THAT(xml, HasSubstr(R"x(<testsuite name="a@ipv6" tests="1" failures="1" errors="0")x"));
+  EXPECT_THAT(xml, HasSubstr(R"x(<testcase classname="a@ipv6" name="robust/garbage-closes)x"));
+  EXPECT_THAT(xml, HasSubstr(R"x(<testsuites name="csd conformance" tests="5" failures="2")x"));
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
 // csd-report's summary (suite/report/summary.hpp): the reasons it reads
-// out of googletest's failure texts, and the lines it prints. The texts are
-// as googletest 1.12 writes them into csd-suite's JSON results.
+// out of googletest's failure texts, and the lines it prints, with each
+// implementation's copy on ::1 folded into its row (and kept apart in
+// report.json). The texts are as googletest 1.12 writes them into
+// csd-suite's JSON results.
 #include "summary.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <string>
+#include <vector>
+
+#include "report_json.hpp"
 
 namespace csd::report {
 namespace {
@@ -162,8 +168,118 @@ TEST(Summary, PrintsALinePerImplementationThenPerFailureAndSkip) {
   EXPECT_THAT(text, HasSubstr("\nSKIPPED Pool.ReportedCounts on my-server: "
                               "prints no 'child N : K times' table when stopped\n"));
   EXPECT_THAT(text, Not(HasSubstr("EveryWorkerAccepts")));  // filtered out: not run
+  EXPECT_THAT(text, Not(HasSubstr("::1")));                 // no IPv6 copy: no column for it
   // header, 2 implementations, the total, not applicable, 1 failure, 1 skip
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7);
+}
+
+// A run with IPv6 copies (NAME@ipv6, the correctness checks again on ::1):
+// csd-fork passes on 127.0.0.1 and fails on ::1, csd-poll passes and is
+// skipped on ::1, my-server has no copy; csd-fork-echo fails first.
+nlohmann::json report_with_ipv6_copies() {
+  return nlohmann::json::parse(R"json({"time": "4s", "testsuites": [
+    {"name": "Impl/Echo", "testsuite": [
+      {"name": "SmallRoundTrip/csd_fork_echo", "status": "RUN", "result": "COMPLETED",
+       "time": "1s", "implementation": "csd-fork-echo", "check_id": "echo/small-round-trip",
+       "failures": [{"failure": "x.cpp:1\nFailed\nno echo", "type": ""}]}]},
+    {"name": "Impl/Size", "testsuite": [
+      {"name": "SmallRepliesExact/csd_fork", "status": "RUN", "result": "COMPLETED",
+       "time": "0.5s", "implementation": "csd-fork", "check_id": "size/small-replies-exact"},
+      {"name": "SmallRepliesExact/csd_poll", "status": "RUN", "result": "COMPLETED",
+       "time": "0.5s", "implementation": "csd-poll", "check_id": "size/small-replies-exact"},
+      {"name": "SmallRepliesExact/my_server", "status": "RUN", "result": "COMPLETED",
+       "time": "0.5s", "implementation": "my-server", "check_id": "size/small-replies-exact"},
+      {"name": "SmallRepliesExact/csd_fork_ipv6", "status": "RUN", "result": "COMPLETED",
+       "time": "0.25s", "implementation": "csd-fork@ipv6", "check_id": "size/small-replies-exact",
+       "failures": [{"failure": "x.cpp:1\nFailed\nconnection refused on ::1", "type": ""}]},
+      {"name": "SmallRepliesExact/csd_poll_ipv6", "status": "RUN", "result": "SKIPPED",
+       "time": "0.25s", "implementation": "csd-poll@ipv6", "check_id": "size/small-replies-exact",
+       "skipped_because": "this machine has no ::1"}]}]})json");
+}
+
+TEST(Summary, NamesAnIpv6CopyByTheRowItFoldsInto) {
+  EXPECT_TRUE(is_ipv6_copy("csd-fork@ipv6"));
+  EXPECT_FALSE(is_ipv6_copy("csd-fork"));
+  EXPECT_FALSE(is_ipv6_copy("@ipv6"));  // a name of its own, not a copy of ""
+  EXPECT_EQ(row_of("csd-fork@ipv6"), "csd-fork");
+  EXPECT_EQ(row_of("csd-fork"), "csd-fork");
+  EXPECT_EQ(row_of(kDemos), kDemos);
+}
+
+TEST(Summary, FoldsEachIpv6CopyIntoItsImplementationsRow) {
+  Summary summary;
+  add_results(report_with_ipv6_copies(), summary);
+  // The results keep every copy apart; only the rows fold them.
+  EXPECT_EQ(summary.by_implementation.size(), 6U);
+  const std::vector<ImplementationRow> rows = summary.rows();
+  ASSERT_EQ(rows.size(), 4U);
+  EXPECT_EQ(rows[0].name, "csd-fork");
+  EXPECT_EQ(rows[0].all.passed, 1);
+  EXPECT_EQ(rows[0].all.failed, 1);
+  EXPECT_DOUBLE_EQ(rows[0].all.seconds, 0.75);
+  ASSERT_TRUE(rows[0].on_ipv6.has_value());
+  EXPECT_EQ(rows[0].on_ipv6->failed, 1);
+  EXPECT_EQ(rows[0].on_ipv6->passed, 0);
+  EXPECT_EQ(rows[1].name, "csd-fork-echo");
+  EXPECT_FALSE(rows[1].on_ipv6.has_value());
+  EXPECT_EQ(rows[2].name, "csd-poll");
+  EXPECT_EQ(rows[2].all.skipped, 1);
+  ASSERT_TRUE(rows[2].on_ipv6.has_value());
+  EXPECT_EQ(rows[2].on_ipv6->skipped, 1);
+  EXPECT_EQ(rows[3].name, "my-server");
+  EXPECT_FALSE(rows[3].on_ipv6.has_value());
+}
+
+TEST(Summary, PrintsAnIpv6CopyInItsImplementationsRowAndNamesItsFailuresAndSkips) {
+  Summary summary;
+  add_results(report_with_ipv6_copies(), summary);
+  std::ostringstream out;
+  print_summary(summary, out);
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("  skipped     time  of which on ::1\n"));
+  // The counts of both runs, and those on ::1 in words: a failure or a skip
+  // only there shows in the implementation's own row.
+  EXPECT_THAT(text, HasSubstr("\ncsd-fork                    1       1       0        0     "
+                              "0.8s  1 failed\n"));
+  EXPECT_THAT(text, HasSubstr("\ncsd-poll                    1       0       0        1     "
+                              "0.8s  1 skipped\n"));
+  // Without a copy, nothing in that column.
+  EXPECT_THAT(text, HasSubstr("\nmy-server                   1       0       0        0     "
+                              "0.5s\n"));
+  EXPECT_THAT(text, HasSubstr("\nall 4 implementations       3       2       0        1     "
+                              "4.0s  1 failed, 1 skipped\n"));
+  EXPECT_THAT(text, Not(HasSubstr("\ncsd-fork@ipv6 ")));  // not a row of its own
+  // Each failure and skip names the copy it happened on; a failure on ::1
+  // reads right after the implementation's own, before csd-fork-echo's.
+  EXPECT_THAT(text, HasSubstr("\nFAILED  csd-fork@ipv6 size/small-replies-exact "
+                              "Size.SmallRepliesExact: connection refused on ::1\n"
+                              "FAILED  csd-fork-echo echo/small-round-trip "
+                              "Echo.SmallRoundTrip: no echo\n"));
+  EXPECT_THAT(text, HasSubstr("\nSKIPPED Size.SmallRepliesExact on csd-poll@ipv6: "
+                              "this machine has no ::1\n"));
+  // header, 4 implementations, the total, 2 failures, 1 skip
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 9);
+}
+
+// report.json is what other programs read: every test keeps its own
+// implementation's name, and every copy its own entry with its counts.
+TEST(ReportJson, KeepsEachIpv6CopyUnderItsOwnName) {
+  Summary summary;
+  add_results(report_with_ipv6_copies(), summary);
+  std::ostringstream out;
+  write_report_json(summary, out);
+  const auto report = nlohmann::json::parse(out.str());
+  EXPECT_EQ(report.at("format"), "csd-report/1");
+  std::vector<std::string> names;
+  for (const auto& implementation : report.at("implementations"))
+    names.push_back(implementation.at("name"));
+  EXPECT_THAT(names, ::testing::ElementsAre("csd-fork", "csd-fork-echo", "csd-fork@ipv6",
+                                            "csd-poll", "csd-poll@ipv6", "my-server"));
+  ASSERT_EQ(report.at("results").size(), 6U);
+  EXPECT_EQ(report.at("results")[4].at("implementation"), "csd-fork@ipv6");
+  EXPECT_EQ(report.at("results")[4].at("verdict"), "fail");
+  EXPECT_EQ(report.at("results")[5].at("implementation"), "csd-poll@ipv6");
+  EXPECT_EQ(report.at("results")[5].at("verdict"), "skip");
 }
 
 // A test of a demo family has no implementation; a failed check names the
