@@ -88,7 +88,8 @@ def reachable(row, layers):
 
 
 def tracked_sources():
-    out = subprocess.run(["git", "-C", ROOT, "ls-files"], capture_output=True, text=True, check=True)
+    out = subprocess.run(["git", "-C", ROOT, "ls-files"], capture_output=True, text=True,
+                         check=True)
     return [path for path in out.stdout.split() if SOURCE.match(path)]
 
 
