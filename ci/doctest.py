@@ -266,7 +266,12 @@ def main():
         env = dict(os.environ, CSD_DOCTEST_INSIDE='1')
         base = ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc']
         inner = ['sh', '-c', 'ip link set lo up && exec "$@"', 'sh', sys.executable] + sys.argv
-        for prefix in (base, base[:1] + ['--map-root-user'] + base[1:]):
+        # In a chroot (a fresh root made with debootstrap) / is no mount
+        # point, and unshare cannot make it private: there /proc alone is
+        # made private (--mount-proc does so before it mounts), which keeps
+        # the new /proc from the outside as well.
+        in_a_chroot = base + ['--propagation', 'unchanged']
+        for prefix in (base, in_a_chroot, base[:1] + ['--map-root-user'] + base[1:]):
             probe = subprocess.run(prefix + ['ip', 'link', 'set', 'lo', 'up'],
                                    capture_output=True, text=True, check=False)
             if probe.returncode == 0:
