@@ -179,8 +179,18 @@ def segments(cram_lines, meta, postout):
 # Each block's shell: a network namespace (its own loopback, where the docs'
 # fixed ports are free and no TIME_WAIT of another block lingers) and a PID
 # namespace, whose processes all die when its first one, the shell, ends.
-BLOCK_SHELL = ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc',
-               'bash', '-c', 'ip link set lo up && exec bash "$@"', 'bash']
+NAMESPACES = ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc']
+# In a chroot (a fresh root made with debootstrap) / is no mount point, and
+# unshare cannot make it private: there /proc alone is made private
+# (--mount-proc does so before it mounts), which keeps the new /proc from the
+# outside as well. main() finds out which works, and tells the blocks.
+IN_A_CHROOT = ['--propagation', 'unchanged']
+
+
+def block_shell():
+    """The command a block's shell runs under."""
+    flags = IN_A_CHROOT if os.environ.get('CSD_DOCTEST_IN_A_CHROOT') == '1' else []
+    return NAMESPACES + flags + ['bash', '-c', 'ip link set lo up && exec bash "$@"', 'bash']
 
 
 def run(build, doc, keep):
@@ -210,7 +220,7 @@ def run(build, doc, keep):
         env['__csd_dir'] = work
         os.chdir(work)
         _, postout, _ = cram.test([(l + '\n').encode() for l in lines],
-                                  shell=BLOCK_SHELL, indent=2, env=env)
+                                  shell=block_shell(), indent=2, env=env)
         exp, act = segments(lines, meta, postout)
         for i, e in exp.items():
             j = i + 1
@@ -264,14 +274,10 @@ def main():
         # Into namespaces of our own: a loopback nobody else uses, and a
         # PID namespace whose processes all die with its first one.
         env = dict(os.environ, CSD_DOCTEST_INSIDE='1')
-        base = ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc']
+        base = NAMESPACES
         inner = ['sh', '-c', 'ip link set lo up && exec "$@"', 'sh', sys.executable] + sys.argv
-        # In a chroot (a fresh root made with debootstrap) / is no mount
-        # point, and unshare cannot make it private: there /proc alone is
-        # made private (--mount-proc does so before it mounts), which keeps
-        # the new /proc from the outside as well.
-        in_a_chroot = base + ['--propagation', 'unchanged']
-        for prefix in (base, in_a_chroot, base[:1] + ['--map-root-user'] + base[1:]):
+        for prefix in (base, base + IN_A_CHROOT, base[:1] + ['--map-root-user'] + base[1:]):
+            env['CSD_DOCTEST_IN_A_CHROOT'] = '1' if prefix == base + IN_A_CHROOT else '0'
             probe = subprocess.run(prefix + ['ip', 'link', 'set', 'lo', 'up'],
                                    capture_output=True, text=True, check=False)
             if probe.returncode == 0:

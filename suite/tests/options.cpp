@@ -192,6 +192,7 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
     const auto parsed = harness::parse_pretend_missing(pretend);
     if (!parsed.unknown.empty()) {
       std::vector<std::string_view> known;
+      known.reserve(harness::kEveryKernelFeature.size());
       for (const auto feature : harness::kEveryKernelFeature)
         known.push_back(harness::to_string(feature));
       usage_error(fmt::format("{}={}: {} is no kernel feature (one of {})",
