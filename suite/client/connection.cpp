@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -28,7 +29,12 @@ std::span<std::byte> scratch() {
   return buffer;
 }
 
+namespace {
+std::atomic<Clock::rep> g_cutoff{Deadline::max().time_since_epoch().count()};
+}  // namespace
+
 int wait_ready(int fd, short events, Deadline deadline) {
+  deadline = std::min(deadline, Deadline(Clock::duration(g_cutoff.load())));
   pollfd pfd{.fd = fd, .events = events, .revents = 0};
   for (;;) {
     // ppoll, not poll: its nanosecond timeout neither spins on a 0 ms
@@ -46,6 +52,14 @@ int wait_ready(int fd, short events, Deadline deadline) {
       return -1;
   }
 }
+
+}  // namespace detail
+
+void set_cutoff(std::optional<Deadline> cutoff) {
+  detail::g_cutoff.store(cutoff.value_or(Deadline::max()).time_since_epoch().count());
+}
+
+namespace detail {
 
 Status status_from_errno(int error) {
   switch (error) {

@@ -23,6 +23,12 @@ using Deadline = Clock::time_point;
 
 inline Deadline deadline_in(Clock::duration d) { return Clock::now() + d; }
 
+// A point past which no wait of the client lasts, whatever its own deadline:
+// csd-suite sets it to the running check's budget, so that a load of a
+// thousand exchanges with a server that stopped answering ends there, not a
+// thousand deadlines later. A wait cut off ends as a timeout. Any thread.
+void set_cutoff(std::optional<Deadline> cutoff);
+
 struct Target {
   std::string host;  // numeric IPv4 or IPv6 address (127.0.0.1, ::1)
   uint16_t port = 0;

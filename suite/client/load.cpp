@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -384,10 +385,13 @@ std::vector<SockAddr> loopback_sources(int count) {
 }
 
 Tally run_client(int client, const LoadOptions& options, const SockAddr& address,
-                 const std::vector<SockAddr>& sources) {
+                 const std::vector<SockAddr>& sources, std::atomic<bool>& failed) {
   Tally t;
   t.latencies.reserve(static_cast<std::size_t>(options.conns));
   for (int i = 0; i < options.conns; ++i) {
+    if (Clock::now() >= options.stop_starting_at ||
+        (options.stop_at_first_failure && failed.load(std::memory_order_relaxed)))
+      break;
     // Interleave clients over the sources, so that connections open at the
     // same moment come from different addresses.
     const SockAddr* source = nullptr;
@@ -402,7 +406,10 @@ Tally run_client(int client, const LoadOptions& options, const SockAddr& address
     if (r.outcome == Outcome::ok) {
       t.latencies.push_back(r.latency);
       t.endings[static_cast<std::size_t>(r.ending)]++;
-    } else if (t.failures.size() < kFirstFailures) {
+    } else {
+      failed.store(true, std::memory_order_relaxed);
+    }
+    if (r.outcome != Outcome::ok && t.failures.size() < kFirstFailures) {
       t.failures.emplace_back(Clock::now(), fmt::format("client {} conn {}: {}: {}", client, i,
                                                         to_string(r.outcome), r.detail));
     }
@@ -451,18 +458,21 @@ LoadReport run_load(const LoadOptions& options) {
   const int clients = std::max(options.clients, 0);
   std::vector<Tally> tallies(static_cast<std::size_t>(clients));
   const auto start = Clock::now();
+  std::atomic<bool> failed{false};
   {
     std::vector<std::jthread> threads;
     threads.reserve(tallies.size());
     for (int c = 0; c < clients; ++c) {
       threads.emplace_back([&, c] {
-        tallies[static_cast<std::size_t>(c)] = run_client(c, options, *address, sources);
+        tallies[static_cast<std::size_t>(c)] = run_client(c, options, *address, sources, failed);
       });
     }
   }  // joins
   const auto elapsed = Clock::now() - start;
 
   LoadReport report = merge(tallies);
+  report.planned =
+      static_cast<uint64_t>(clients) * static_cast<uint64_t>(std::max(options.conns, 0));
   report.elapsed = elapsed;
   return report;
 }

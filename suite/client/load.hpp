@@ -67,10 +67,18 @@ struct LoadOptions {
   FetchOptions fetch;
   int source_addresses =
       1;  // >1: bind connections across 127.0.0.1.. 127.0.0.N (IPv4 loopback only)
+  // Past this point no client starts another connection (a check's share of
+  // its budget): the load is as many of clients x conns as fit, and the
+  // report says how many that was. Connections begun are finished.
+  Deadline stop_starting_at = Deadline::max();
+  // No client starts another connection once one has failed: for a check,
+  // whose verdict is then known; csd-client measures every one.
+  bool stop_at_first_failure = false;
 };
 
 struct LoadReport {
-  uint64_t connections = 0;
+  uint64_t planned = 0;      // clients x conns
+  uint64_t connections = 0;  // made: fewer than planned if the load was stopped
   std::array<uint64_t, kOutcomeCount> outcomes{};
   uint64_t bytes_received = 0;
   std::chrono::nanoseconds elapsed{0};

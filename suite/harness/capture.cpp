@@ -286,7 +286,7 @@ const std::vector<Segment>& Capture::segments() {
 
 Capture::Awaited Capture::wait_for(std::string_view what, const Predicate& matches,
                                    Clock::duration timeout) {
-  const auto deadline = Clock::now() + scaled(timeout);
+  const auto deadline = deadline_in(timeout);
   std::size_t checked = 0;
   for (;;) {
     drain();

@@ -17,7 +17,7 @@ using detail::Clock;
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv)
     : process_(std::make_unique<detail::GuardedProcess>(argv, /*stdin_pipe=*/true)) {
-  const auto pid = process_->find_program(Clock::now() + scaled(5s));
+  const auto pid = process_->find_program(deadline_in(5s));
   if (pid) {
     pid_ = *pid;
     return;
@@ -42,7 +42,7 @@ ChildProcess::~ChildProcess() = default;  // GuardedProcess kills what is left
 std::string ChildProcess::output() const { return process_->output().text(); }
 
 bool ChildProcess::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout) {
-  return process_->output().wait_for(needle, Clock::now() + scaled(timeout));
+  return process_->output().wait_for(needle, deadline_in(timeout));
 }
 
 bool ChildProcess::write_stdin(std::string_view text) {
@@ -62,7 +62,7 @@ void ChildProcess::close_stdin() { process_->stdin_pipe().reset(); }
 
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
   // csd-guard exits the way the program did, once the program has exited.
-  if (!process_->wait_guard_exit(Clock::now() + scaled(timeout)))
+  if (!process_->wait_guard_exit(deadline_in(timeout)))
     return std::nullopt;
   return process_->reap();
 }

@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <unordered_set>
 
 #include "die_with_parent.hpp"
@@ -249,9 +250,35 @@ GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_
   if (!guard_pidfd_)
     throw LaunchError(fmt::format("pidfd_open({}): {}", guard_pid_, std::strerror(errno)));
   output_ = std::make_unique<OutputCollector>(std::move(read_end));
+  register_live();
+}
+
+namespace {
+
+// Every GuardedProcess alive, for end_every_tree(), which another thread
+// calls: the mutex keeps one from being destroyed while it is signalled.
+std::mutex g_live_mutex;
+std::vector<const GuardedProcess*> g_live;
+
+}  // namespace
+
+void GuardedProcess::register_live() const {
+  const std::scoped_lock lock(g_live_mutex);
+  g_live.push_back(this);
+}
+
+int end_every_tree() {
+  const std::scoped_lock lock(g_live_mutex);
+  int signalled = 0;
+  for (const auto* process : g_live) signalled += process->end_tree() ? 1 : 0;
+  return signalled;
 }
 
 GuardedProcess::~GuardedProcess() {
+  {
+    const std::scoped_lock lock(g_live_mutex);
+    std::erase(g_live, this);
+  }
   try {
     if (!guard_exited())
       kill_tree();

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -106,6 +107,10 @@ class GuardedProcess {
   // Returns its raw wait status, which csd-guard makes the program's.
   std::optional<int> reap();
 
+  // SIGTERM to the guard, which kills the whole tree and exits (csd_guard.cpp);
+  // false if it is gone. Safe from another thread while this object lives.
+  bool end_tree() const { return pidfd_signal(guard_pidfd_, SIGTERM); }
+
   OutputCollector& output() { return *output_; }
   // Our end of the program's stdin (invalid without `stdin_pipe`): send()
   // to it with MSG_NOSIGNAL; reset() it to send EOF.
@@ -114,6 +119,8 @@ class GuardedProcess {
   struct Launch;  // Boost.Process state, kept out of this header
 
  private:
+  void register_live() const;  // for end_every_tree(), once started
+
   std::unique_ptr<Launch> launch_;
   pid_t guard_pid_ = -1;
   Fd guard_pidfd_;
@@ -121,5 +128,9 @@ class GuardedProcess {
   Fd stdin_;
   std::optional<int> status_;
 };
+
+// From any thread: end_tree() of every GuardedProcess alive (a check that
+// outlived its budget: csd-suite's budget watch). Returns how many it signalled.
+int end_every_tree();
 
 }  // namespace csd::harness::detail

@@ -48,7 +48,7 @@ std::optional<std::filesystem::path> find_in_path(std::string_view program) {
 
 RunResult run_to_completion(const std::vector<std::string>& argv,
                             std::chrono::milliseconds timeout) {
-  const auto deadline = detail::Clock::now() + scaled(timeout);
+  const auto deadline = deadline_in(timeout);
   detail::GuardedProcess process(argv);  // csd-guard execvp()s argv[0]: a path, or a name in $PATH
   RunResult result;
   if (!process.wait_guard_exit(deadline)) {

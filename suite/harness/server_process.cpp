@@ -110,7 +110,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest,
     impl->manifest.workers = *options.workers;
   impl->host = options.host;
   impl->ready_timeout = options.ready_timeout;
-  const auto deadline = Clock::now() + scaled(options.ready_timeout);
+  const auto deadline = deadline_in(options.ready_timeout);
   try {
     impl->lease.emplace(PortLease::acquire(options.host));
   } catch (const std::exception& e) {
@@ -162,7 +162,7 @@ std::vector<pid_t> ServerProcess::tree() const {
 std::string ServerProcess::output() { return impl_->guarded->output().text(); }
 
 bool ServerProcess::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
-  return impl_->guarded->output().wait_for(needle, Clock::now() + scaled(timeout));
+  return impl_->guarded->output().wait_for(needle, deadline_in(timeout));
 }
 
 bool ServerProcess::wait_for_tree_size(std::size_t count, std::chrono::milliseconds timeout) const {
@@ -200,7 +200,7 @@ StopReport ServerProcess::stop(int sig, std::chrono::milliseconds grace) {
       for (const pid_t pid : guarded.tree())
         detail::signal_descendant(pid, guarded.guard_pid(), sig);
     }
-    r.exited_in_time = guarded.wait_guard_exit(start + scaled(grace));
+    r.exited_in_time = guarded.wait_guard_exit(budget::cut(start + scaled(grace)));
     if (!r.exited_in_time)
       r.killed = guarded.kill_tree();
   }
@@ -228,5 +228,7 @@ std::optional<std::string> find_sanitizer_report(std::string_view output) {
   return std::string(
       output.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
 }
+
+int end_every_process_tree() { return detail::end_every_tree(); }
 
 }  // namespace csd::harness

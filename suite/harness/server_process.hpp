@@ -124,4 +124,11 @@ class ServerProcess {
 // still fail the test that provoked it.
 std::optional<std::string> find_sanitizer_report(std::string_view output);
 
+// From any thread, unlike the rest: kills the tree of every process the
+// harness has started and not yet stopped (servers, demo programs), through
+// their csd-guards, for a check that outlived its budget: whatever it waits
+// on then ends. The owners still stop and reap them as usual. Returns how
+// many trees it ended.
+int end_every_process_tree();
+
 }  // namespace csd::harness

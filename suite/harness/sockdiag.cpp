@@ -245,7 +245,7 @@ Attribution attribute_connection(const sockaddr* client, socklen_t client_len,
                                  const sockaddr* server, socklen_t server_len, pid_t tree_root,
                                  std::optional<pid_t> exclude,
                                  std::chrono::steady_clock::duration timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+  const auto deadline = deadline_in(timeout);
   // The server's side of the connection: local = the server's address, remote = the client's.
   const Endpoint server_end = endpoint_of(server, server_len);
   const Endpoint client_end = endpoint_of(client, client_len);

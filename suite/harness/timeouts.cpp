@@ -1,5 +1,6 @@
 #include "timeouts.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
@@ -35,5 +36,56 @@ double timeout_multiplier() {
 }
 
 void set_timeout_multiplier(double multiplier) { g_multiplier.store(multiplier); }
+
+namespace budget {
+
+namespace {
+
+// The running test's budget as two clock readings; kNone when there is none.
+// Atomics: the client's threads read them while the test's thread sets them.
+constexpr Clock::rep kNone = 0;
+std::atomic<Clock::rep> g_begun{kNone};
+std::atomic<Clock::rep> g_ends{kNone};
+
+}  // namespace
+
+void begin(Clock::duration scaled_budget) {
+  const auto now = Clock::now();
+  g_begun.store(now.time_since_epoch().count());
+  g_ends.store((now + scaled_budget).time_since_epoch().count());
+}
+
+void end() {
+  g_ends.store(kNone);
+  g_begun.store(kNone);
+}
+
+bool running() { return g_ends.load() != kNone; }
+
+Clock::duration length() {
+  const auto begun = g_begun.load();
+  const auto ends = g_ends.load();
+  return ends == kNone ? Clock::duration::zero() : Clock::duration(ends - begun);
+}
+
+Clock::time_point ends_at() {
+  const auto ends = g_ends.load();
+  return ends == kNone ? Clock::time_point::max() : Clock::time_point(Clock::duration(ends));
+}
+
+bool spent() { return Clock::now() >= ends_at(); }
+
+Clock::time_point cut(Clock::time_point deadline) { return std::min(deadline, ends_at()); }
+
+Clock::time_point share(double fraction) {
+  const auto ends = g_ends.load();
+  if (ends == kNone)
+    return Clock::time_point::max();
+  const auto begun = Clock::duration(g_begun.load());
+  return Clock::time_point(begun) +
+         std::chrono::duration_cast<Clock::duration>((Clock::duration(ends) - begun) * fraction);
+}
+
+}  // namespace budget
 
 }  // namespace csd::harness

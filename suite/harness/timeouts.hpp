@@ -25,16 +25,41 @@ std::chrono::steady_clock::duration scaled(std::chrono::duration<Rep, Period> ti
       std::chrono::duration<double, Period>(timeout) * timeout_multiplier());
 }
 
+// A check's budget (csd-suite's, per test): one point in time at which every
+// deadline computed here is cut off. Once it has passed, every wait of the
+// harness (wait_until, deadline_in, a server's start, a capture's packets)
+// ends at once as timed out, so a check on a server that never answers ends
+// near its budget however many waits it has left. Safe from any thread.
+namespace budget {
+using Clock = std::chrono::steady_clock;
+// From now, the running test may take `scaled_budget` (already scaled).
+void begin(Clock::duration scaled_budget);
+void end();  // no budget: deadlines are cut by nothing
+[[nodiscard]] bool running();
+[[nodiscard]] Clock::duration length();     // as begun; zero without a budget
+[[nodiscard]] Clock::time_point ends_at();  // time_point::max() without a budget
+[[nodiscard]] bool spent();                 // its end has passed
+// `deadline`, or the budget's end if that is sooner.
+[[nodiscard]] Clock::time_point cut(Clock::time_point deadline);
+// `fraction` (0..1) of the budget in: where a check that repeats exchanges
+// stops starting new ones, keeping the rest for what follows them.
+[[nodiscard]] Clock::time_point share(double fraction);
+// How a failure for want of time begins ("exceeded its budget of 20 s"), so
+// that a report can lead with it.
+inline constexpr std::string_view kExceeded = "exceeded its budget of ";
+}  // namespace budget
+
 // scaled() as whole milliseconds, for the APIs that take them.
 template <typename Rep, typename Period>
 std::chrono::milliseconds scaled_ms(std::chrono::duration<Rep, Period> timeout) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(scaled(timeout));
 }
 
-// The point `timeout` (scaled) from now: a deadline for the client library.
+// The point `timeout` (scaled) from now, or the budget's end if sooner: the
+// deadline of every wait, the harness's and the client library's.
 inline std::chrono::steady_clock::time_point deadline_in(
     std::chrono::steady_clock::duration timeout) {
-  return std::chrono::steady_clock::now() + scaled(timeout);
+  return budget::cut(std::chrono::steady_clock::now() + scaled(timeout));
 }
 
 }  // namespace csd::harness

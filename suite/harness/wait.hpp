@@ -14,7 +14,7 @@ namespace csd::harness {
 template <typename Condition>
 bool wait_until(Condition condition, std::chrono::steady_clock::duration timeout,
                 std::chrono::milliseconds step = std::chrono::milliseconds{2}) {
-  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+  const auto deadline = deadline_in(timeout);  // cut at the check's budget
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline)
       return false;

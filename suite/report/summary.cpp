@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "manifest.hpp"
+#include "timeouts.hpp"
 
 namespace csd::report {
 
@@ -362,7 +363,7 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
         ++(warning ? tally.warned : tally.failed);
         const auto& failures = test["failures"];
         outcome.verdict = warning ? Outcome::Verdict::warn : Outcome::Verdict::fail;
-        outcome.reason = failure_reason(failures[0].value("failure", ""));
+        outcome.reason = reason_of(failures);
         for (const auto& failure : failures) outcome.details += failure.value("failure", "") + "\n";
         summary.failures.push_back({implementation, check, outcome.reason,
                                     static_cast<int>(failures.size()) - 1, outcome.capture,
@@ -379,6 +380,18 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       summary.tests.push_back(std::move(outcome));
     }
   }
+}
+
+std::string reason_of(const nlohmann::json& failures) {
+  const std::string first = failure_reason(failures.at(0).value("failure", ""));
+  // A check that ran out of time failed for want of it: that leads, and its
+  // first failure, a wait cut off, says what it was waiting for.
+  for (const auto& failure : failures) {
+    const std::string reason = failure_reason(failure.value("failure", ""));
+    if (reason.starts_with(harness::budget::kExceeded))
+      return reason == first ? reason : reason + "; what it was waiting for: " + first;
+  }
+  return first;
 }
 
 void print_summary(const Summary& summary, std::ostream& out) {

@@ -123,6 +123,10 @@ void add_results(const nlohmann::json& report, Summary& summary,
 // googletest's description of the expression only when neither does.
 std::string failure_reason(const std::string& gtest_failure);
 
+// The reason of a failed test, from its gtest "failures": the first one's,
+// or for a test that ran out of its budget, that, and the first one's.
+std::string reason_of(const nlohmann::json& failures);
+
 void print_summary(const Summary& summary, std::ostream& out);
 
 }  // namespace csd::report

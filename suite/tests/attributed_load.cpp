@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
+#include "server_test.hpp"  // kLoadShareOfBudget
 #include "sockdiag.hpp"
 #include "timeouts.hpp"
 #include "wire.hpp"
@@ -12,10 +14,12 @@
 namespace csd::suite {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
 struct ClientTally {
+  int64_t made = 0;
   std::map<pid_t, int64_t> per_process;
   int64_t unattributed = 0;
   int64_t failed = 0;
@@ -70,19 +74,26 @@ AttributedLoad run_attributed_load(const client::Target& target, pid_t root,
                                    std::optional<pid_t> exclude, int clients, int conns,
                                    uint64_t bytes) {
   std::vector<ClientTally> tallies(static_cast<std::size_t>(clients));
+  const auto stop_starting_at = harness::budget::share(kLoadShareOfBudget);
+  std::atomic<bool> verdict_known{false};
   {
     std::vector<std::jthread> threads;
     threads.reserve(tallies.size());
     for (auto& tally : tallies) {
       threads.emplace_back([&, conns] {
-        for (int i = 0; i < conns; ++i)
+        for (int i = 0; i < conns && !verdict_known && Clock::now() < stop_starting_at; ++i) {
           one_attributed_connection(target, root, exclude, bytes, tally);
+          ++tally.made;
+          if (tally.failed > 0 || tally.unattributed > 0)
+            verdict_known = true;
+        }
       });
     }
   }
   AttributedLoad total;
-  total.connections = static_cast<int64_t>(clients) * conns;
+  total.planned = static_cast<int64_t>(clients) * conns;
   for (const auto& tally : tallies) {
+    total.connections += tally.made;
     for (const auto& [pid, count] : tally.per_process) total.per_process[pid] += count;
     total.unattributed += tally.unattributed;
     total.failed += tally.failed;

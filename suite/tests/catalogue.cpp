@@ -62,11 +62,12 @@ void print_text(const std::vector<const CheckDeclaration*>& checks,
   std::size_t width = 0;
   for (const auto* check : checks) width = std::max(width, check->info.id.size());
   for (const auto* check : checks) {
-    out << fmt::format("{:<{}}  {:<11}  {:>3} of {:<3}  {} ({})\n    {}\n    proven by: {}\n",
-                       check->info.id, width, to_string(check->info.level),
-                       applicable_count(*check, implementations), implementations.size(),
-                       check->full_name(), describe(check->where), check->info.statement,
-                       joined(check->info.proven_by));
+    out << fmt::format(
+        "{:<{}}  {:<11}  {:>3} of {:<3}  {} ({})\n    {}\n    proven by: {}\n    budget: {} s{}\n",
+        check->info.id, width, to_string(check->info.level),
+        applicable_count(*check, implementations), implementations.size(), check->full_name(),
+        describe(check->where), check->info.statement, joined(check->info.proven_by),
+        check->info.budget.count(), check->info.runs.alone_because.empty() ? "" : ", runs alone");
     if (!check->info.needs.empty())
       out << fmt::format("    needs: {}\n", joined(feature_names(check->info.needs)));
   }
@@ -114,7 +115,17 @@ void print_markdown(const std::vector<const CheckDeclaration*>& checks, std::ost
          "reason: `needs SO_REUSEPORT, which this kernel refuses (setsockopt SO_REUSEPORT:\n"
          "Protocol not available)`. A capture says itself why it cannot capture, as libpcap\n"
          "reports it. For tests only, `CSD_PRETEND_MISSING=SO_REUSEPORT,EPOLLEXCLUSIVE`\n"
-         "makes the probes report features absent that the kernel has.\n";
+         "makes the probes report features absent that the kernel has.\n\n"
+         "Budgets. Each check has a time budget, scaled by `--timeout-multiplier`: from its\n"
+         "server's start to its stop, it takes no longer. Every wait of the check is cut off\n"
+         "where the budget ends, so a check on a server that never answers ends there, and\n"
+         "says so (`exceeded its budget of 20 s; what it was waiting for: ...`). A check that\n"
+         "makes many connections makes as many as fit in half its budget (at least a tenth\n"
+         "of them) and judges those: a slow but correct server passes. Should a check still\n"
+         "run 5 s past its budget, csd-suite fails it, kills its server tree and goes on.\n\n"
+         "Running alone. `csd-report --jobs N` runs checks side by side, except those marked\n"
+         "\"runs alone\": they measure what another check's load beside them would change\n"
+         "(CPU time, wake-ups, how work is spread), and each says why.\n";
   std::string family;
   for (const auto* check : checks) {
     if (check->family != family) {
@@ -129,6 +140,10 @@ void print_markdown(const std::vector<const CheckDeclaration*>& checks, std::ost
       out << "- runs: on a quick loopback only, not under `--network`\n";
     if (check->info.runs.on_ipv6_copy)
       out << "- runs: again over `::1` for a manifest with `\"ipv6\": true`\n";
+    if (!check->info.runs.alone_because.empty())
+      out << fmt::format("- runs alone (`csd-report --jobs`): {}\n",
+                         check->info.runs.alone_because);
+    out << fmt::format("- budget: {} s\n", check->info.budget.count());
     out << fmt::format("- proven by: {} (fixtures/broken)\n", joined(check->info.proven_by, "`"));
     if (!check->info.needs.empty())
       out << fmt::format("- needs: {}\n", joined(feature_names(check->info.needs), "`"));
@@ -147,6 +162,9 @@ void print_json(const std::vector<const CheckDeclaration*>& checks,
                     {"gtest_filter", gtest_pattern(*check)},
                     {"runs_under_network_conditions", check->info.runs.under_network_conditions},
                     {"runs_on_ipv6_copy", check->info.runs.on_ipv6_copy},
+                    {"runs_alone", !check->info.runs.alone_because.empty()},
+                    {"why_alone", check->info.runs.alone_because},
+                    {"budget_s", check->info.budget.count()},
                     {"applies_to", describe(check->where)},
                     {"applicable", applicable_count(*check, implementations)},
                     {"statement", check->info.statement},

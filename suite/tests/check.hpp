@@ -31,6 +31,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,7 +63,16 @@ struct Runs {
   // Again on a NAME@ipv6 copy, over ::1: the protocol's correctness, which
   // the address family could break; not what the design's processes do.
   bool on_ipv6_copy = false;
+  // Why the check runs with nothing beside it (csd-report --jobs): it measures
+  // what another check's load would disturb (CPU time, wake-ups, how work is
+  // spread, a queue it fills). Empty: it may run beside others.
+  std::string alone_because{};
 };
+
+// A check's budget when it declares none: what every check of the reference
+// implementations needs many times over, and a server that is never ready
+// (15 s) still fails inside it.
+inline constexpr std::chrono::seconds kDefaultBudget{20};
 
 struct CheckInfo {
   std::string id;  // stable, h2spec-like: "size/split-request"
@@ -80,6 +90,11 @@ struct CheckInfo {
   // skips without it, with libpcap's reason.
   std::vector<harness::KernelFeature> needs{};
   Runs runs{};
+  // The most the check may take, from its server's start to its stop, on a
+  // quick machine (scaled by --timeout-multiplier). Every wait of the check is
+  // cut off where it ends, and csd-suite ends a check that outlives it (see
+  // budget_watch.hpp): a check on any server, however broken, ends in time.
+  std::chrono::seconds budget = kDefaultBudget;
   // How the check starts its server where it differs from the manifest (a
   // variant of the family's fixture, as data): a small backlog, few descriptors.
   ServerStart server{};

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "budget_watch.hpp"
 #include "catalogue.hpp"
 #include "check.hpp"
 #include "demos.hpp"
@@ -203,6 +204,9 @@ int main(int argc, char** argv) {
       testing::AddGlobalTestEnvironment(std::make_unique<NetworkCounterReport>().release());
   }
   const csd::suite::Progress progress(own.progress);
+  // Owned by googletest from here; every test within its budget.
+  testing::UnitTest::GetInstance()->listeners().Append(
+      std::make_unique<csd::suite::BudgetWatch>().release());
   if (RUN_ALL_TESTS() == 0)
     return 0;
   // googletest failed the run for any failed test; the levels decide.

@@ -318,6 +318,10 @@ CSD_CHECK(
          "turn away what it cannot take, never leave a client hanging, and survive accept()'s "
          "errors: UNP's own Accept wrapper exits on EMFILE (err_sys), which a burst provokes.",
      .proven_by = {"dies-on-emfile"},
+     .runs = {.alone_because =
+                  "Its 1,000 clients and the server's draining of a full accept queue load both "
+                  "CPUs: beside another check, each would time the other's load."},
+     .budget = 45s,
      .server = {.backlog = kSmallBacklog, .full_pool_first = true}}) {
   const int descriptors_before = tree_descriptors();
   const BurstOutcome burst =
@@ -375,6 +379,9 @@ CSD_CHECK(
          "round retry at once, at 100% CPU, until this check found it. Designs that never run "
          "out (fork, a pool blocked in accept()) pass trivially.",
      .proven_by = {"spins-on-emfile"},
+     .runs = {.alone_because = "It measures the server's CPU time while it is out of descriptors "
+                               "(under 10% of one CPU), which busy CPUs would distort."},
+     .budget = 30s,
      .server = {.nofile = kFewDescriptors}}) {
   IdleStall held = hold_with_idle_clients(server(), target(), kIdleClients, kStallWindow);
   record_figures(held);

@@ -34,6 +34,10 @@ struct ServerStart {
                                  // and fails in SetUp if it does not within 5 s
 };
 
+// The part of a check's budget its loads may start connections in: the rest
+// is for what the check does after them (stop the server, count, compare).
+inline constexpr double kLoadShareOfBudget = 0.5;
+
 // A family of checks is a subclass that inherits the constructor (`using
 // ServerTest::ServerTest;`) and declares its checks with CSD_CHECK (check.hpp).
 class ServerTest : public ::testing::Test {
@@ -67,7 +71,9 @@ class ServerTest : public ::testing::Test {
   void expect_exact_exchanges(std::initializer_list<uint64_t> sizes, std::string_view what,
                               bool bare = false);
 
-  // A load run: `clients` concurrent clients x `conns` connections each.
+  // A load run: `clients` concurrent clients x `conns` connections each, or
+  // as many as fit in half the check's budget; it stops at the first failed
+  // connection. Records "slow" when it made fewer than planned.
   client::LoadReport load(int clients, int conns, uint64_t bytes);
 
   // Success once the pool has all its workers (ServerProcess::wait_for_full_pool);
@@ -135,6 +141,10 @@ std::string printable(std::string_view request);
 
 // gtest assertions, named for what they assert.
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked);
+// Every connection made succeeded, and at least a tenth of those planned
+// (least_exchanges) were made: a load cut short by its budget is judged by
+// what it did.
+uint64_t least_exchanges(uint64_t planned);
 ::testing::AssertionResult EveryConnectionSucceeded(const client::LoadReport& report);
 
 }  // namespace csd::suite
