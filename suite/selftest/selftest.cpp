@@ -19,10 +19,12 @@
 #include <utility>
 #include <vector>
 
+#include "budgets.hpp"
 #include "capture.hpp"
 #include "run.hpp"
 #include "summary.hpp"
 #include "temp_dir.hpp"
+#include "timeouts.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -171,6 +173,7 @@ void BrokenFixture::TestBody() {
       summary.skips.front().reason.starts_with("needs "))
     GTEST_SKIP() << summary.skips.front().reason;
   EXPECT_LT(outcome.skipped, ran) << "every matching check was skipped for " << c.fixture;
+  EXPECT_TRUE(csd::selftest::EndedWithinBudgets(summary, csd::harness::timeout_multiplier()));
   if (c.must_fail) {
     EXPECT_EQ(*run.exit_code, 1) << run.output;
     EXPECT_GT(outcome.failed + outcome.warned, 0)
@@ -414,6 +417,8 @@ TEST(KernelFeatures, PretendingAnUnknownFeatureIsAUsageError) {
 }
 
 }  // namespace
+
+const nlohmann::json& csd::selftest::catalogue_checks() { return catalogue().checks; }
 
 // csd-selftest's own main(): the tests of the catalogue's checks can only be
 // registered once the catalogue is read, from csd-suite, which takes well

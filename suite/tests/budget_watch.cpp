@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "backstop.hpp"
 #include "check.hpp"
 #include "connection.hpp"
 #include "server_process.hpp"
@@ -15,6 +16,8 @@ namespace csd::suite {
 using Clock = std::chrono::steady_clock;
 
 std::chrono::seconds budget_of(const ::testing::TestInfo& test) {
+  if (test.test_suite_name() == kBackstopSuite)
+    return kBackstopBudget;
   const CheckDeclaration* check = find_check(test.test_suite_name(), test.name());
   return check == nullptr ? kDemoBudget : check->info.budget;
 }

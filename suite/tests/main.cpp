@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backstop.hpp"
 #include "budget_watch.hpp"
 #include "catalogue.hpp"
 #include "check.hpp"
@@ -192,6 +193,7 @@ int main(int argc, char** argv) {
   if (!with_demos)
     csd::suite::run_only_checks_of_implementations();
   const auto registered = csd::suite::register_applicable_checks(implementations, selection);
+  csd::suite::register_backstop_selftest();
   // Outside any test: properties of the whole run, which csd-report reads
   // from the JSON results.
   testing::Test::RecordProperty("checks_not_applicable", registered.not_applicable);
