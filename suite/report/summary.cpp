@@ -354,6 +354,7 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       outcome.capture = evidence("capture");
       outcome.server_output = evidence("server_output");
       outcome.process_tree = evidence("process_tree");
+      outcome.slow = test.value("slow", "");
       for (const char* figure : {"distribution", "wakeups_per_connection"}) {
         if (test.contains(figure) && test[figure].is_string())
           outcome.figures[figure] = test[figure].get<std::string>();
@@ -456,6 +457,12 @@ void print_summary(const Summary& summary, std::ostream& out) {
       out << fmt::format("        server output: {}\n", f.server_output);
     if (!f.process_tree.empty())
       out << fmt::format("        processes: {}\n", f.process_tree);
+  }
+  // A passing server that was slow: judged by fewer exchanges than planned.
+  for (const auto& test : summary.tests) {
+    if (!test.slow.empty() && test.verdict == Outcome::Verdict::pass)
+      out << fmt::format("SLOW    {} {} {}: {}\n", test.implementation, test.check_id, test.check,
+                         test.slow);
   }
   for (const auto& s : summary.skips) {
     out << fmt::format("SKIPPED {} on {}: {}\n", s.check, fmt::join(s.implementations, ", "),

@@ -59,6 +59,9 @@ struct Outcome {
   std::string capture;        // the .pcap a failed check kept, if any
   std::string server_output;  // the server's output, kept by a failed check
   std::string process_tree;   // the server's processes at the failure, likewise
+  // A check cut short by its budget: "made 312 of 1000 exchanges within its
+  // budget" (a slow server, judged by what was done).
+  std::string slow;
   // The figures a check recorded for the report's charts: "distribution"
   // (connections per worker, space-separated), "wakeups_per_connection".
   std::map<std::string, std::string> figures;

@@ -62,14 +62,15 @@ void print_text(const std::vector<const CheckDeclaration*>& checks,
   std::size_t width = 0;
   for (const auto* check : checks) width = std::max(width, check->info.id.size());
   for (const auto* check : checks) {
-    out << fmt::format(
-        "{:<{}}  {:<11}  {:>3} of {:<3}  {} ({})\n    {}\n    proven by: {}\n    budget: {} s{}\n",
-        check->info.id, width, to_string(check->info.level),
-        applicable_count(*check, implementations), implementations.size(), check->full_name(),
-        describe(check->where), check->info.statement, joined(check->info.proven_by),
-        check->info.budget.count(), check->info.runs.alone_because.empty() ? "" : ", runs alone");
+    out << fmt::format("{:<{}}  {:<11}  {:>3} of {:<3}  {} ({})\n    {}\n    proven by: {}\n",
+                       check->info.id, width, to_string(check->info.level),
+                       applicable_count(*check, implementations), implementations.size(),
+                       check->full_name(), describe(check->where), check->info.statement,
+                       joined(check->info.proven_by));
     if (!check->info.needs.empty())
       out << fmt::format("    needs: {}\n", joined(feature_names(check->info.needs)));
+    out << fmt::format("    budget: {} s{}\n", check->info.budget.count(),
+                       check->info.runs.alone_because.empty() ? "" : "; runs alone");
   }
   // The designs that need a kernel feature, and whether this kernel has it:
   // their every check is skipped where it does not.
