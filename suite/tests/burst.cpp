@@ -31,8 +31,15 @@ constexpr rlim_t kSuiteDescriptors = 4096;  // the burst's, and the suite's own
 // refusal the client's own connect() would report as ETIMEDOUT.
 constexpr auto kBurstConnectWait = 10s;
 // Every accepted connection's whole exchange, one at a time on an iterative
-// server included (1,000 x 100 bytes take well under a second there).
+// server included (1,000 x 100 bytes take well under a second there), or
+// three quarters of the check's budget, the rest kept for what follows.
 constexpr auto kBurstReplyWait = 30s;
+constexpr double kBurstShareOfBudget = 0.75;
+// A server that answers none of the clients still waiting on it for this
+// long has stopped serving them: they hung. One that is still answering
+// some when the wait ends is slow, not hung (a fork-and-exec per connection
+// serves a few dozen a second).
+constexpr auto kBurstStall = 10s;
 // A poll this long with no client event is a lull: the moment to ask the
 // kernel whether the clients still waiting can get anything from the server.
 constexpr auto kBurstLull = 100ms;
@@ -229,7 +236,13 @@ BurstOutcome run_burst(const client::Target& target, harness::WireProtocol proto
   // room in the queue) did not wait on the server for the whole wait.
   // Empty if the deadline ended the wait.
   std::vector<std::optional<harness::WaitsOn>> at_the_lull;
+  auto last_progress = Clock::now();  // the last reply byte, or the last client decided
+  bool stalled = false;
   const auto waiting_only_for_the_kernels = [&] {
+    if (Clock::now() - last_progress >= harness::scaled(kBurstStall)) {
+      stalled = true;
+      return true;
+    }
     std::vector<std::optional<harness::WaitsOn>> view(clients.size());
     for (std::size_t i = 0; i < clients.size(); ++i) {
       const BurstClient& c = clients[i];
@@ -243,8 +256,10 @@ BurstOutcome run_burst(const client::Target& target, harness::WireProtocol proto
     return true;
   };
   poll_undecided(
-      clients, POLLIN, harness::deadline_in(kBurstReplyWait),
+      clients, POLLIN,
+      std::min(harness::deadline_in(kBurstReplyWait), harness::budget::share(kBurstShareOfBudget)),
       [&](BurstClient& c) {
+        last_progress = Clock::now();
         std::array<char, 4096> buffer{};
         const ssize_t got = ::recv(c.connection->fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
         if (got > 0) {
@@ -279,7 +294,17 @@ BurstOutcome run_burst(const client::Target& target, harness::WireProtocol proto
             c.received.size());
         break;
       case harness::WaitsOn::server:
-        c.fate = fmt::format("hung ({} bytes, then nothing until the deadline)", c.received.size());
+        if (stalled) {
+          c.fate = fmt::format(
+              "hung ({} bytes, then nothing while the server answered no one "
+              "for {} s)",
+              c.received.size(), kBurstStall.count());
+          continue;
+        }
+        // The wait's time ran out while the server was still answering others.
+        c.fate = "still waiting when the check's time ran out, the server serving others";
+        c.clean = true;
+        ++outcome.slow;
         continue;
     }
     c.clean = true;
@@ -307,7 +332,7 @@ BurstOutcome run_burst(const client::Target& target, harness::WireProtocol proto
   outcome.connected = static_cast<int>(connected);
   outcome.served = served;
   outcome.unclean = unclean;
-  outcome.refused = connections - served - unclean;
+  outcome.refused = connections - served - unclean - outcome.slow;
   outcome.left_to_the_kernels = left_to_the_kernels;
   outcome.took = took;
   outcome.fates = fates;

@@ -25,6 +25,7 @@ struct BurstOutcome {
   int unclean = 0;  // neither served whole nor refused cleanly: hung, cut short, too long
   int refused = 0;
   int left_to_the_kernels = 0;  // waiting only on TCP's backoff, or never admitted
+  int slow = 0;  // still waiting on a server that was still answering others when time ran out
   std::chrono::milliseconds took{0};
   // "a backlog of 16: 812 served; 188 x refused (reset in recv)": each
   // distinct fate once, counted.
@@ -34,8 +35,11 @@ struct BurstOutcome {
 // Opens `connections` connections to `target` at once (the suite's
 // RLIMIT_NOFILE raised for it), waits for their connects (10 s at most),
 // sends a `request_bytes` request on each (echo: then half-closes), and
-// waits until each is served, refused or left to the kernels (30 s at
-// most). Every client that was not served is then closed with an RST.
+// waits until each is served, refused or left to the kernels (30 s, or
+// three quarters of the check's budget, at most). A client still waiting on
+// the server then hung if the server had answered no one for 10 s, and is
+// `slow` if it was still answering others. Every client that was not served
+// is then closed with an RST.
 BurstOutcome run_burst(const client::Target& target, harness::WireProtocol protocol,
                        int connections, std::size_t request_bytes);
 
