@@ -384,13 +384,16 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
 }
 
 std::string reason_of(const nlohmann::json& failures) {
-  const std::string first = failure_reason(failures.at(0).value("failure", ""));
+  std::string first = failure_reason(failures.at(0).value("failure", ""));
   // A check that ran out of time failed for want of it: that leads, and its
   // first failure, a wait cut off, says what it was waiting for.
   for (const auto& failure : failures) {
-    const std::string reason = failure_reason(failure.value("failure", ""));
-    if (reason.starts_with(harness::budget::kExceeded))
-      return reason == first ? reason : reason + "; what it was waiting for: " + first;
+    std::string reason = failure_reason(failure.value("failure", ""));
+    if (!reason.starts_with(harness::budget::kExceeded))
+      continue;
+    if (reason != first)
+      reason.append("; what it was waiting for: ").append(first);
+    return reason;
   }
   return first;
 }

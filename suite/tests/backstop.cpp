@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "child_process.hpp"
@@ -34,9 +35,13 @@ bool register_backstop_selftest() {
   const char* wanted = std::getenv("CSD_BACKSTOP_SELFTEST");
   if (wanted == nullptr || std::string_view(wanted) != "1")
     return false;
-  ::testing::RegisterTest(std::string(kBackstopSuite).c_str(), "UnboundedWaitIsEnded", nullptr,
-                          nullptr, __FILE__, __LINE__,
-                          []() -> ::testing::Test* { return new UnboundedWait(); });
+  const std::string suite(kBackstopSuite);
+  // googletest owns the tests it registers; clang's analyzer, seeing only
+  // the new, would report a leak inside gtest.h, where no NOLINT reaches.
+#ifndef __clang_analyzer__
+  ::testing::RegisterTest(suite.c_str(), "UnboundedWaitIsEnded", nullptr, nullptr, __FILE__,
+                          __LINE__, []() -> ::testing::Test* { return new UnboundedWait(); });
+#endif
   return true;
 }
 
