@@ -8,6 +8,7 @@
 // (idle_clients.hpp).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "burst.hpp"
@@ -24,6 +26,7 @@
 #include "others.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
+#include "sockdiag.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
 #include "wire.hpp"
@@ -96,56 +99,115 @@ CSD_CHECK(
 // More than every buffer on the way: the client resets in the middle of it
 // (wire.hpp, stall_mid_reply).
 constexpr uint64_t kLargeReplyBytes = uint64_t{32} << 20;
+// How long the client after each reset waits for its reply (fetch()'s).
+const auto kNextClientWait = client::FetchOptions{}.timeout;
+
+// More resets than a pool has workers: a pool that loses a worker to each
+// reset and does not replace it (one left a zombie keeps the tree its size)
+// has nobody left to accept by the last. Without a pool, two: the second
+// shows the first left the server able to take another.
+int resets_to_outlast(const harness::Traits& traits, int workers) {
+  return traits.pool() ? std::max(workers + 1, 2) : 2;
+}
+
+// Success if the client after a reset (`after`: "after 2 resets") got its
+// 100 bytes. One the server never took from its accept queue is said so: the
+// server has stopped accepting (a pool with no worker left), it did not
+// serve that client badly.
+::testing::AssertionResult NextClientServed(const client::FetchResult& next, uint16_t port,
+                                            std::chrono::milliseconds waited,
+                                            std::string_view after) {
+  ::testing::AssertionResult served = GotExactReply(next, 100);
+  if (served)
+    return served;
+  if (next.outcome == client::Outcome::timeout && next.received == 0) {
+    try {
+      uint32_t queued = 0;
+      for (const auto& queue : harness::tcp_listen_queues(port)) queued += queue.queued;
+      if (queued > 0) {
+        return ::testing::AssertionFailure()
+               << after << ", the next client was never accepted within "
+               << fmt::format("{:g}", static_cast<double>(waited.count()) / 1000) << " s ("
+               << queued << " connection(s) left in the accept queue)";
+      }
+    } catch (const std::system_error&) {  // sock_diag cannot say: the fetch's words below
+    }
+  }
+  return ::testing::AssertionFailure()
+         << after << ", the next client was not served: " << served.message();
+}
 
 CSD_CHECK(
     Robust, ResetMidReply, kEveryImplementation,
     {.id = "robust/reset-mid-reply",
      .level = Level::required,
      .statement =
-         "A client that resets mid-reply leaves the server up, serving the next client, with its "
-         "whole pool.",
+         "One client after another resets mid-reply, one more than the pool has workers (two "
+         "without a pool); after each the server is up, has closed the reset connection and "
+         "serves the next client, and a pool ends with all its workers.",
      .why_level =
          "A client may vanish at any time; a server killed by SIGPIPE or exiting on ECONNRESET is "
-         "down for everyone (UNP 5.13).",
-     .proven_by = {"dies-on-reset"}}) {
+         "down for everyone (UNP 5.13), and a pool whose worker exits on it, unreplaced, is down "
+         "after as many resets as it has workers.",
+     .proven_by = {"dies-on-reset", "pool-shrinks-on-reset"}}) {
   const uint16_t server_port = server().port();
-  // The capture is evidence (the client's RST, kept on failure), not the
+  // The capture is evidence (each client's RST, kept on failure), not the
   // verdict, which is about the server's process: without CAP_NET_RAW the
   // check runs on without it.
   std::optional<EvidenceCapture> capture;
   capture_if_possible(capture, server_port);
   const auto listing = [&] { return capture ? (*capture)->listing() : std::string(); };
 
-  StalledMidReply stalled = stall_mid_reply(target(), speaks_echo(), kLargeReplyBytes);
-  ASSERT_TRUE(stalled.connection) << stalled.problem;
-  auto& connection = stalled.connection;
-  const auto& server_socket = stalled.server_socket;
-  RecordProperty("server_send_queue_at_reset", static_cast<int>(server_socket->wqueue));
-  RecordProperty("server_receive_queue_at_reset", static_cast<int>(server_socket->rqueue));
-  const uint64_t inode = server_socket->inode;
+  const int workers = traits().pool() ? server().workers() : 0;
+  const int resets = resets_to_outlast(traits(), workers);
+  RecordProperty("resets", resets);
+  // "after 3 resets (the pool has 4 workers)"
+  const auto after = [&](int done) {
+    return fmt::format("after {} reset{}{}", done, done == 1 ? "" : "s",
+                       workers > 0 ? fmt::format(" (the pool has {} workers)", workers) : "");
+  };
 
-  const std::string not_reset = reset_and_confirm(*connection, capture ? &**capture : nullptr);
-  ASSERT_TRUE(not_reset.empty()) << not_reset;
+  for (int reset = 1; reset <= resets; ++reset) {
+    StalledMidReply stalled = stall_mid_reply(target(), speaks_echo(), kLargeReplyBytes);
+    ASSERT_TRUE(stalled.connection)
+        << (reset > 1 ? after(reset - 1) + ", a client stalling mid-reply: " : "")
+        << stalled.problem;
+    const auto& server_socket = stalled.server_socket;
+    if (reset == 1) {
+      RecordProperty("server_send_queue_at_reset", static_cast<int>(server_socket->wqueue));
+      RecordProperty("server_receive_queue_at_reset", static_cast<int>(server_socket->rqueue));
+    }
+    const uint64_t inode = server_socket->inode;
 
-  // The server has taken the reset in once no process of it holds the
-  // connection's socket any more (or once it is gone, which is the bug).
-  const bool let_go = harness::wait_until(
-      [&] { return !server().running() || harness::holders_of(inode, server().tree()).empty(); },
-      10s);
-  // The next client first: a server that dies of the reset a moment later
-  // (a SIGPIPE on its next write) has had that moment by the time it is asked.
-  const client::FetchResult next = fetch(100);
-  if (!server().running()) {
-    FAIL() << "expected the server to stay up after a client reset its connection mid-reply, "
-           << "observed its " << how_the_main_process_ended() << "\n"
-           << listing();
+    const std::string not_reset =
+        reset_and_confirm(*stalled.connection, capture ? &**capture : nullptr);
+    ASSERT_TRUE(not_reset.empty()) << "reset " << reset << " of " << resets << ": " << not_reset;
+
+    // The server has taken the reset in once no process of it holds the
+    // connection's socket any more (or once it is gone, which is the bug).
+    const bool let_go = harness::wait_until(
+        [&] { return !server().running() || harness::holders_of(inode, server().tree()).empty(); },
+        10s);
+    // The next client first: a server that dies of the reset a moment later
+    // (a SIGPIPE on its next write) has had that moment by the time it is asked.
+    const client::FetchResult next = fetch(100);
+    if (!server().running()) {
+      FAIL() << "expected the server to stay up after a client reset its connection mid-reply "
+             << "(reset " << reset << " of " << resets << "), observed its "
+             << how_the_main_process_ended() << "\n"
+             << listing();
+    }
+    EXPECT_TRUE(let_go) << "expected the server to close the reset connection (reset " << reset
+                        << ", socket inode " << inode << "), observed it still held 10 s after "
+                        << "the RST by " << harness::holders_of(inode, server().tree()).size()
+                        << " process(es)";
+    EXPECT_TRUE(
+        NextClientServed(next, server_port, harness::scaled_ms(kNextClientWait), after(reset)))
+        << (workers > 0 ? "the pool has " + pool_strength() : "");
+    if (HasFailure())
+      return;  // the next reset would meet the same server, and say nothing new
   }
-  EXPECT_TRUE(let_go) << "expected the server to close the reset connection (socket inode " << inode
-                      << "), observed it still held 10 s after the RST by "
-                      << harness::holders_of(inode, server().tree()).size() << " process(es)";
-  EXPECT_TRUE(GotExactReply(next, 100))
-      << "expected the next client to be served after a client reset mid-reply";
-  EXPECT_TRUE(pool_is_full_within(5000ms)) << "after a client reset mid-reply";
+  EXPECT_TRUE(pool_is_full_within(5000ms)) << after(resets);
 }
 
 constexpr uint64_t kHalfCloseReplyBytes = 100'000;  // more than one loopback segment
