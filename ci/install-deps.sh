@@ -38,7 +38,8 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
       python3-cram   # cram runs the docs' console examples (ci/doctest.py, ctest Docs.*)
       dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
-      groff-base)  # groff: ci/help-test.sh reads the man pages the build makes
+      groff-base   # groff: ci/help-test.sh reads the man pages the build makes
+      stress-ng)   # the CPU hog of ci/load-run.sh: the tests run K times on a loaded machine
 
 if [ -n "$build_only" ]; then
   base=(build-essential cmake ninja-build pkg-config ca-certificates

@@ -1,6 +1,7 @@
 #include "request_reader.hpp"
 
 #include <array>
+#include <ostream>
 #include <utility>
 
 #include <fmt/core.h>
@@ -9,6 +10,22 @@
 #include "syserr.hpp"
 
 namespace csd::impl {
+
+std::string_view to_string(SizeRequestParser::Status status) {
+  switch (status) {
+    case SizeRequestParser::Status::incomplete:
+      return "incomplete";
+    case SizeRequestParser::Status::complete:
+      return "complete";
+    case SizeRequestParser::Status::invalid:
+      return "invalid";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, SizeRequestParser::Status status) {
+  return out << to_string(status);
+}
 
 SizeRequestParser::Status SizeRequestParser::fail(std::string why) {
   error_ = std::move(why);

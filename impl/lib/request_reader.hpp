@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,10 @@ class SizeRequestParser {
   Status status_ = Status::incomplete;
   std::string error_;
 };
+
+// "incomplete", "complete", "invalid"; and so googletest prints it in a failure.
+std::string_view to_string(SizeRequestParser::Status status);
+std::ostream& operator<<(std::ostream& out, SizeRequestParser::Status status);
 
 // Blocking: reads one request from `fd`. Bare digits are accepted after
 // `grace` without a further byte (measured with poll()), or at EOF. Returns

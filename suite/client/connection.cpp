@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <ostream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -166,6 +167,9 @@ std::string_view to_string(Ending e) {
   }
   return "?";
 }
+
+std::ostream& operator<<(std::ostream& out, Status s) { return out << to_string(s); }
+std::ostream& operator<<(std::ostream& out, Ending e) { return out << to_string(e); }
 
 // ---- SockAddr ----------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,6 +47,8 @@ struct SockAddr {
 // Why a step ended. `ok` only when the step did all it was asked.
 enum class Status { ok, eof, reset, refused, timeout, error };
 std::string_view to_string(Status s);
+// By name, as to_string(): what googletest prints of a Status in a failure.
+std::ostream& operator<<(std::ostream& out, Status s);
 
 struct StepResult {
   Status status = Status::ok;
@@ -62,6 +65,7 @@ enum class Ending {
   still_open,   // nothing within the wait (allowed: the seed's server02 keeps it open)
 };
 std::string_view to_string(Ending e);
+std::ostream& operator<<(std::ostream& out, Ending e);  // by name
 
 class Connection {
  public:

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -262,6 +263,8 @@ std::string_view to_string(Outcome o) {
   }
   return "?";
 }
+
+std::ostream& operator<<(std::ostream& out, Outcome o) { return out << to_string(o); }
 
 FetchResult fetch(const Target& target, const FetchOptions& options, const SockAddr* source) {
   auto address = SockAddr::parse(target.host, target.port);

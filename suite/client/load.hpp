@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ enum class Outcome { ok, short_reply, long_reply, refused, reset, timeout, error
 inline constexpr std::size_t kOutcomeCount = 7;
 inline constexpr std::size_t kEndingCount = 4;  // values of Ending
 std::string_view to_string(Outcome o);
+std::ostream& operator<<(std::ostream& out, Outcome o);  // by name
 
 struct FetchOptions {
   Protocol protocol = Protocol::size;

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <sstream>
 
 #include "fd.hpp"
@@ -125,6 +126,10 @@ std::string_view to_string(KernelFeature feature) {
       return "CAP_NET_RAW";
   }
   return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, KernelFeature feature) {
+  return out << to_string(feature);
 }
 
 std::string_view property_key(KernelFeature feature) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <iosfwd>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,8 @@ inline constexpr std::array kEveryKernelFeature{
 
 // As people write it: "SO_REUSEPORT", "EPOLLEXCLUSIVE", "CLONE_NEWNET", "CAP_NET_RAW".
 std::string_view to_string(KernelFeature feature);
+// As to_string(): what googletest prints of one in a failure.
+std::ostream& operator<<(std::ostream& out, KernelFeature feature);
 // The env_feature_* property's suffix: "so_reuseport", "epollexclusive", "netns", "cap_net_raw".
 std::string_view property_key(KernelFeature feature);
 // Either of the above, any case; nullopt for anything else.

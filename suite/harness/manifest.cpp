@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <sstream>
 
 #include "run.hpp"
@@ -272,6 +273,7 @@ ManifestError::ManifestError(fs::path path, std::string field, const std::string
       field_(std::move(field)) {}
 
 std::string_view to_string(WireProtocol p) { return p == WireProtocol::echo ? "echo" : "size"; }
+std::ostream& operator<<(std::ostream& out, WireProtocol p) { return out << to_string(p); }
 
 Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search_dirs) {
   const Reader reader(file);

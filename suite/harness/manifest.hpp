@@ -35,6 +35,7 @@ class ManifestError : public std::runtime_error {
 
 enum class WireProtocol { size, echo };
 std::string_view to_string(WireProtocol p);
+std::ostream& operator<<(std::ostream& out, WireProtocol p);  // by name
 
 struct Manifest {
   std::filesystem::path path;        // the file it came from

@@ -1,6 +1,7 @@
 #include "traits.hpp"
 
 #include <array>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -68,6 +69,9 @@ std::string_view to_string(AcceptWakeup w) {
   }
   return "unspecified";
 }
+
+std::ostream& operator<<(std::ostream& out, Workers w) { return out << to_string(w); }
+std::ostream& operator<<(std::ostream& out, AcceptWakeup w) { return out << to_string(w); }
 
 std::vector<std::string> known_models() {
   std::vector<std::string> models;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,8 @@ inline constexpr std::array kEveryWorkers{Workers::none, Workers::process_per_cl
                                           Workers::thread_per_client, Workers::process_pool,
                                           Workers::thread_pool};
 std::string_view to_string(Workers w);
+// By name, as to_string(): what googletest prints of one in a failure.
+std::ostream& operator<<(std::ostream& out, Workers w);
 
 // Whom a pool's idle workers' wait lets the kernel wake for one new
 // connection. `fifo`: one waiter, the longest waiting (blocking accept, a
@@ -34,6 +37,7 @@ std::string_view to_string(Workers w);
 // wakes the waiters queued behind the holder). `unspecified`: nobody said.
 enum class AcceptWakeup { unspecified, fifo, lifo, all, some };
 std::string_view to_string(AcceptWakeup w);
+std::ostream& operator<<(std::ostream& out, AcceptWakeup w);  // by name
 
 struct Traits {
   Workers workers = Workers::none;

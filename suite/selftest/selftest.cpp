@@ -100,6 +100,9 @@ csd::report::Summary read_report(const fs::path& file) {
   return summary;
 }
 
+// What googletest prints of a value it cannot print: "4-byte object <04-00 00-00>".
+constexpr std::string_view kUnprintable = "-byte object";
+
 // "Size.SmallRepliesExact (expected 1 bytes then EOF, ...)" for each failure.
 std::string failed_checks(const csd::report::Summary& summary) {
   std::string names;
@@ -163,6 +166,17 @@ void BrokenFixture::TestBody() {
   const auto named = std::count_if(summary.failures.begin(), summary.failures.end(),
                                    [](const auto& f) { return !f.capture.empty(); });
   EXPECT_EQ(pcaps, static_cast<std::size_t>(named)) << "a .pcap no failure names was left behind";
+  // Every reason reads by name: googletest prints a value whose type has no
+  // operator<< (or PrintTo) as "4-byte object <04-00 00-00>".
+  for (const auto& test : summary.tests) {
+    if (test.reason.find(kUnprintable) != std::string::npos ||
+        test.details.find(kUnprintable) != std::string::npos) {
+      ADD_FAILURE() << test.check << " on " << test.implementation
+                    << " printed a value as its bytes: give its type an operator<< next to it.\n"
+                    << "reason: " << test.reason << "\ndetails:\n"
+                    << test.details;
+    }
+  }
   const csd::report::Tally outcome = summary.total();
   const int ran = outcome.passed + outcome.failed + outcome.warned + outcome.skipped;
 

@@ -72,7 +72,7 @@ class Pool : public ServerTest {
     for (const pid_t pid : workers_)
       counts.push_back(load.per_process.contains(pid) ? load.per_process.at(pid) : 0);
     for (const auto& [pid, count] : load.per_process) {
-      EXPECT_NE(std::find(workers_.begin(), workers_.end(), pid), workers_.end())
+      EXPECT_TRUE(std::find(workers_.begin(), workers_.end(), pid) != workers_.end())
           << count << " connections were served by " << harness::describe(pid)
           << ", which is not one of the " << workers_.size() << " workers seen at start";
     }

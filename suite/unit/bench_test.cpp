@@ -111,7 +111,7 @@ TEST_F(CsdBench, RecordsTheMachine) {
 TEST_F(CsdBench, PreforkWorkerCountsAddUpToTheConnections) {
   const auto prefork = std::ranges::find_if(
       document_["runs"], [](const json& run) { return run.value("design", "") == "csd-prefork"; });
-  ASSERT_NE(prefork, document_["runs"].end());
+  ASSERT_TRUE(prefork != document_["runs"].end()) << "no run of csd-prefork";
   const auto counts =
       prefork->value(json::json_pointer("/server/worker_counts"), std::vector<int64_t>{});
   EXPECT_THAT(counts, SizeIs(4));

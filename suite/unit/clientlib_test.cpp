@@ -398,10 +398,11 @@ TEST(ClientLibEcho, ServerThatStaysOpenAfterHalfCloseIsTimeout) {
 TEST(ClientLibEcho, PatternIsPeriodic) {
   std::array<std::byte, 600> p{};
   cl::echo_pattern(100, p);
-  EXPECT_EQ(p[0], std::byte{100});
-  EXPECT_EQ(p[151], std::byte{0});
-  EXPECT_EQ(cl::echo_pattern_byte(251), std::byte{0});
-  EXPECT_EQ(cl::echo_pattern_byte(252), std::byte{1});
+  // As numbers: googletest would print a std::byte as "1-byte object <64>".
+  EXPECT_EQ(std::to_integer<int>(p[0]), 100);
+  EXPECT_EQ(std::to_integer<int>(p[151]), 0);
+  EXPECT_EQ(std::to_integer<int>(cl::echo_pattern_byte(251)), 0);
+  EXPECT_EQ(std::to_integer<int>(cl::echo_pattern_byte(252)), 1);
 }
 
 // ---- Connection directly ---------------------------------------------------------

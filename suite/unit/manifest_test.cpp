@@ -110,6 +110,8 @@ struct BadCase {
   const char* field;
   const char* problem;  // a substring of the message
 };
+// What googletest shows of a case ("GetParam() = MissingName"): its label, not its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.label; }
 
 class BadManifest : public ManifestTest, public ::testing::WithParamInterface<BadCase> {};
 
@@ -174,6 +176,11 @@ INSTANTIATE_TEST_SUITE_P(Cases, BadManifest, ::testing::ValuesIn(kBadCases),
                          [](const ::testing::TestParamInfo<BadCase>& param) {
                            return std::string(param.param.label);
                          });
+
+// A failed case reads "GetParam() = InvalidJson", not the struct's bytes.
+TEST(BadManifestCase, PrintsAsItsLabel) {
+  EXPECT_EQ(::testing::PrintToString(kBadCases[0]), "InvalidJson");
+}
 
 TEST_F(ManifestTest, UnreadableFile) {
   try {

@@ -144,7 +144,7 @@ TEST(ReadProc, SumsContextSwitchesOverThreads) {
   // Per task: the blocked thread is asleep, with its own count.
   const auto task =
       std::find_if(tasks.begin(), tasks.end(), [&](const TaskInfo& t) { return t.tid == tid; });
-  ASSERT_NE(task, tasks.end()) << "read_tasks did not list thread " << tid;
+  ASSERT_TRUE(task != tasks.end()) << "read_tasks did not list thread " << tid;
   EXPECT_EQ(task->pid, ::getpid());
   EXPECT_EQ(task->state, 'S');
   EXPECT_EQ(task->voluntary_ctxt_switches, of_thread);
