@@ -98,7 +98,8 @@ trap 'exit 129' HUP
 # The hog: stress-ng under csd-guard, which kills stress-ng's whole tree when
 # it is told to or when this script dies (its own parent-death signal).
 if [ -n "$hog" ]; then
-  exec_dying_with_us "$build/bin/csd-guard" -- stress-ng --cpu "$cores" >"$out/stress-ng.log" 2>&1 &
+  exec_dying_with_us "$build/bin/csd-guard" -- stress-ng --cpu "$cores" \
+    >"$out/stress-ng.log" 2>&1 &
   hog_pid=$!
   # Awaited: stress-ng and its N workers running, in the process group
   # csd-guard gives stress-ng. The pause paces a poll of /proc; it
@@ -121,42 +122,50 @@ else
 fi
 
 echo "load-run: $runs runs of ctest -j $cores ${ctest_args[*]} $load; logs in $out"
-broken_runs=0
+unsuccessful_runs=0
 for ((run = 1; run <= runs; run++)); do
   # In the background, so that a signal reaches the traps now rather than
   # when ctest is done, and dying with this script, so that a killed run
   # starts no further test; --no-tests=error: a filter that matches nothing
   # is a mistake, not a pass.
-  exec_dying_with_us ctest --test-dir "$build" -j "$cores" --timeout 600 --no-tests=error --output-on-failure \
-    --output-junit "$out/run-$run.xml" "${ctest_args[@]}" >"$out/run-$run.log" 2>&1 &
+  exec_dying_with_us ctest --test-dir "$build" -j "$cores" --timeout 600 --no-tests=error \
+    --output-on-failure --output-junit "$out/run-$run.xml" "${ctest_args[@]}" \
+    >"$out/run-$run.log" 2>&1 &
   ctest_pid=$!
   status=0
   wait "$ctest_pid" || status=$?
   ctest_pid=""
+  if grep -q '^No tests were found' "$out/run-$run.log"; then
+    die "no test matches: ctest ${ctest_args[*]}"
+  fi
   summary=$(grep -E '^[0-9]+% tests passed' "$out/run-$run.log" || true)
   echo "load-run: run $run/$runs: ${summary:-ctest exited with $status, no summary}"
-  if [ "$status" != 0 ] && [ ! -s "$out/run-$run.xml" ]; then
-    echo "load-run: run $run wrote no JUnit XML; its output:" >&2
-    tail -n 20 "$out/run-$run.log" >&2
-    broken_runs=$((broken_runs + 1))
-  fi
+  [ "$status" = 0 ] || unsuccessful_runs=$((unsuccessful_runs + 1))
 done
 
 # Every test that failed at least once, and in how many of the runs, from
 # the runs' JUnit XML. A test that timed out, or could not run (its program
 # missing), failed; one that skipped itself (googletest's SKIPPED, exit 77)
-# did not.
+# did not. A ctest that failed with no test failing (a test list that could
+# not be made) fails the whole, too.
 set +e
-python3 - "$runs" "$load" "$out"/run-*.xml <<'EOF'
+python3 - "$runs" "$load" "$unsuccessful_runs" "$out" "$out"/run-*.xml <<'EOF'
 import collections
 import sys
 import xml.etree.ElementTree as ET
 
-runs, load, files = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+runs, load, unsuccessful, out, files = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
+                                        sys.argv[4], sys.argv[5:])
 failed = collections.Counter()
 tests = set()
+unreadable = []
 for path in files:
-    for case in ET.parse(path).getroot().iter('testcase'):
+    try:
+        cases = list(ET.parse(path).getroot().iter('testcase'))
+    except (ET.ParseError, OSError):
+        unreadable.append(path)
+        continue
+    for case in cases:
         name = case.get('name')
         tests.add(name)
         status, skipped = case.get('status'), case.find('skipped')
@@ -170,12 +179,13 @@ if failed:
     print(f'load-run: {len(failed)} of {len(tests)} tests failed at least once '
           f'in {runs} runs {load}')
     sys.exit(1)
+if unsuccessful or unreadable:
+    print(f'load-run: no test failed, but {unsuccessful} of {runs} ctest runs did not succeed '
+          f'and {len(unreadable)} JUnit files could not be read: see the logs in {out}',
+          file=sys.stderr)
+    sys.exit(1)
 print(f'0 failures in {runs} runs of {len(tests)} tests {load}')
 EOF
 verdict=$?
 set -e
-if [ "$verdict" = 0 ] && [ "$broken_runs" != 0 ]; then
-  echo "load-run: $broken_runs runs failed outside their tests (see their logs in $out)" >&2
-  verdict=1
-fi
 exit "$verdict"
