@@ -63,6 +63,10 @@ for suite in json.load(open(f"{work}/parallel/suite.json"))["testsuites"]:
     for test in suite["testsuite"]:
         times[suite["name"] + "." + test["name"]] = float(test.get("time", "0s").rstrip("s"))
 alone = sum(times.get(name, 0) for name in run.get("alone", []))
+by_family = {}
+for name in run.get("alone", []):
+    family = name.split("/")[1].split(".")[0] if name.startswith("Impl/") else name.split(".")[0]
+    by_family[family] = by_family.get(family, 0) + times.get(name, 0)
 side = sum(times.values()) - alone
 serial, parallel = float(serial), float(parallel)
 print(f"tests: {len(s)} serial, {len(p)} side by side; {cpus} CPUs")
@@ -72,6 +76,8 @@ print(f"side by side ({jobs}):   {parallel:7.1f} s wall   (load average before: 
 print(f"speed-up: {serial / parallel:.2f}x")
 print(f"the {len(run.get('alone', []))} tests that ran alone took {alone:.1f} s; "
       f"the others' times add up to {side:.1f} s")
+print("  alone, by family: " + ", ".join(
+    f"{family} {seconds:.1f} s" for family, seconds in sorted(by_family.items(), key=lambda x: -x[1])))
 match = s == p
 print("verdicts: " + ("the same, in the same order" if match else "DIFFERENT"))
 if not match:
