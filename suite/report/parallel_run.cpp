@@ -108,17 +108,21 @@ class Progress {
       if (!worker->running.empty())
         running += (running.empty() ? "" : ", ") + worker->running;
     }
-    line_.show(fmt::format(
+    std::string text = fmt::format(
         "[{}/{}]{}{}", done, total_, failed == 0 ? "" : fmt::format(" {} failed", failed),
-        running.empty() ? "" : (failed == 0 ? " " : "; ") + ("running: " + running)));
+        running.empty() ? "" : (failed == 0 ? " " : "; ") + ("running: " + running));
+    if (text == shown_)
+      return;  // a wake-up for output that changed nothing the line shows
+    line_.show(text);
+    shown_ = std::move(text);
   }
-  void add(int tests) { total_ += tests; }
 
   int done = 0;
   int failed = 0;
 
  private:
   harness::StatusLine line_{STDERR_FILENO};
+  std::string shown_;
   int total_;
 };
 
