@@ -5,7 +5,8 @@
 #   ci/action-steps.sh [MANIFEST]              (by hand: every phase in turn)
 # Inputs, as action.yml passes them: CSD_MANIFEST (required; the argument by
 # hand), CSD_STRICT (true|false), CSD_CHECKS and CSD_SKIP_CHECKS (patterns,
-# space-separated), CSD_RESULTS (default csd-results). Relative paths are the
+# space-separated), CSD_RESULTS (default csd-results), CSD_SHARD (I/N: that
+# part of the run only, into CSD_RESULTS/shard-I-of-N). Relative paths are the
 # caller's workspace's ($GITHUB_WORKSPACE, else the current directory).
 # validate writes csd-report's summary to $GITHUB_STEP_SUMMARY as markdown and
 # exit-code= and results= to $GITHUB_OUTPUT, and exits as csd-report did: 0
@@ -55,10 +56,22 @@ validate() {
   local strict=""
   is_true "${CSD_STRICT:-false}" && strict=yes
   cd "${GITHUB_WORKSPACE:-$PWD}"
+  local shard=${CSD_SHARD:-}
+  if [ -n "$shard" ]; then
+    if ! [[ $shard =~ ^([1-9][0-9]*)/([1-9][0-9]*)$ ]] ||
+      ((BASH_REMATCH[1] > BASH_REMATCH[2])); then
+      echo "validate: shard: expected I/N with 1 <= I <= N, got '$shard'" >&2
+      return 2
+    fi
+    # A folder of its own, named for the shard: the matrix's artifacts,
+    # downloaded with merge-multiple, then sit side by side.
+    results=$results/shard-${BASH_REMATCH[1]}-of-${BASH_REMATCH[2]}
+  fi
   mkdir -p "$results"
   results=$(cd "$results" && pwd)
 
   local args=(-o "$results") pattern
+  [ -z "$shard" ] || args+=(--shard "$shard")
   [ -z "$strict" ] || args+=(--strict)
   local -a patterns
   read -ra patterns <<<"${CSD_CHECKS:-}"
@@ -82,8 +95,8 @@ validate() {
     {
       echo "## csd conformance: $(verdict_of "$code" "$strict")"
       echo
-      echo "Manifest \`$manifest\`; report.html, junit.xml and each failure's evidence are in"
-      echo "the artifact (the folder \`${CSD_RESULTS:-csd-results}\`)."
+      echo "Manifest \`$manifest\`${shard:+, shard $shard}; report.html, junit.xml and each"
+      echo "failure's evidence are in the artifact (the folder \`${CSD_RESULTS:-csd-results}\`)."
       echo
       echo '````text'
       cat "$log"

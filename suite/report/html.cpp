@@ -42,7 +42,7 @@ th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: center; }
 th.check, td.check { text-align: left; font-family: monospace; }
 th.impl { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
 td.pass { background: #cfc; } td.fail { background: #f99; } td.warn { background: #fd8; }
-td.skip { background: #ddd; } td.none { background: #fff; }
+td.skip { background: #ddd; } td.none { background: #fff; } td.flaky { background: #f9c; }
 td a { color: inherit; text-decoration: none; display: block; }
 td .ipv6 { font-size: .8em; vertical-align: super; margin-left: 1px; }
 td.both a { display: inline; }
@@ -63,6 +63,8 @@ const char* verdict_mark(Outcome::Verdict v) {
       return "!";
     case Outcome::Verdict::skip:
       return "&ndash;";
+    case Outcome::Verdict::flaky:
+      return "~";
   }
   return "";
 }
@@ -77,8 +79,10 @@ int severity(Outcome::Verdict v) {
       return 1;
     case Outcome::Verdict::warn:
       return 2;
-    case Outcome::Verdict::fail:
+    case Outcome::Verdict::flaky:
       return 3;
+    case Outcome::Verdict::fail:
+      return 4;
   }
   return 0;
 }
@@ -244,9 +248,10 @@ void write_html(const Summary& summary, std::ostream& out) {
       << "<title>csd conformance report</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
       << "<h1>csd conformance report</h1>\n"
       << fmt::format(
-             "<p id=\"totals\">{} passed, {} failed, {} warned, {} skipped, over {} "
+             "<p id=\"totals\">{} passed, {} failed, {} warned, {} skipped{}, over {} "
              "implementation(s){}{}.</p>\n",
              total.passed, total.failed, total.warned, total.skipped,
+             total.flaky > 0 ? fmt::format(", {} flaky", total.flaky) : "",
              implementations.size() - (with_demos ? 1 : 0),
              also_on_ipv6 > 0 ? fmt::format(" ({} of them on ::1 too)", also_on_ipv6) : "",
              with_demos ? " and the demos" : "");

@@ -13,11 +13,16 @@ namespace csd::report {
 
 namespace {
 
+// The testcases written as failures: flaky ones too, unless allowed.
+int failures_of(const Tally& tally, bool flaky_allowed) {
+  return tally.failed + (flaky_allowed ? 0 : tally.flaky);
+}
+
 std::string testcase_name(const Outcome& test) {
   return test.check_id.empty() ? test.check : fmt::format("{} ({})", test.check_id, test.check);
 }
 
-void write_testcase(const Outcome& test, std::ostream& out) {
+void write_testcase(const Outcome& test, bool flaky_allowed, std::ostream& out) {
   out << fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")",
                      escaped(test.implementation), escaped(testcase_name(test)), test.seconds);
   if (test.verdict == Outcome::Verdict::pass) {
@@ -45,6 +50,16 @@ void write_testcase(const Outcome& test, std::ostream& out) {
     case Outcome::Verdict::skip:
       out << fmt::format(R"(      <skipped message="{}"/>)", escaped(test.reason)) << "\n";
       break;
+    case Outcome::Verdict::flaky:
+      // A failure, unless csd-report --allow-flaky let the run pass with it.
+      if (flaky_allowed)
+        out << fmt::format("      <system-out>FLAKY (allowed): {}\n{}{}</system-out>\n",
+                           escaped(test.reason), escaped(test.details), escaped(evidence));
+      else
+        out << fmt::format(R"(      <failure message="{}" type="flaky">{}{}</failure>)",
+                           escaped(test.reason), escaped(test.details), escaped(evidence))
+            << "\n";
+      break;
     case Outcome::Verdict::pass:
       break;
   }
@@ -63,17 +78,17 @@ void write_junit(const Summary& summary, std::ostream& out) {
   // Adjacent literals: the element on one line of output, the source within 100 columns.
   out << fmt::format(R"(<testsuites name="csd conformance" tests="{}" failures="{}")"
                      R"( skipped="{}" time="{:.3f}">)",
-                     summary.tests.size(), total.failed, total.skipped,
+                     summary.tests.size(), failures_of(total, summary.flaky_allowed), total.skipped,
                      summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds)
       << "\n";
   for (const auto& [implementation, tests] : suites) {
     const Tally& tally = summary.by_implementation.at(implementation);
     out << fmt::format(R"(  <testsuite name="{}" tests="{}" failures="{}" errors="0")"
                        R"( skipped="{}" time="{:.3f}">)",
-                       escaped(implementation), tests.size(), tally.failed, tally.skipped,
-                       tally.seconds)
+                       escaped(implementation), tests.size(),
+                       failures_of(tally, summary.flaky_allowed), tally.skipped, tally.seconds)
         << "\n";
-    for (const Outcome* test : tests) write_testcase(*test, out);
+    for (const Outcome* test : tests) write_testcase(*test, summary.flaky_allowed, out);
     out << "  </testsuite>\n";
   }
   out << "</testsuites>\n";

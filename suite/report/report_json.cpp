@@ -13,11 +13,8 @@ namespace {
 using json = nlohmann::ordered_json;
 
 json tally_json(const Tally& tally) {
-  return {{"passed", tally.passed},
-          {"failed", tally.failed},
-          {"warned", tally.warned},
-          {"skipped", tally.skipped},
-          {"seconds", tally.seconds}};
+  return {{"passed", tally.passed},   {"failed", tally.failed}, {"warned", tally.warned},
+          {"skipped", tally.skipped}, {"flaky", tally.flaky},   {"seconds", tally.seconds}};
 }
 
 json outcome_json(const Outcome& test) {
@@ -36,6 +33,10 @@ json outcome_json(const Outcome& test) {
   result["verdict"] = to_string(test.verdict);
   if (!test.reason.empty())
     result["reason"] = test.reason;
+  if (test.runs > 1)
+    result["repeats"] = {{"runs", test.runs}, {"failed", test.failed_runs}};
+  if (test.unfinished)
+    result["unfinished"] = true;
   result["seconds"] = test.seconds;
   result["evidence"] = evidence;
   result["figures"] = test.figures;

@@ -3,7 +3,8 @@
 // (suite.json, next to it, is csd-suite's own gtest JSON):
 //
 //   {"format": "csd-report/1", "environment": {"csd": "0.1.0 (...)", ...},
-//    "totals": {"passed": 15, "failed": 1, "warned": 0, "skipped": 0, "seconds": 9.8},
+//    "totals": {"passed": 15, "failed": 1, "warned": 0, "skipped": 0, "flaky": 0,
+//               "seconds": 9.8},
 //    "not_applicable": 11,
 //    "implementations": [{"name": "python-fork-server", "passed": 15, ...}],
 //    "results": [{"implementation": "python-fork-server", "id": "size/split-request",
@@ -12,8 +13,12 @@
 //                 "seconds": 5.0, "evidence": {"server_output": "Impl_....server.txt"},
 //                 "figures": {}}]}
 //
-// verdict is pass, fail, warn (a recommended check that failed) or skip
-// (with its reason); evidence files are named relative to report.json.
+// verdict is pass, fail, warn (a recommended check that failed), skip (with
+// its reason) or, under csd-report --repeat K, flaky: failed in some runs
+// only, its reason "flaky: 3 of 5 failed; the first failure: ...". Under
+// --repeat every result has "repeats": {"runs": 5, "failed": 3}; a test whose
+// csd-suite died before it had a result has "unfinished": true. Evidence
+// files are named relative to report.json.
 #pragma once
 
 #include <ostream>

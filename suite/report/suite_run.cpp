@@ -31,9 +31,10 @@ constexpr std::string_view kRunPrefix = ".run.";
 // The files a run leaves in the results folder: its own, and each failed
 // check's evidence. Anything else there is the user's and stays.
 bool is_result_file(const fs::path& file) {
-  static constexpr std::array<std::string_view, 7> kNames = {
-      "report.json", "junit.xml",        "report.html",    "suite.json",
-      "suite.log",   "conformance.json", "conformance.log"};  // the last two: older csd
+  // conformance.json and conformance.log: an older csd's names.
+  static constexpr std::array<std::string_view, 8> kNames = {
+      "report.json", "junit.xml", "report.html",      "suite.json",
+      "suite.log",   "run.json",  "conformance.json", "conformance.log"};
   const std::string name = file.filename().string();
   for (const auto known : kNames) {
     if (name == known)

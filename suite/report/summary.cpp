@@ -59,10 +59,10 @@ std::string check_of(const json& suite, const json& test) {
 
 // The properties csd-suite records outside any test are attributes of the
 // whole report; a number is written as a string.
-int int_property(const json& report, const char* key) {
-  if (!report.contains(key))
+int int_property(const json& node, const char* key) {
+  if (!node.contains(key))
     return 0;
-  const json& value = report[key];
+  const json& value = node[key];
   return value.is_number() ? value.get<int>() : std::atoi(value.get<std::string>().c_str());
 }
 
@@ -229,7 +229,8 @@ std::string verdicts_in_words(const Tally& tally) {
   std::vector<std::string> words;
   for (const auto& [count, verdict] :
        {std::pair{tally.passed, "passed"}, std::pair{tally.failed, "failed"},
-        std::pair{tally.warned, "warned"}, std::pair{tally.skipped, "skipped"}}) {
+        std::pair{tally.warned, "warned"}, std::pair{tally.skipped, "skipped"},
+        std::pair{tally.flaky, "flaky"}}) {
     if (count > 0)
       words.push_back(fmt::format("{} {}", count, verdict));
   }
@@ -243,6 +244,7 @@ Tally& Tally::operator+=(const Tally& other) {
   failed += other.failed;
   warned += other.warned;
   skipped += other.skipped;
+  flaky += other.flaky;
   seconds += other.seconds;
   return *this;
 }
@@ -290,6 +292,8 @@ std::string_view to_string(Outcome::Verdict verdict) {
       return "warn";
     case Outcome::Verdict::skip:
       return "skip";
+    case Outcome::Verdict::flaky:
+      return "flaky";
   }
   return "?";
 }
@@ -359,7 +363,30 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
         if (test.contains(figure) && test[figure].is_string())
           outcome.figures[figure] = test[figure].get<std::string>();
       }
-      if (test.contains("failures") && !test["failures"].empty()) {
+      outcome.unfinished = test.contains(kUnfinishedKey);
+      outcome.runs = std::max(1, int_property(test, kRepeatsKey));
+      outcome.failed_runs = int_property(test, kFailedRepeatsKey);
+      if (outcome.failed_runs > 0 && outcome.failed_runs < outcome.runs &&
+          test.contains("failures") && !test["failures"].empty()) {
+        // Failed in some runs only: neither a pass nor a failure to fix as such.
+        ++tally.flaky;
+        const auto& failures = test["failures"];
+        outcome.verdict = Outcome::Verdict::flaky;
+        outcome.reason = fmt::format("flaky: {} of {} failed; the first failure: {}",
+                                     outcome.failed_runs, outcome.runs, reason_of(failures));
+        for (const auto& failure : failures) outcome.details += failure.value("failure", "") + "\n";
+        Failure flaky{implementation,
+                      check,
+                      outcome.reason,
+                      static_cast<int>(failures.size()) - 1,
+                      outcome.capture,
+                      outcome.check_id,
+                      false,
+                      outcome.server_output,
+                      outcome.process_tree};
+        flaky.flaky = true;
+        summary.failures.push_back(std::move(flaky));
+      } else if (test.contains("failures") && !test["failures"].empty()) {
         const bool warning = outcome.level == "recommended";
         ++(warning ? tally.warned : tally.failed);
         const auto& failures = test["failures"];
@@ -419,16 +446,21 @@ void print_summary(const Summary& summary, std::ostream& out) {
     total_label = servers == 0 ? "all the demos" : total_label + " and the demos";
   std::size_t width = total_label.size();
   for (const auto& row : rows) width = std::max(width, row.name.size());
+  // --repeat: a column of its own for the flaky tests, only when there are some.
+  const bool with_flaky = total.flaky > 0;
   const auto print_row = [&](std::string_view label, const Tally& t, double seconds,
                              const std::optional<Tally>& on_ipv6) {
-    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>6.1f}s", label, width, t.passed,
-                       t.failed, t.warned, t.skipped, seconds);
+    out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}", label, width, t.passed, t.failed,
+                       t.warned, t.skipped);
+    if (with_flaky)
+      out << fmt::format("  {:>5}", t.flaky);
+    out << fmt::format("  {:>6.1f}s", seconds);
     if (on_ipv6)
       out << "  " << verdicts_in_words(*on_ipv6);
     out << "\n";
   };
-  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}  {:>7}{}\n", "implementation", width,
-                     "passed", "failed", "warned", "skipped", "time",
+  out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}{}  {:>7}{}\n", "implementation", width,
+                     "passed", "failed", "warned", "skipped", with_flaky ? "  flaky" : "", "time",
                      total_on_ipv6 ? "  of which on ::1" : "");
   for (const auto& row : rows) print_row(row.name, row.all, row.all.seconds, row.on_ipv6);
   // The run's own clock, where the results say it: the tests' times leave
@@ -451,7 +483,8 @@ void print_summary(const Summary& summary, std::ostream& out) {
   std::stable_sort(failures.begin(), failures.end(),
                    [&](const Failure& a, const Failure& b) { return fix_order(a) < fix_order(b); });
   for (const auto& f : failures) {
-    out << fmt::format("{} {} {}{}: {}{}\n", f.warning ? "WARNING" : "FAILED ", f.implementation,
+    const char* label = f.flaky ? "FLAKY  " : f.warning ? "WARNING" : "FAILED ";
+    out << fmt::format("{} {} {}{}: {}{}\n", label, f.implementation,
                        f.check_id.empty() ? "" : f.check_id + " ", f.check, f.reason,
                        f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
     if (!f.capture.empty())

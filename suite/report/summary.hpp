@@ -24,6 +24,7 @@ struct Tally {
   int failed = 0;  // required checks (and demo tests) that failed
   int warned = 0;  // recommended checks that failed: warnings
   int skipped = 0;
+  int flaky = 0;       // --repeat: failed in some of the runs only
   double seconds = 0;  // the tests' own times, added up
 
   Tally& operator+=(const Tally& other);
@@ -39,15 +40,24 @@ struct Failure {
   bool warning = false;        // a recommended check: a warning, not a failure
   std::string server_output;   // the server's output, a file the check left (evidence)
   std::string process_tree;    // its processes at the failure, likewise
+  bool flaky = false;          // --repeat: it failed in some of the runs only
 };
 
 // What the tests of the demo families (not parameterized over manifests)
 // count under, in place of an implementation's name.
 inline constexpr std::string_view kDemos = "demos";
 
+// What csd-report adds to a test's entry in suite.json (merge.hpp): why a
+// test has no result (its csd-suite died), and under --repeat K how many
+// times it ran and failed.
+inline constexpr const char* kUnfinishedKey = "unfinished";
+inline constexpr const char* kRepeatsKey = "repeats";
+inline constexpr const char* kFailedRepeatsKey = "failed_repeats";
+
 // One test of one run, whatever its verdict: what the JUnit report lists.
 struct Outcome {
-  enum class Verdict { pass, fail, warn, skip };
+  // flaky: under --repeat, failed in some of the runs and passed in the others.
+  enum class Verdict { pass, fail, warn, skip, flaky };
   std::string implementation;
   std::string check;     // Size.SmallRepliesExact
   std::string check_id;  // size/small-replies-exact ("" for a demo's test)
@@ -62,12 +72,15 @@ struct Outcome {
   // A check cut short by its budget: "made 312 of 1000 exchanges within its
   // budget" (a slow server, judged by what was done).
   std::string slow;
+  int runs = 1;               // --repeat K: K
+  int failed_runs = 0;        // of which failed (a flaky test: "3 of 5 failed")
+  bool unfinished = false;    // no result: its csd-suite died (the reason says how)
   // The figures a check recorded for the report's charts: "distribution"
   // (connections per worker, space-separated), "wakeups_per_connection".
   std::map<std::string, std::string> figures;
 };
 
-// "pass", "fail", "warn", "skip": the verdict as report.json and the HTML
+// "pass", "fail", "warn", "skip", "flaky": the verdict as report.json and the HTML
 // page spell it.
 std::string_view to_string(Outcome::Verdict verdict);
 
@@ -105,6 +118,9 @@ struct Summary {
   // Where the first run was made: csd-suite's env_* properties without the
   // prefix ("csd", "kernel", "net.core.somaxconn", ...), in its order.
   std::vector<std::pair<std::string, std::string>> environment;
+  // csd-report --allow-flaky: a flaky test does not fail the run, and
+  // junit.xml does not list it as a failure.
+  bool flaky_allowed = false;
 
   [[nodiscard]] Tally total() const;
   // by_implementation with each NAME@ipv6 folded into NAME, sorted by name.
