@@ -72,9 +72,9 @@ struct Outcome {
   // A check cut short by its budget: "made 312 of 1000 exchanges within its
   // budget" (a slow server, judged by what was done).
   std::string slow;
-  int runs = 1;               // --repeat K: K
-  int failed_runs = 0;        // of which failed (a flaky test: "3 of 5 failed")
-  bool unfinished = false;    // no result: its csd-suite died (the reason says how)
+  int runs = 1;             // --repeat K: K
+  int failed_runs = 0;      // of which failed (a flaky test: "3 of 5 failed")
+  bool unfinished = false;  // no result: its csd-suite died (the reason says how)
   // The figures a check recorded for the report's charts: "distribution"
   // (connections per worker, space-separated), "wakeups_per_connection".
   std::map<std::string, std::string> figures;
