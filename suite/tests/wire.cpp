@@ -294,4 +294,39 @@ std::string reset_and_confirm(client::Connection& connection, harness::Capture* 
   return ::testing::AssertionSuccess();
 }
 
+// More resets than a pool has workers: a pool that loses a worker to each
+// reset and does not replace it (one left a zombie keeps the tree its size)
+// has nobody left to accept by the last. Without a pool, two: the second
+// shows the first left the server able to take another.
+int resets_to_outlast(const harness::Traits& traits, int workers) {
+  return traits.pool() ? std::max(workers + 1, 2) : 2;
+}
+
+// Success if the client after a reset (`after`: "after 2 resets") got its
+// 100 bytes. One the server never took from its accept queue is said so: the
+// server has stopped accepting (a pool with no worker left), it did not
+// serve that client badly.
+::testing::AssertionResult NextClientServed(const client::FetchResult& next, uint16_t port,
+                                            std::chrono::milliseconds waited,
+                                            std::string_view after) {
+  ::testing::AssertionResult served = GotExactReply(next, 100);
+  if (served)
+    return served;
+  if (next.outcome == client::Outcome::timeout && next.received == 0) {
+    try {
+      uint32_t queued = 0;
+      for (const auto& queue : harness::tcp_listen_queues(port)) queued += queue.queued;
+      if (queued > 0) {
+        return ::testing::AssertionFailure()
+               << after << ", the next client was never accepted within "
+               << fmt::format("{:g}", static_cast<double>(waited.count()) / 1000) << " s ("
+               << queued << " connection(s) left in the accept queue)";
+      }
+    } catch (const std::system_error&) {  // sock_diag cannot say: the fetch's words below
+    }
+  }
+  return ::testing::AssertionFailure()
+         << after << ", the next client was not served: " << served.message();
+}
+
 }  // namespace csd::suite

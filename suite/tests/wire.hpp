@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "connection.hpp"
 #include "load.hpp"
 #include "sockdiag.hpp"
+#include "traits.hpp"
 
 namespace csd::suite {
 
@@ -90,5 +92,16 @@ StalledMidReply stall_mid_reply(const client::Target& target, bool echo, uint64_
 // seen in `capture` where there is one, else by the server's end vanishing
 // from sock_diag (5 s at most). Empty if confirmed, else what was observed.
 std::string reset_and_confirm(client::Connection& connection, harness::Capture* capture);
+
+// More resets than a pool has workers (robust/reset-mid-reply): a pool that
+// loses a worker to each reset and does not replace it has nobody left to
+// accept by the last. Without a pool, two.
+int resets_to_outlast(const harness::Traits& traits, int workers);
+
+// Success if the client after a reset (`after`: "after 2 resets") got its
+// 100 bytes; one never taken from the accept queue is said so.
+::testing::AssertionResult NextClientServed(const client::FetchResult& next, uint16_t port,
+                                            std::chrono::milliseconds waited,
+                                            std::string_view after);
 
 }  // namespace csd::suite
