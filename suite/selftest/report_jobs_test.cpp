@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "files.hpp"
 #include "run.hpp"
 #include "temp_dir.hpp"
 
@@ -29,10 +30,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string contents(const fs::path& file) {
-  std::ifstream in(file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using csd::selftest::contents;
 
 // What must not change between a serial run and one made of parts: each
 // test and its verdict, in order.

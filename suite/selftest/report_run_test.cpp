@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "files.hpp"
 #include "procfs.hpp"
 #include "run.hpp"
 #include "temp_dir.hpp"
@@ -30,10 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string contents(const fs::path& file) {
-  std::ifstream in(file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using csd::selftest::contents;
 
 // One reference server's quick check: a run that takes well under a second.
 const std::string kQuickRun = "--filter=Impl/Size.SmallRepliesExact/csd_fork";
