@@ -190,36 +190,23 @@ CSD_CHECK(Robust, HalfCloseAfterRequest, kEveryImplementation,
                "`printf 100 | nc -q0` do it, and a server that takes it for a vanished client "
                "answers nobody who does.",
            .proven_by = {"drops-on-half-close", "drops-on-half-close-echo"}}) {
-  // Sends `request`, shuts down the write side before reading anything, then
-  // reads to EOF; judges what came back against `expected` (the size
-  // protocol's reply bytes are any bytes: only their count matters there).
-  const auto half_closed_exchange = [&](std::string_view request, const std::string& what,
-                                        std::size_t expected_bytes, const std::string* expected) {
-    const HalfClosedExchange exchange = send_then_half_close(target(), request);
-    ASSERT_TRUE(exchange.sent) << "sending " << what << ": " << exchange.problem;
-    const auto& reply = exchange.reply;
-    const bool whole = reply.size() == expected_bytes && (!expected || reply == *expected);
-    EXPECT_TRUE(exchange.read.status == client::Status::ok && whole)
-        << "sent " << what << " and half-closed at once: expected " << expected_bytes
-        << " bytes then EOF, got " << reply.size() << " bytes"
-        << (reply.size() == expected_bytes ? " (changed)" : "") << " then "
-        << ending(exchange.read);
-  };
   if (speaks_echo()) {
     std::vector<std::byte> pattern(kHalfCloseEchoBytes);
     client::echo_pattern(0, pattern);
     const std::string payload(reinterpret_cast<const char*>(pattern.data()), pattern.size());
-    half_closed_exchange(payload, fmt::format("{} echo bytes", payload.size()), payload.size(),
-                         &payload);
+    EXPECT_TRUE(WholeReplyAfterHalfClose(
+        target(), payload, fmt::format("{} echo bytes", payload.size()), payload.size(), &payload));
     return;
   }
   const std::string line = fmt::format("{}\n", kHalfCloseReplyBytes);
-  half_closed_exchange(line, "the request " + printable(line), kHalfCloseReplyBytes, nullptr);
+  EXPECT_TRUE(WholeReplyAfterHalfClose(target(), line, "the request " + printable(line),
+                                       kHalfCloseReplyBytes, nullptr));
   // Bare digits then EOF: EOF tells the server that nothing more will
   // arrive, which is all the protocol's grace waits to learn
   // (docs/PROTOCOL.md), as with `printf 100000 | nc -N`.
   const std::string bare = std::to_string(kHalfCloseReplyBytes);
-  half_closed_exchange(bare, "the bare request " + printable(bare), kHalfCloseReplyBytes, nullptr);
+  EXPECT_TRUE(WholeReplyAfterHalfClose(target(), bare, "the bare request " + printable(bare),
+                                       kHalfCloseReplyBytes, nullptr));
 }
 
 // Not numbers, and numbers over the limit: each must cost only its connection.

@@ -200,23 +200,31 @@ StalledMidReply stall_mid_reply(const client::Target& target, bool echo, uint64_
   return stalled;
 }
 
-HalfClosedExchange send_then_half_close(const client::Target& target, std::string_view request) {
-  HalfClosedExchange exchange;
+::testing::AssertionResult WholeReplyAfterHalfClose(const client::Target& target,
+                                                    std::string_view request, std::string_view what,
+                                                    std::size_t expected_bytes,
+                                                    const std::string* expected) {
   client::StepResult failure;
   auto connection = client::Connection::open(target, harness::deadline_in(10s), &failure);
   if (!connection) {
-    exchange.problem = fmt::format("connect: {}", client::to_string(failure.status));
-    return exchange;
+    return ::testing::AssertionFailure()
+           << "sending " << what << ": connect: " << client::to_string(failure.status);
   }
-  const auto sent = connection->send_all(request, harness::deadline_in(5s));
-  if (sent.status != client::Status::ok) {
-    exchange.problem = std::string(sent.call);
-    return exchange;
+  if (const auto sent = connection->send_all(request, harness::deadline_in(5s));
+      sent.status != client::Status::ok) {
+    return ::testing::AssertionFailure() << "sending " << what << ": " << sent.call;
   }
-  exchange.sent = true;
   connection->shutdown_write();
-  exchange.read = connection->read_to_end(harness::deadline_in(10s), &exchange.reply);
-  return exchange;
+  std::string reply;
+  const auto read = connection->read_to_end(harness::deadline_in(10s), &reply);
+  const bool whole = reply.size() == expected_bytes && (!expected || reply == *expected);
+  if (read.status == client::Status::ok && whole) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "sent " << what << " and half-closed at once: expected " << expected_bytes
+         << " bytes then EOF, got " << reply.size() << " bytes"
+         << (reply.size() == expected_bytes ? " (changed)" : "") << " then " << ending(read);
 }
 
 std::optional<client::Connection> echo_then_go_quiet(const client::Target& target,

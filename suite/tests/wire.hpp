@@ -57,15 +57,15 @@ client::FetchResult read_reply(client::Connection& connection, uint64_t bytes,
 ::testing::AssertionResult ClosedWithoutReply(const client::Target& target,
                                               std::string_view request);
 
-// A request sent and at once the client's sending side shut down, then the
-// reply read to its end (10 s at most).
-struct HalfClosedExchange {
-  bool sent = false;    // connected and sent the whole request; else `problem`
-  std::string problem;  // "connect: refused", "send"
-  std::string reply;
-  client::StepResult read;  // how the reply ended
-};
-HalfClosedExchange send_then_half_close(const client::Target& target, std::string_view request);
+// Success if `request`, sent on a connection of its own whose sending side
+// is shut down at once, gets its whole reply, then EOF (10 s at most): exactly
+// `expected_bytes` bytes, equal to `*expected` when given (the size
+// protocol's reply bytes are any bytes: only their count matters there).
+// `what` names the request in the failure.
+::testing::AssertionResult WholeReplyAfterHalfClose(const client::Target& target,
+                                                    std::string_view request, std::string_view what,
+                                                    std::size_t expected_bytes,
+                                                    const std::string* expected);
 
 // An echo client that sends `bytes`, takes their echo back, and goes quiet
 // with its side open: nullopt, with `problem` saying what went wrong, if the
