@@ -9,12 +9,13 @@
 #   ci/bench-jobs.sh broken      every broken fixture and the other-language server
 #   ci/bench-jobs.sh ARGS...     any other csd-report arguments
 # CSD_BUILD_DIR=DIR (default build/); CSD_BENCH_JOBS=N: --jobs N for the side-
-# by-side run. A benchmark, not a test: it takes minutes, and its figures
+# by-side run; CSD_BENCH_KEEP=DIR: keep both result folders there (serial/,
+# parallel/). A benchmark, not a test: it takes minutes, and its figures
 # depend on the machine and on what else runs on it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 case ${1:-} in
-  -h | --help | "") sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help | "") sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   reference) shift; args=("$@") ;;
   broken)
     shift
@@ -25,8 +26,14 @@ esac
 build=${CSD_BUILD_DIR:-$root/build}
 report=$build/bin/csd-report
 [ -x "$report" ] || { echo "bench-jobs: no $report (build first)" >&2; exit 2; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/csd-bench-jobs.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "${CSD_BENCH_KEEP:-}" ]; then
+  work=$CSD_BENCH_KEEP
+  mkdir -p "$work"
+  rm -rf "$work/serial" "$work/parallel"
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/csd-bench-jobs.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 
 # One run: its wall time in seconds on stdout; its summary in $work/NAME.txt.
 timed_run() {
@@ -76,6 +83,12 @@ print(f"side by side ({jobs}):   {parallel:7.1f} s wall   (load average before: 
 print(f"speed-up: {serial / parallel:.2f}x")
 print(f"the {len(run.get('alone', []))} tests that ran alone took {alone:.1f} s; "
       f"the others' times add up to {side:.1f} s")
+# What no scheduler beats: the alone tests one after another, the others
+# shared perfectly over the jobs (each test's own time as this run measured it).
+jobs_n = int(run.get("jobs", 1))
+floor = alone + side / jobs_n
+print(f"floor with {jobs}: {floor:.1f} s, so at best {(alone + side) / floor:.2f}x over the "
+      f"same tests' {alone + side:.1f} s one after another")
 print("  alone, by family: " + ", ".join(
     f"{family} {seconds:.1f} s" for family, seconds in sorted(by_family.items(), key=lambda x: -x[1])))
 match = s == p
