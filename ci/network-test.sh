@@ -90,13 +90,19 @@ echo "loss 5%: $passed tests passed; $line; namespace $ns gone"
 pid=$!
 pids+=("$pid")
 ns=$(namespace_of "$pid")
+# A server is the suite's child (csd-guard, then the server under it), in its
+# namespace. Its children are read from /proc at once: a scan of every
+# process's namespace takes seconds on a loaded machine, longer than a check's
+# server lives.
 server_seen=
 deadline=$((SECONDS + 60))  # a loaded machine (ctest -j beside a build) starts slowly
 while [ -z "$server_seen" ] && [ "$SECONDS" -lt "$deadline" ]; do
-  server_seen=$(members_of "$ns" | grep -vx "$pid" | tr '\n' ' ' || true)
+  for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+    [ "$(readlink "/proc/$child/ns/net" 2>/dev/null)" = "$ns" ] && server_seen+="$child "
+  done
   [ -n "$server_seen" ] || sleep 0.05
 done
-[ -n "$server_seen" ] || fail "no server started in $ns within 60 s"
+[ -n "$server_seen" ] || fail "no server started in $ns within 60 s (no child of csd-suite $pid in it)"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 wait_namespace_gone "$ns"

@@ -357,6 +357,29 @@ std::optional<uint64_t> process_cpu_ns(pid_t pid) {
   return static_cast<uint64_t>(used.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(used.tv_nsec);
 }
 
+std::optional<uint64_t> process_runnable_ns(pid_t pid) {
+  const auto tids = thread_ids(pid);
+  if (tids.empty())
+    return std::nullopt;
+  uint64_t runnable = 0;
+  for (const pid_t tid : tids) {
+    const auto text =
+        read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/schedstat");
+    if (!text)
+      continue;  // ended meanwhile
+    // "ON_CPU_NS WAITING_NS TIMESLICES\n"
+    uint64_t on_cpu = 0;
+    uint64_t waiting = 0;
+    const char* end = text->data() + text->size();
+    const auto first = std::from_chars(text->data(), end, on_cpu);
+    if (first.ec != std::errc() || first.ptr == end)
+      continue;
+    if (std::from_chars(first.ptr + 1, end, waiting).ec == std::errc())
+      runnable += on_cpu + waiting;
+  }
+  return runnable;
+}
+
 double clock_ticks_per_second() {
   static const double ticks = [] {
     const long t = ::sysconf(_SC_CLK_TCK);

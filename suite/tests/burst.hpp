@@ -36,7 +36,7 @@ struct BurstOutcome {
 // RLIMIT_NOFILE raised for it), waits for their connects (10 s at most),
 // sends a `request_bytes` request on each (echo: then half-closes), and
 // waits until each is served, refused or left to the kernels (30 s, or
-// three quarters of the check's budget, at most). A client still waiting on
+// half the check's budget, at most). A client still waiting on
 // the server then hung if the server had answered no one for 10 s, and is
 // `slow` if it was still answering others. Every client that was not served
 // is then closed with an RST.

@@ -326,8 +326,8 @@ CSD_CHECK(
          "served whole or refused cleanly (refused, reset or closed before any reply byte, or "
          "turned away by the kernel's full accept queue), or left to TCP's retransmission; none "
          "whose reply the server owes hangs (waits while the server answers no one for 10 s; a "
-         "server still answering others when 30 s have passed is slow, not hung), and the server "
-         "is alive and serving afterwards.",
+         "server still answering others when half the budget has passed is slow, not hung), and "
+         "the server is alive and serving afterwards.",
      .why_level =
          "Beyond the textbook: UNP's servers meet no burst beyond their backlog. A server must "
          "turn away what it cannot take, never leave a client hanging, and survive accept()'s "
@@ -353,18 +353,37 @@ CSD_CHECK(
                               << " connections served whole or refused cleanly, " << burst.unclean
                               << " were neither: " << burst.fates;
   // Serving afterwards: once the server has let the burst's connections go
-  // (its tree back to the descriptors it had), or 5 s on; a thread that is
-  // still finishing one may make it refuse until then.
+  // (its tree back to the descriptors it had), or 5 s on (10 s after a slow
+  // burst: it has more of them to let go); a thread that is still finishing
+  // one may make it refuse until then.
   int descriptors_after = 0;
   harness::wait_until(
-      [&] { return (descriptors_after = tree_descriptors()) <= descriptors_before; }, 5000ms);
+      [&] { return (descriptors_after = tree_descriptors()) <= descriptors_before; },
+      burst.slow > 0 ? 10000ms : 5000ms);
   RecordProperty("descriptors_before", descriptors_before);
   RecordProperty("descriptors_after", descriptors_after);
   const auto main_process = harness::read_proc(server().pid());
   ASSERT_TRUE(main_process && main_process->state != 'Z')
       << "expected the server alive after a burst of " << kBurstConnections
       << " connections, its main process is gone (the burst: " << burst.fates << ")";
-  EXPECT_TRUE(GotExactReply(fetch(100), 100))
+  // After a slow burst the server is still working through the connections
+  // it left in the accept queue, the next client behind them: it may wait
+  // for the rest of the budget, and a server still taking connections from
+  // its queue when the budget ends is slow, not broken.
+  const auto queued = [&] { return queued_connections(server().port()); };
+  const auto queued_before = queued();
+  const auto next = burst.slow > 0 ? fetch_until_budget_ends(100) : fetch(100);
+  if (burst.slow > 0 && next.outcome == client::Outcome::timeout && next.received == 0) {
+    const auto queued_after = queued();
+    if (queued_before && queued_after && *queued_after < *queued_before) {
+      RecordProperty("slow", fmt::format("after the burst the server was still taking "
+                                         "connections from its accept queue ({} then {}) when "
+                                         "its time ran out",
+                                         *queued_before, *queued_after));
+      return;
+    }
+  }
+  EXPECT_TRUE(GotExactReply(next, 100))
       << "after a burst of " << kBurstConnections << " connections the server must still serve"
       << (descriptors_after > descriptors_before
               ? fmt::format(" (its processes still held {} descriptors more than before the "
@@ -378,9 +397,12 @@ CSD_CHECK(
 constexpr int kFewDescriptors = 64;
 constexpr int kIdleClients = 100;
 // How long the server's CPU time is watched while it is out of descriptors,
-// and the most it may use (idle_clients.hpp says why 10%).
+// the most it may use (idle_clients.hpp says why 10%), and the most of the
+// time it may be runnable: a busy loop always is, also on a machine too busy
+// to give it 10% of a CPU; a server that sheds is runnable for milliseconds.
 constexpr auto kStallWindow = 1000ms;
 constexpr int kMostCpuPercent = 10;
+constexpr int kMostRunnablePercent = 50;
 
 CSD_CHECK(
     Robust, DescriptorExhaustion, kEveryImplementation,
@@ -388,8 +410,9 @@ CSD_CHECK(
      .level = Level::recommended,
      .statement =
          "Started with RLIMIT_NOFILE 64 and met by 100 idle clients, the server tree, once it "
-         "has stopped accepting them, uses under 10% of one CPU over a 1 s stall, and once the "
-         "clients leave a normal request is served within 10 s.",
+         "has stopped accepting them, uses under 10% of one CPU over a 1 s stall and is "
+         "runnable (on a CPU or waiting for one) under half of it, and once the clients leave a "
+         "normal request is served within 10 s.",
      .why_level =
          "Beyond the textbook: accept() failing with EMFILE leaves the connection queued and "
          "the listener readable, so a loop that only retries spins for as long as the clients "
@@ -405,10 +428,10 @@ CSD_CHECK(
      .server = {.nofile = kFewDescriptors}}) {
   IdleStall held = hold_with_idle_clients(server(), target(), kIdleClients, kStallWindow);
   record_figures(held);
-  const auto& [used_ms, window] = held.cpu;
+  const auto& [used_ms, runnable_ms, window] = held.cpu;
   ASSERT_TRUE(held.settling.settled)
       << "expected the server to stop accepting the " << held.idle.connected.size()
-      << " idle clients within 5 s (accepted all it can, or ran out of descriptors); the number "
+      << " idle clients within 12 s (accepted all it can, or ran out of descriptors); the number "
       << "not accepted was still changing: " << held.settling.not_accepted;
   EXPECT_LT(used_ms * 100, kMostCpuPercent * window.count())
       << "expected the server tree to use under " << kMostCpuPercent << "% of one CPU while "
@@ -416,6 +439,11 @@ CSD_CHECK(
       << "), it used " << used_ms << " ms in " << window.count() << " ms; its main process held "
       << held.main_process_fds << " descriptors"
       << (held.idle.refused > 0 ? fmt::format(", {} connects failed", held.idle.refused) : "");
+  EXPECT_LT(runnable_ms * 100, kMostRunnablePercent * window.count())
+      << "expected the server tree runnable under " << kMostRunnablePercent << "% of the time "
+      << "while " << held.idle.connected.size() << " idle clients held it (RLIMIT_NOFILE "
+      << kFewDescriptors << "), it was runnable " << runnable_ms << " ms in " << window.count()
+      << " ms (on a CPU " << used_ms << " ms): a busy loop";
 
   held.idle.connected.clear();  // the clients leave: their descriptors come back to the server
   EXPECT_TRUE(GotExactReply(fetch_within(100, 10000ms), 100))

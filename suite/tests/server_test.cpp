@@ -144,6 +144,19 @@ client::FetchResult ServerTest::fetch_within(uint64_t bytes, std::chrono::millis
   return client::fetch(target(), options);
 }
 
+client::FetchResult ServerTest::fetch_until_budget_ends(uint64_t bytes) {
+  client::FetchOptions options;
+  options.protocol = client_protocol(manifest().protocol);
+  options.bytes = bytes;
+  // The second kept back is for judging and stopping the server, which the
+  // budget covers too. Without a budget (ends_at is then far away), 30 s (scaled).
+  const auto ends = std::min(harness::budget::ends_at(), harness::deadline_in(30s) + 1s);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      ends - std::chrono::steady_clock::now() - 1s);
+  options.timeout = std::max(left, std::chrono::milliseconds(1s));
+  return client::fetch(target(), options);
+}
+
 void ServerTest::expect_exact_exchanges(std::initializer_list<uint64_t> sizes,
                                         std::string_view what, bool bare) {
   for (const uint64_t bytes : sizes) {

@@ -64,6 +64,9 @@ class ServerTest : public ::testing::Test {
   client::FetchResult fetch(uint64_t bytes, bool bare = false);
   // The same within `timeout` (scaled), in place of the default 10 s.
   client::FetchResult fetch_within(uint64_t bytes, std::chrono::milliseconds timeout);
+  // The same until 1 s before the check's budget ends (already scaled), for
+  // a server known to be slow; 1 s at least.
+  client::FetchResult fetch_until_budget_ends(uint64_t bytes);
 
   // One exchange of each size in turn, each expected exact (`what`: "request
   // for", then the size names it), stopping at the first that timed out: that server has

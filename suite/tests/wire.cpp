@@ -302,6 +302,16 @@ std::string reset_and_confirm(client::Connection& connection, harness::Capture* 
   return ::testing::AssertionSuccess();
 }
 
+std::optional<uint32_t> queued_connections(uint16_t port) {
+  try {
+    uint32_t queued = 0;
+    for (const auto& queue : harness::tcp_listen_queues(port)) queued += queue.queued;
+    return queued;
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
+}
+
 // More resets than a pool has workers: a pool that loses a worker to each
 // reset and does not replace it (one left a zombie keeps the tree its size)
 // has nobody left to accept by the last. Without a pool, two: the second
@@ -321,16 +331,12 @@ int resets_to_outlast(const harness::Traits& traits, int workers) {
   if (served)
     return served;
   if (next.outcome == client::Outcome::timeout && next.received == 0) {
-    try {
-      uint32_t queued = 0;
-      for (const auto& queue : harness::tcp_listen_queues(port)) queued += queue.queued;
-      if (queued > 0) {
-        return ::testing::AssertionFailure()
-               << after << ", the next client was never accepted within "
-               << fmt::format("{:g}", static_cast<double>(waited.count()) / 1000) << " s ("
-               << queued << " connection(s) left in the accept queue)";
-      }
-    } catch (const std::system_error&) {  // sock_diag cannot say: the fetch's words below
+    // Without sock_diag, the fetch's words below.
+    if (const auto queued = queued_connections(port); queued && *queued > 0) {
+      return ::testing::AssertionFailure()
+             << after << ", the next client was never accepted within "
+             << fmt::format("{:g}", static_cast<double>(waited.count()) / 1000) << " s (" << *queued
+             << " connection(s) left in the accept queue)";
     }
   }
   return ::testing::AssertionFailure()

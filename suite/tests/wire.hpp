@@ -93,6 +93,10 @@ StalledMidReply stall_mid_reply(const client::Target& target, bool echo, uint64_
 // from sock_diag (5 s at most). Empty if confirmed, else what was observed.
 std::string reset_and_confirm(client::Connection& connection, harness::Capture* capture);
 
+// The connections waiting in the accept queue(s) of the sockets listening on
+// `port`; nullopt if sock_diag cannot say.
+std::optional<uint32_t> queued_connections(uint16_t port);
+
 // More resets than a pool has workers (robust/reset-mid-reply): a pool that
 // loses a worker to each reset and does not replace it has nobody left to
 // accept by the last. Without a pool, two.
