@@ -124,7 +124,7 @@ bool foldable(const Step& step) {
 
 // Folds each run of more than `fold_above` data segments one way (with the
 // pure ACKs among them), keeping `keep` rows at either end of it.
-std::vector<Row> folded(std::vector<Row> rows, const Options& options) {
+std::vector<Row> folded(const std::vector<Row>& rows, const Options& options) {
   if (options.fold_above == std::numeric_limits<std::size_t>::max())
     return rows;
   std::vector<Row> out;
@@ -132,7 +132,7 @@ std::vector<Row> folded(std::vector<Row> rows, const Options& options) {
   while (i < rows.size()) {
     const auto* first = std::get_if<Step>(&rows[i]);
     if (first == nullptr || !foldable(*first) || first->segment.payload == 0) {
-      out.push_back(std::move(rows[i++]));
+      out.push_back(rows[i++]);
       continue;
     }
     // The run: from this data segment while segments are foldable and no
@@ -160,7 +160,7 @@ std::vector<Row> folded(std::vector<Row> rows, const Options& options) {
     for (std::size_t k = from; k < to; ++k) data_folded += is_data(k) ? 1 : 0;
     if (data <= options.fold_above || data_folded == 0) {
       // Too short to fold; so is any run starting later in it, which ends where it does.
-      for (; i < end; ++i) out.push_back(std::move(rows[i]));
+      for (; i < end; ++i) out.push_back(rows[i]);
       continue;
     }
     Fold fold;
@@ -178,9 +178,9 @@ std::vector<Row> folded(std::vector<Row> rows, const Options& options) {
       fold.bytes += step.segment.payload;
       fold.end = step.end();
     }
-    for (std::size_t k = i; k < from; ++k) out.push_back(std::move(rows[k]));
+    for (std::size_t k = i; k < from; ++k) out.push_back(rows[k]);
     out.emplace_back(fold);
-    for (std::size_t k = to; k < end; ++k) out.push_back(std::move(rows[k]));
+    for (std::size_t k = to; k < end; ++k) out.push_back(rows[k]);
     i = end;
   }
   return out;
@@ -280,7 +280,7 @@ std::vector<Connection> connections(const std::vector<Segment>& segments, uint16
   out.reserve(readers.size());
   for (Reader& reader : readers) {
     out.push_back(reader.take());
-    out.back().rows = folded(std::move(out.back().rows), options);
+    out.back().rows = folded(out.back().rows, options);
   }
   return out;
 }
