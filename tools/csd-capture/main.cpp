@@ -120,8 +120,8 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--timeout", a.timeout_s, "Stop after this many seconds")
       ->check(CLI::PositiveNumber);
   app.add_flag("--transcript", a.transcript,
-               "Print each connection's story at the end (relative seq/ack, window, marks), "
-               "instead of one line per segment as it comes");
+               "At the end, each connection's story (relative seq/ack, window, marks) "
+               "instead of a line per segment");
   app.add_option("--ladder", a.ladder_file,
                  "Also draw the connections as a ladder diagram in this SVG file");
 }
