@@ -33,9 +33,9 @@ base=(build-essential cmake ninja-build pkg-config git ca-certificates
       iproute2 procps python3
       nftables   # csd-suite --network 'loss N%': an nft rule drops on input (tc, for rate: iproute2)
       iptables libnetfilter-queue-dev   # --network 'delay D' without netem: NFQUEUE, csd-netdelay
-      tcpdump   # the decoder's tests compare with tcpdump -r (suite/unit/capture_decode_test.cpp)
+      tcpdump   # the decoder's and the ladder's tests compare with tcpdump -r (capture_decode, wire)
       socat ncat   # third-party echo servers the suite validates (fixtures/impls/third-party)
-      libxml2-utils   # xmllint: csd-report's JUnit XML against fixtures/junit/junit.xsd
+      libxml2-utils   # xmllint: csd-report's JUnit XML against junit.xsd; ladder SVGs well-formed
       python3-cram   # cram runs the docs' console examples (ci/doctest.py, ctest Docs.*)
       dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps computes Depends, on what `file` calls ELF
       groff-base   # groff: ci/help-test.sh reads the man pages the build makes

@@ -97,11 +97,21 @@ std::optional<Network> network_layer(int linktype, Bytes frame) {
 }
 
 // The TCP header and the payload length the IP header declares (the frame
-// may be cut short by the snapshot length; the lengths are not).
+// may be cut short by the snapshot length; the lengths are not), and the
+// addresses it travels between.
 struct Transport {
   Bytes tcp;
   std::size_t tcp_and_payload = 0;
+  IpAddress src;
+  IpAddress dst;
 };
+
+IpAddress address_at(Bytes ip, std::size_t at, bool v6) {
+  IpAddress address;
+  address.v6 = v6;
+  std::copy_n(ip.begin() + static_cast<std::ptrdiff_t>(at), v6 ? 16 : 4, address.bytes.begin());
+  return address;
+}
 
 std::optional<Transport> transport_layer(const Network& net) {
   const Bytes ip = net.packet;
@@ -112,18 +122,52 @@ std::optional<Transport> transport_layer(const Network& net) {
     const std::size_t total = be16(ip, 2);
     if (header < 20 || ip.size() < header || total < header)
       return std::nullopt;
-    return Transport{ip.subspan(header), total - header};
+    return Transport{ip.subspan(header), total - header, address_at(ip, 12, false),
+                     address_at(ip, 16, false)};
   }
   if (net.ethertype == kEtherIpv6) {
     // Extension headers are not followed: the suite's traffic has none.
     if (ip.size() < 40 || (ip[0] >> 4) != 6 || ip[6] != kProtoTcp)
       return std::nullopt;
-    return Transport{ip.subspan(40), be16(ip, 4)};
+    return Transport{ip.subspan(40), be16(ip, 4), address_at(ip, 8, true),
+                     address_at(ip, 24, true)};
+  }
+  return std::nullopt;
+}
+
+// The wscale option among the TCP options, as far as the snapshot holds them.
+std::optional<uint8_t> window_scale(Bytes options) {
+  constexpr uint8_t kEnd = 0;
+  constexpr uint8_t kNop = 1;
+  constexpr uint8_t kWindowScale = 3;
+  for (std::size_t at = 0; at < options.size();) {
+    const uint8_t kind = options[at];
+    if (kind == kEnd)
+      break;
+    if (kind == kNop) {
+      ++at;
+      continue;
+    }
+    if (at + 1 >= options.size() || options[at + 1] < 2)
+      break;  // cut short, or a length that would not move on
+    const std::size_t length = options[at + 1];
+    if (kind == kWindowScale && length == 3 && at + 2 < options.size())
+      return options[at + 2];
+    at += length;
   }
   return std::nullopt;
 }
 
 }  // namespace
+
+std::string IpAddress::text() const {
+  if (bytes == std::array<uint8_t, 16>{} && !v6)
+    return "";
+  std::array<char, INET6_ADDRSTRLEN> out{};
+  if (::inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), out.data(), out.size()) == nullptr)
+    return "";
+  return out.data();
+}
 
 std::optional<Segment> decode_frame(int linktype, std::span<const uint8_t> frame) {
   const auto net = network_layer(linktype, frame);
@@ -143,6 +187,10 @@ std::optional<Segment> decode_frame(int linktype, std::span<const uint8_t> frame
   s.ack = be32(tcp, 8);
   s.flags = tcp[13];
   s.payload = static_cast<uint32_t>(transport->tcp_and_payload - header);
+  s.window = be16(tcp, 14);
+  s.window_scale = window_scale(tcp.subspan(20, std::min(header, tcp.size()) - 20));
+  s.src_addr = transport->src;
+  s.dst_addr = transport->dst;
   return s;
 }
 

@@ -1,6 +1,7 @@
 // What crosses the wire, seen with libpcap: a live capture of one TCP port on
 // the loopback device, decoded to the few fields the checks read (direction,
-// flags, seq, ack, payload length), and kept raw so that a failed check can
+// flags, seq, ack, payload length) and a ladder diagram draws (addresses,
+// window, the SYN's window scale), and kept raw so that a failed check can
 // leave a .pcap behind for tcpdump -r or Wireshark.
 //
 // Isolation under `ctest -j` comes from the BPF filter on the test's own
@@ -10,6 +11,7 @@
 
 #include <sys/time.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +29,16 @@ struct pcap_pkthdr;
 
 namespace csd::harness {
 
+// An IP address as the decoder found it in the header: 4 bytes, or 16 for IPv6.
+struct IpAddress {
+  std::array<uint8_t, 16> bytes{};
+  bool v6 = false;
+
+  // "127.0.0.1", "::1" (inet_ntop's text); "" for an address never decoded.
+  [[nodiscard]] std::string text() const;
+  bool operator==(const IpAddress&) const = default;
+};
+
 // One TCP segment, as the checks need it.
 struct Segment {
   enum Flag : uint8_t { kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10 };
@@ -38,6 +50,12 @@ struct Segment {
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint32_t payload = 0;  // TCP payload bytes, from the IP lengths (not the snapshot)
+  // The window field as it travels, unscaled: what tcpdump prints as "win".
+  // The scale a side applies to it is in its SYN's options (window_scale).
+  uint16_t window = 0;
+  std::optional<uint8_t> window_scale;  // the wscale option (RFC 7323), where the segment has one
+  IpAddress src_addr;
+  IpAddress dst_addr;
 
   [[nodiscard]] bool has(Flag flag) const { return (flags & flag) != 0; }
   [[nodiscard]] bool fin() const { return has(kFin); }

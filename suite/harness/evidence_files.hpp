@@ -9,8 +9,9 @@
 namespace csd::harness::evidence {
 
 inline constexpr std::string_view kCapture = ".pcap";               // the packets
+inline constexpr std::string_view kWire = ".wire.txt";              // their transcript, beside
 inline constexpr std::string_view kServerOutput = ".server.txt";    // stdout and stderr
 inline constexpr std::string_view kProcessTree = ".processes.txt";  // at the failure
-inline constexpr std::array kSuffixes = {kCapture, kServerOutput, kProcessTree};
+inline constexpr std::array kSuffixes = {kCapture, kWire, kServerOutput, kProcessTree};
 
 }  // namespace csd::harness::evidence

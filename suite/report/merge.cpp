@@ -214,7 +214,7 @@ json combine_repeats(const std::vector<json>& rounds, std::map<std::string, std:
 
 std::vector<std::string> evidence_of(const json& test) {
   std::vector<std::string> files;
-  for (const char* key : {"capture", "server_output", "process_tree"}) {
+  for (const char* key : {"capture", "wire", "server_output", "process_tree"}) {
     if (test.contains(key) && test[key].is_string() && !test[key].get<std::string>().empty())
       files.push_back(test[key].get<std::string>());
   }

@@ -57,8 +57,8 @@ nlohmann::json merge_reports(const std::vector<nlohmann::json>& reports,
 nlohmann::json combine_repeats(const std::vector<nlohmann::json>& rounds,
                                std::map<std::string, std::size_t>& chosen);
 
-// The evidence files a test entry names (capture, server output, processes),
-// relative to its report.
+// The evidence files a test entry names (capture and its transcript, server
+// output, processes), relative to its report.
 std::vector<std::string> evidence_of(const nlohmann::json& test);
 
 // Whether any test of the report has no result (kUnfinishedKey).

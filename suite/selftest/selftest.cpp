@@ -152,13 +152,16 @@ void BrokenFixture::TestBody() {
                                << run.output;
   ASSERT_TRUE(fs::exists(json)) << "csd-suite wrote no JSON report:\n" << run.output;
   const csd::report::Summary summary = read_report(json);
-  // Evidence: each capture a failure names is there and readable; a passing
-  // check left none.
+  // Evidence: each capture a failure names is there and readable, its
+  // transcript beside it; a passing check left none.
   for (const auto& failure : summary.failures) {
     if (failure.capture.empty())
       continue;
     EXPECT_EQ(fs::path(failure.capture).parent_path(), results.path()) << failure.check;
     EXPECT_NO_THROW(csd::harness::read_pcap_file(failure.capture)) << failure.check;
+    const fs::path transcript = fs::path(failure.capture).replace_extension(".wire.txt");
+    EXPECT_TRUE(fs::exists(transcript))
+        << failure.check << ": no transcript " << transcript.filename() << " beside its capture";
   }
   std::size_t pcaps = 0;
   for (const auto& entry : fs::directory_iterator(results.path()))
@@ -166,6 +169,11 @@ void BrokenFixture::TestBody() {
   const auto named = std::count_if(summary.failures.begin(), summary.failures.end(),
                                    [](const auto& f) { return !f.capture.empty(); });
   EXPECT_EQ(pcaps, static_cast<std::size_t>(named)) << "a .pcap no failure names was left behind";
+  if (named > 0) {
+    EXPECT_NE(run.output.find("on the wire, port "), std::string::npos)
+        << "a failure that kept a capture printed no transcript in the log:\n"
+        << run.output;
+  }
   // Every reason reads by name: googletest prints a value whose type has no
   // operator<< (or PrintTo) as "4-byte object <04-00 00-00>".
   for (const auto& test : summary.tests) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 
 #include "evidence_files.hpp"
+#include "ladder.hpp"
 
 namespace csd::suite {
 
@@ -81,12 +83,48 @@ void keep_evidence(const char* property, std::string_view extension, std::string
   });
 }
 
+namespace {
+
+// The most of a transcript the log shows; the file beside the .pcap has it all.
+constexpr std::size_t kLogLines = 60;
+
+std::string first_lines(const std::string& text, std::size_t count, const fs::path& whole) {
+  std::size_t at = 0;
+  for (std::size_t line = 0; line < count; ++line) {
+    at = text.find('\n', at);
+    if (at == std::string::npos)
+      return text;
+    ++at;
+  }
+  if (at >= text.size())
+    return text;
+  const auto left = std::count(text.begin() + static_cast<std::ptrdiff_t>(at), text.end(), '\n');
+  return text.substr(0, at) + fmt::format("... {} more lines in {}\n", left, whole.string());
+}
+
+}  // namespace
+
 EvidenceCapture::~EvidenceCapture() {
   if (!::testing::Test::HasFailure())
     return;
-  save_evidence("capture", harness::evidence::kCapture,
-                fmt::format("capture of port {}", capture_.port()),
+  const std::string port = fmt::format("port {}", capture_.port());
+  save_evidence("capture", harness::evidence::kCapture, "capture of " + port,
                 [&](const fs::path& file) { capture_.save(file); });
+  // The story of the capture, beside it and in the log (folded, and cut
+  // short there): what a person reads first, before opening the .pcap.
+  const std::string story =
+      wire::transcript(wire::connections(capture_.segments(), capture_.port()));
+  save_evidence("wire", harness::evidence::kWire, "transcript of " + port,
+                [&](const fs::path& file) {
+                  std::ofstream out(file);
+                  out << story;
+                  if (!out.flush())
+                    throw std::runtime_error("cannot write " + file.string());
+                });
+  std::cout << "on the wire, " << port << " (seq and ack relative, as tcpdump without -S):\n"
+            << (story.empty()
+                    ? "(no segments)\n"
+                    : first_lines(story, kLogLines, evidence_path(harness::evidence::kWire)));
 }
 
 void capture_if_possible(std::optional<EvidenceCapture>& capture, uint16_t port) {

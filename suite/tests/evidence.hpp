@@ -1,9 +1,10 @@
 // What a failed check leaves as evidence, in files next to the test results
 // (the directory of --gtest_output, else $CSD_EVIDENCE_DIR, else the working
 // directory), each named in the gtest JSON by a property csd-report reads:
-// "capture" (the packets, a .pcap), "server_output" and "process_tree" (the
-// server's output and its processes at the failure, written by ServerTest).
-// A passing test leaves nothing behind.
+// "capture" (the packets, a .pcap), "wire" (their transcript, a .wire.txt
+// beside the .pcap, also printed in the log: suite/wire/ladder.hpp),
+// "server_output" and "process_tree" (the server's output and its processes
+// at the failure, written by ServerTest). A passing test leaves nothing behind.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace csd::suite {
 class EvidenceCapture {
  public:
   explicit EvidenceCapture(uint16_t port) : capture_(port) {}
-  ~EvidenceCapture();  // saves the .pcap if the running test has failed
+  ~EvidenceCapture();  // saves the .pcap and its transcript if the running test has failed
   EvidenceCapture(const EvidenceCapture&) = delete;
   EvidenceCapture& operator=(const EvidenceCapture&) = delete;
 

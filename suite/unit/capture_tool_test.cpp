@@ -15,6 +15,8 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -24,8 +26,10 @@
 #include "child_process.hpp"
 #include "fd.hpp"
 #include "helpers/loopback_listener.hpp"
+#include "ladder.hpp"
 #include "ports.hpp"
 #include "run.hpp"
+#include "temp_dir.hpp"
 
 namespace csd::harness {
 namespace {
@@ -125,6 +129,27 @@ TEST_F(CaptureTool, CountStopsItAfterThatManySegmentsAndTheFileHoldsThem) {
     EXPECT_THAT(lines[i], HasSubstr(describe(saved[i], port()))) << "segment " << i;
 }
 
+// --transcript: no line per segment as it comes, the connection's story at the end.
+TEST_F(CaptureTool, TranscriptTellsTheConnectionAtTheEnd) {
+  auto tool = start_tool({"-c", "4", "--transcript"});
+  Fd client = connect_client();
+  const uint16_t client_port = local_port(client);
+  const linger abortive{1, 0};
+  ::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+  client.reset();
+  const auto status = tool->wait_exit(5s);
+  const std::string output = tool->output();
+  ASSERT_TRUE(exited_zero(status)) << tool->describe_end(status, 5s) << "\n" << output;
+  EXPECT_THAT(segment_lines(output), ::testing::IsEmpty()) << output;
+  EXPECT_THAT(output,
+              HasSubstr(fmt::format("# client 127.0.0.1:{}, server 127.0.0.1:{}: 4 segments",
+                                    client_port, port())));
+  EXPECT_THAT(output, ::testing::ContainsRegex(R"(client > server  \[S\] +seq 0:0\(0\) win)"));
+  EXPECT_THAT(output,
+              ::testing::ContainsRegex(R"(client > server  \[R\.\] +seq 1:1\(0\) .*\(RST\))"));
+  EXPECT_THAT(output, HasSubstr("4 segments captured"));
+}
+
 TEST_F(CaptureTool, SigintStopsItWithACount) {
   auto tool = start_tool({});
   Fd client = connect_client();
@@ -187,6 +212,7 @@ TEST(CaptureToolUsage, BadInputExitsTwoWithAReason) {
       {{"-p", "5000", "--timeout", "-1"}, "--timeout"},
       {{"-p", "5000", "--bogus"}, "--bogus"},
       {{"-r", "x.pcap", "-w", "y.pcap"}, "-r reads a file"},
+      {{"-r", "x.pcap", "--ladder"}, "--ladder"},
   };
   for (const auto& [flags, reason] : cases) {
     std::vector<std::string> argv{kTool};
@@ -200,7 +226,8 @@ TEST(CaptureToolUsage, BadInputExitsTwoWithAReason) {
 TEST(CaptureToolUsage, HelpIsAManualPage) {
   const auto run = run_to_completion({kTool, "--help"}, 5s);
   EXPECT_EQ(run.exit_code, 0) << run.output;
-  for (const char* section : {"OUTPUT", "STOPPING", "EXAMPLES", "PRIVILEGE", "EXIT STATUS"})
+  for (const char* section : {"OUTPUT", "STOPPING", "EXAMPLES", "PRIVILEGE", "EXIT STATUS",
+                              "--transcript", "--ladder FILE.svg"})
     EXPECT_THAT(run.output, HasSubstr(section));
 }
 
@@ -216,6 +243,31 @@ TEST(CaptureToolRead, PrintsAFileLikeALiveCapture) {
   const auto lines = segment_lines(run.output);
   ASSERT_EQ(lines.size(), segments.size()) << run.output;
   for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i], describe(segments[i], server));
+}
+
+// -r --transcript --ladder: the suite's own transcript and diagram of the file
+// (suite/wire, whose golden tests hold them to fixtures/pcaps' reviewed files).
+TEST(CaptureToolRead, TranscriptAndLadderOfAFile) {
+  const std::filesystem::path file = std::filesystem::path(CSD_PCAP_FIXTURES) / "rst-en10mb.pcap";
+  const TempDir dir("csd-capture-tool-test");
+  const auto svg = dir.path() / "rst.svg";
+  const auto run =
+      run_to_completion({kTool, "-r", file.string(), "--transcript", "--ladder", svg.string()}, 5s);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto connections = wire::connections(read_pcap_file(file));
+  EXPECT_EQ(run.output,
+            wire::transcript(connections) + "4 segments captured\nwrote " + svg.string() + "\n");
+  std::ifstream in(svg);
+  const std::string drawn{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  EXPECT_EQ(drawn, wire::svg(connections));
+}
+
+TEST(CaptureToolRead, ALadderItCannotWriteIsAnError) {
+  const std::filesystem::path file = std::filesystem::path(CSD_PCAP_FIXTURES) / "rst-en10mb.pcap";
+  const auto run =
+      run_to_completion({kTool, "-r", file.string(), "--ladder", "/nonexistent/dir/x.svg"}, 5s);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("/nonexistent/dir/x.svg: No such file or directory"));
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // csd-capture: a focused `tcpdump -n -S` for one TCP port, built on the
 // suite's own capture (suite/harness/capture.hpp), so that a person sees by
 // hand exactly what the checks see: one line per segment as it arrives, until
-// Ctrl-C, -c COUNT segments or --timeout; then a count, and the -w file.
+// Ctrl-C, -c COUNT segments or --timeout; then a count, and the -w file. With
+// --transcript and --ladder, the connections' story instead (suite/wire).
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -13,14 +14,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "capture.hpp"
 #include "fd.hpp"
+#include "ladder.hpp"
 
 namespace {
 
@@ -38,6 +42,8 @@ struct Args {
   std::string read_file;
   std::size_t count = 0;  // 0: no limit
   double timeout_s = 0;   // 0: no limit
+  bool transcript = false;
+  std::string ladder_file;
 };
 
 constexpr const char* kDescription = R"(NAME
@@ -45,7 +51,8 @@ constexpr const char* kDescription = R"(NAME
 
 SYNOPSIS
   csd-capture -p PORT [-i IFACE] [-w FILE.pcap] [-c COUNT] [--timeout S]
-  csd-capture -r FILE.pcap [-p PORT] [-c COUNT]
+              [--transcript] [--ladder FILE.svg]
+  csd-capture -r FILE.pcap [-p PORT] [-c COUNT] [--transcript] [--ladder FILE.svg]
 
 DESCRIPTION
   A focused `tcpdump -n -S 'tcp port PORT'`, with the suite's own capture and decoder,
@@ -61,6 +68,18 @@ constexpr const char* kFooter = R"(OUTPUT
   segment goes to PORT, server>client when it comes from it; FLAGS and sequence
   numbers are written as tcpdump -S writes them (absolute, F S R P . U E W).
   At the end, stderr says "N segments captured" (and "wrote FILE" with -w).
+
+  --transcript prints, instead of those lines, each connection's story at the end:
+    # client ADDR:PORT, server ADDR:PORT: N segments from T s
+    TIME DIRECTION  [FLAGS] seq FIRST:END(LENGTH) [ack ACK] win WIN [wscale W]  [(MARKS)]
+  TIME is seconds since the connection's first segment (its SYN); DIRECTION is
+  "client > server" or "server > client"; seq and ack are relative to each side's
+  first sequence number, as tcpdump prints them without -S (the SYN is 0:0(0));
+  win is the raw window field; MARKS are SYN, FIN, RST, retransmission and zero
+  window. More than 6 data segments in a row one way fold into one line
+  "... N data segments, SIZE (seq A:B), M ACKs, to TIME ...".
+  --ladder FILE.svg draws the same as a ladder diagram (client left, server right,
+  an arrow per segment; RST, FIN, retransmissions and zero windows marked).
 
 STOPPING
   Ctrl-C (SIGINT) or SIGTERM, -c COUNT segments, or --timeout seconds, whichever
@@ -82,6 +101,8 @@ EXAMPLES
   csd-capture -p 5123 -w run.pcap --timeout 10
                                        keep 10 s of traffic for tcpdump -r or Wireshark
   csd-capture -r run.pcap -p 5123      print a saved capture the same way
+  csd-capture -r run.pcap --transcript --ladder run.svg
+                                       its connections' story, as text and as a diagram
 
 SEE ALSO
   tcpdump(8), pcap-filter(7), csd-client(1), csd-suite(1))";
@@ -98,6 +119,11 @@ void add_options(CLI::App& app, Args& a) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40U));
   app.add_option("--timeout", a.timeout_s, "Stop after this many seconds")
       ->check(CLI::PositiveNumber);
+  app.add_flag("--transcript", a.transcript,
+               "At the end, each connection's story (relative seq/ack, window, marks) "
+               "instead of a line per segment");
+  app.add_option("--ladder", a.ladder_file,
+                 "Also draw the connections as a ladder diagram in this SVG file");
 }
 
 void print_line(const harness::Segment& segment, uint16_t port) {
@@ -109,19 +135,47 @@ std::string segments_captured(std::size_t n) {
   return fmt::format("{} segment{} captured", n, n == 1 ? "" : "s");
 }
 
+// A ladder file that cannot be written fails at the start, not after a capture.
+void check_writable(const std::string& file) {
+  if (!file.empty() && !std::ofstream(file))
+    throw harness::CaptureError(fmt::format("{}: {}", file, std::strerror(errno)));
+}
+
+// The end of a run: --transcript's story on stdout, the count on stderr, the
+// --ladder diagram written (the -w file, if any, follows).
+void finish(const Args& a, const std::vector<harness::Segment>& segments) {
+  std::vector<csd::wire::Connection> connections;
+  if (a.transcript || !a.ladder_file.empty())
+    connections = csd::wire::connections(segments, static_cast<uint16_t>(a.port));
+  if (a.transcript) {
+    fmt::print("{}", csd::wire::transcript(connections));
+    std::fflush(stdout);
+  }
+  fmt::print(stderr, "{}\n", segments_captured(segments.size()));
+  if (a.ladder_file.empty())
+    return;
+  std::ofstream out(a.ladder_file);
+  out << csd::wire::svg(connections);
+  if (!out.flush())
+    throw harness::CaptureError(fmt::format("{}: {}", a.ladder_file, std::strerror(errno)));
+  fmt::print(stderr, "wrote {}\n", a.ladder_file);
+}
+
 // csd-capture -r: every TCP segment of the file (of PORT's, if given).
 int print_file(const Args& a) {
   const auto port = static_cast<uint16_t>(a.port);
-  std::size_t printed = 0;
+  check_writable(a.ladder_file);
+  std::vector<harness::Segment> printed;
   for (const auto& segment : harness::read_pcap_file(a.read_file)) {
     if (port != 0 && segment.src_port != port && segment.dst_port != port)
       continue;
-    if (a.count != 0 && printed == a.count)
+    if (a.count != 0 && printed.size() == a.count)
       break;
-    print_line(segment, port);
-    ++printed;
+    if (!a.transcript)
+      print_line(segment, port);
+    printed.push_back(segment);
   }
-  fmt::print(stderr, "{}\n", segments_captured(printed));
+  finish(a, printed);
   return 0;
 }
 
@@ -153,6 +207,7 @@ int capture_live(const Args& a) {
   harness::Capture capture(port, a.device);
   if (!a.write_file.empty())
     capture.save(a.write_file, 0);  // a path that cannot be written fails now, not at the end
+  check_writable(a.ladder_file);
   std::optional<Clock::time_point> deadline;
   if (a.timeout_s > 0)
     deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -164,8 +219,8 @@ int capture_live(const Args& a) {
   // with -c, the -w file must end with the packet of the COUNTth segment even
   // when more arrived in the same batch.
   std::size_t next_packet = 0;
-  std::size_t printed = 0;
-  const auto limit_reached = [&] { return a.count != 0 && printed == a.count; };
+  std::vector<harness::Segment> printed;
+  const auto limit_reached = [&] { return a.count != 0 && printed.size() == a.count; };
   const auto print_arrivals = [&] {
     capture.drain();
     const auto& packets = capture.packets();
@@ -177,8 +232,9 @@ int capture_live(const Args& a) {
       const auto& first = packets.front().ts;
       segment->time = std::chrono::seconds{packet.ts.tv_sec - first.tv_sec} +
                       std::chrono::microseconds{packet.ts.tv_usec - first.tv_usec};
-      print_line(*segment, port);
-      ++printed;
+      if (!a.transcript)
+        print_line(*segment, port);
+      printed.push_back(*segment);
     }
   };
 
@@ -204,7 +260,7 @@ int capture_live(const Args& a) {
       break;
     }
   }
-  fmt::print(stderr, "{}\n", segments_captured(printed));
+  finish(a, printed);
   if (!a.write_file.empty()) {
     capture.save(a.write_file, next_packet);
     fmt::print(stderr, "wrote {}\n", a.write_file);
