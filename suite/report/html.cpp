@@ -317,6 +317,15 @@ void write_html(const Summary& summary, std::ostream& out) {
         escaped(test.check), escaped(test.reason));
     if (!test.details.empty())
       out << "<pre>" << escaped(test.details) << "</pre>\n";
+    // What a person pastes into a shell: on a line of its own, whole.
+    if (!test.reproduce.empty()) {
+      out << "<p>rerun this check alone:</p>\n<pre class=\"rerun\">" << escaped(test.reproduce)
+          << "</pre>\n";
+    }
+    if (!test.by_hand.empty() && test.verdict != Outcome::Verdict::skip) {
+      out << "<p>by hand, on a server you started on PORT:</p>\n<pre class=\"by-hand\">"
+          << escaped(test.by_hand) << "</pre>\n";
+    }
     // Links by name: report.html sits next to the evidence files in results/.
     const auto link = [](const std::string& file) {
       return fmt::format("<a href=\"{}\">{}</a>",

@@ -82,6 +82,13 @@ struct CheckInfo {
   // The broken servers (fixtures/broken/NAME.json) whose bug it exists to
   // catch: csd-selftest runs it on each and requires it to fail.
   std::vector<std::string> proven_by{};
+  // Where a plain client shows the behaviour, the command that shows it
+  // against a server a person started: "csd-client -i {host} -p {port} -c 1
+  // -t 1 -b 100". {host} and {port} as in a manifest; a program next to
+  // csd-suite is named by its absolute path in the report. Only where it is
+  // true: csd-selftest runs it on each server of proven_by and requires it
+  // to fail there, and to pass on a reference server.
+  std::string by_hand{};
   // The kernel features the check itself needs, whatever the design (a
   // capture's CAP_NET_RAW); what a design needs comes from its traits
   // (harness::features_needed_by). Where one is absent the check is skipped
