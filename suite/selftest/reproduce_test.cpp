@@ -61,7 +61,7 @@ std::string first_words(const std::string& text, int count) {
 // fixtures/broken/short-reply.json copied into a folder whose name has a
 // space: the line must quote the path to find it.
 fs::path short_reply_in(const fs::path& dir) {
-  const fs::path copy = dir / "my servers" / "short reply.json";
+  fs::path copy = dir / "my servers" / "short reply.json";
   fs::create_directories(copy.parent_path());
   fs::copy_file(fs::path(CSD_BROKEN_DIR) / "short-reply.json", copy);
   return copy;

@@ -35,7 +35,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 TEST(ShellQuoted, LeavesPlainWordsAsTheyAre) {
   EXPECT_EQ(harness::shell_quoted("/usr/bin/csd-suite"), "/usr/bin/csd-suite");
