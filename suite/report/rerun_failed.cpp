@@ -53,6 +53,10 @@ RerunPlan plan_rerun(const fs::path& dir) {
       throw RerunRefused(
           fmt::format("{}: a result names no test: {}", file.string(), result.dump()));
     plan.tests.push_back(test);
+    const std::string id = result.value("id", "");
+    if (!id.empty() &&
+        std::find(plan.check_ids.begin(), plan.check_ids.end(), id) == plan.check_ids.end())
+      plan.check_ids.push_back(id);
     if (result.value("implementation", "") == kDemos) {
       any_demo = true;
       continue;

@@ -22,6 +22,9 @@ struct RerunPlan {
   // tests include a demo's and the run had the reference implementations
   // (no --impl): the rerun has none either, so that the demos run again.
   std::vector<std::string> manifests;
+  // Their checks' IDs, each once: the rerun selects these checks alone
+  // (--checks), so that it counts no other check as not applicable.
+  std::vector<std::string> check_ids;
   std::size_t failed = 0;
   std::size_t warned = 0;
   std::size_t flaky = 0;

@@ -268,6 +268,7 @@ TEST_F(RerunFailed, PlansTheFailedAndWarnedTestsOverTheirManifests) {
   EXPECT_THAT(plan.tests,
               ElementsAre("Impl/Size.SplitRequest/my_server", "Impl/Pool.ReportedCounts/csd_fork"));
   EXPECT_THAT(plan.manifests, ElementsAre(mine_.string(), fork_.string()));
+  EXPECT_THAT(plan.check_ids, ElementsAre("size/split-request", "pool/reported-counts"));
   EXPECT_EQ(plan.failed, 1U);
   EXPECT_EQ(plan.warned, 1U);
   EXPECT_EQ(plan.flaky, 0U);

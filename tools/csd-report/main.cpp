@@ -506,6 +506,7 @@ int rerun_failed(Options options) {
             << " (" << plan.failed << " failed, " << plan.warned << " warned, " << plan.flaky
             << " flaky)\n";
   options.manifests = plan.manifests;
+  options.checks = plan.check_ids;
   options.filter = csd::report::gtest_filter_of(plan.tests);
   if (options.suite.empty() && ::access(plan.invocation.program.c_str(), X_OK) == 0)
     options.suite = plan.invocation.program;
