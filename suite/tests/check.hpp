@@ -14,11 +14,12 @@
 // (harness::AppliesTo: the protocol, the kind of workers, the worker count)
 // and its entry in the catalogue (CheckInfo: a stable ID, a level, what it
 // asserts and why it has that level, the broken servers that prove it can
-// fail, where it runs and how it starts its server), as data next to the
-// body. One name per check: the ID's prefix is the family (the fixture
-// class, and the gtest suite: Impl/Pool), its rest in CamelCase the check's
-// name, and the family's checks live in suite/tests/<prefix>_test.cpp; a
-// test (Catalogue.OneNamePerCheck) holds every check to it.
+// fail, where it runs, how it starts its server and, where a plain client
+// shows its bug, how to see it by hand), as data next to the body. One name
+// per check: the ID's prefix is the family (the fixture class, and the gtest
+// suite: Impl/Pool), its rest in CamelCase the check's name, and the
+// family's checks live in suite/tests/<prefix>_test.cpp; a test
+// (Catalogue.OneNamePerCheck) holds every check to it.
 //
 // docs/CHECKS.md is the catalogue as `csd-suite --list-checks=markdown`
 // prints it; a test keeps them equal. Nothing is registered with googletest
