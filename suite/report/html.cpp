@@ -49,6 +49,7 @@ td.both a { display: inline; }
 th .ipv6 { color: #555; }
 details { margin: .5em 0; } summary { cursor: pointer; }
 pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }
+pre.rerun, pre.by-hand { white-space: pre-wrap; overflow-wrap: anywhere; }
 .env { color: #555; font-size: .9em; }
 svg text { font: 11px system-ui, sans-serif; }
 )";
@@ -315,6 +316,15 @@ void write_html(const Summary& summary, std::ostream& out) {
         to_string(test.verdict), test.verdict == Outcome::Verdict::skip ? "" : " open",
         to_string(test.verdict), escaped(test.implementation), escaped(row_name(test)),
         escaped(test.check), escaped(test.reason));
+    // What a person pastes into a shell, first: on a line of its own, whole.
+    if (!test.reproduce.empty()) {
+      out << "<p>rerun this check alone:</p>\n<pre class=\"rerun\">" << escaped(test.reproduce)
+          << "</pre>\n";
+    }
+    if (!test.by_hand.empty() && test.verdict != Outcome::Verdict::skip) {
+      out << "<p>by hand, on a server you started on PORT:</p>\n<pre class=\"by-hand\">"
+          << escaped(test.by_hand) << "</pre>\n";
+    }
     if (!test.details.empty())
       out << "<pre>" << escaped(test.details) << "</pre>\n";
     // Links by name: report.html sits next to the evidence files in results/.

@@ -37,6 +37,10 @@ void write_testcase(const Outcome& test, bool flaky_allowed, std::ostream& out) 
     if (!file->empty())
       evidence += fmt::format("\n{}: {}", label, *file);
   }
+  if (!test.reproduce.empty())
+    evidence += fmt::format("\nrerun: {}", test.reproduce);
+  if (!test.by_hand.empty() && test.verdict != Outcome::Verdict::skip)
+    evidence += fmt::format("\nby hand, on a server you started on PORT: {}", test.by_hand);
   switch (test.verdict) {
     case Outcome::Verdict::fail:
       out << fmt::format(R"(      <failure message="{}" type="failure">{}{}</failure>)",

@@ -33,6 +33,16 @@ json outcome_json(const Outcome& test) {
   result["verdict"] = to_string(test.verdict);
   if (!test.reason.empty())
     result["reason"] = test.reason;
+  if (!test.reproduce.empty())
+    result["reproduce"] = test.reproduce;
+  const bool failed = test.verdict == Outcome::Verdict::fail ||
+                      test.verdict == Outcome::Verdict::warn ||
+                      test.verdict == Outcome::Verdict::flaky;
+  if (!test.by_hand.empty() && failed)
+    result["by_hand"] = test.by_hand;
+  result["test"] = test.test;
+  if (!test.manifest.empty())
+    result["manifest"] = test.manifest;
   if (test.runs > 1)
     result["repeats"] = {{"runs", test.runs}, {"failed", test.failed_runs}};
   if (test.unfinished)
@@ -59,10 +69,19 @@ void write_report_json(const Summary& summary, std::ostream& out) {
   Tally total = summary.total();
   if (summary.wall_seconds > 0)
     total.seconds = summary.wall_seconds;
-  const json report = {
-      {"format", "csd-report/1"},           {"environment", environment},
-      {"totals", tally_json(total)},        {"not_applicable", summary.not_applicable},
-      {"implementations", implementations}, {"results", results}};
+  json report = {{"format", "csd-report/1"},
+                 {"environment", environment},
+                 {"totals", tally_json(total)},
+                 {"not_applicable", summary.not_applicable}};
+  if (summary.invocation) {
+    json environment_set = json::object();
+    for (const auto& [name, value] : summary.invocation->environment) environment_set[name] = value;
+    report["rerun"] = {{"program", summary.invocation->program},
+                       {"flags", summary.invocation->flags},
+                       {"environment", environment_set}};
+  }
+  report["implementations"] = implementations;
+  report["results"] = results;
   out << report.dump(2) << "\n";
 }
 

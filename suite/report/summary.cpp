@@ -237,6 +237,29 @@ std::string verdicts_in_words(const Tally& tally) {
   return words.empty() ? "none ran" : fmt::format("{}", fmt::join(words, ", "));
 }
 
+// How the run of `report` was made, as csd-suite recorded it; nullopt if it did not.
+std::optional<harness::SuiteInvocation> invocation_of(const json& report) {
+  if (!report.contains(harness::kRerunProperty) || !report[harness::kRerunProperty].is_string())
+    return std::nullopt;
+  try {
+    return harness::invocation_from_json(
+        json::parse(report[harness::kRerunProperty].get<std::string>()));
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// The line that reruns `outcome` alone, or "" where the run's invocation or
+// the test's manifest is unknown.
+std::string reproduce_line(const std::optional<harness::SuiteInvocation>& invocation,
+                           const Outcome& outcome) {
+  if (!invocation || (outcome.manifest.empty() && outcome.implementation != kDemos))
+    return "";
+  // A recommended check with --strict: its line exits 1 while it still fails.
+  return harness::rerun_command(*invocation, outcome.manifest, outcome.test,
+                                outcome.level == "recommended");
+}
+
 }  // namespace
 
 Tally& Tally::operator+=(const Tally& other) {
@@ -328,6 +351,9 @@ std::string failure_reason(const std::string& gtest_failure) {
 }
 
 void add_results(const json& report, Summary& summary, const std::filesystem::path& results_dir) {
+  const std::optional<harness::SuiteInvocation> invocation = invocation_of(report);
+  if (!summary.invocation)
+    summary.invocation = invocation;
   summary.not_applicable += int_property(report, "checks_not_applicable");
   summary.wall_seconds += seconds_of(report);
   if (summary.environment.empty()) {
@@ -349,6 +375,14 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       outcome.check = check;
       outcome.check_id = test.value("check_id", "");
       outcome.level = test.value("level", "");
+      outcome.test = suite.value("name", "?") + "." + test.value("name", "?");
+      outcome.manifest = test.value(harness::kManifestProperty, "");
+      if (outcome.manifest.empty() && invocation && implementation != kDemos) {
+        if (const auto known = invocation->manifests.find(implementation);
+            known != invocation->manifests.end())
+          outcome.manifest = known->second;
+      }
+      outcome.by_hand = test.value("by_hand", "");
       outcome.seconds = seconds_of(test);
       // Evidence files are named relative to the results they came with.
       const auto evidence = [&](const char* property) {
@@ -375,6 +409,7 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
         outcome.reason = fmt::format("flaky: {} of {} failed; the first failure: {}",
                                      outcome.failed_runs, outcome.runs, reason_of(failures));
         for (const auto& failure : failures) outcome.details += failure.value("failure", "") + "\n";
+        outcome.reproduce = reproduce_line(invocation, outcome);
         Failure flaky{implementation,
                       check,
                       outcome.reason,
@@ -385,6 +420,8 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
                       outcome.server_output,
                       outcome.process_tree};
         flaky.flaky = true;
+        flaky.reproduce = outcome.reproduce;
+        flaky.by_hand = outcome.by_hand;
         summary.failures.push_back(std::move(flaky));
       } else if (test.contains("failures") && !test["failures"].empty()) {
         const bool warning = outcome.level == "recommended";
@@ -393,10 +430,11 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
         outcome.verdict = warning ? Outcome::Verdict::warn : Outcome::Verdict::fail;
         outcome.reason = reason_of(failures);
         for (const auto& failure : failures) outcome.details += failure.value("failure", "") + "\n";
-        summary.failures.push_back({implementation, check, outcome.reason,
-                                    static_cast<int>(failures.size()) - 1, outcome.capture,
-                                    outcome.check_id, warning, outcome.server_output,
-                                    outcome.process_tree});
+        outcome.reproduce = reproduce_line(invocation, outcome);
+        summary.failures.push_back(
+            {implementation, check, outcome.reason, static_cast<int>(failures.size()) - 1,
+             outcome.capture, outcome.check_id, warning, outcome.server_output,
+             outcome.process_tree, false, outcome.reproduce, outcome.by_hand});
       } else if (test.value("result", "") == "SKIPPED") {
         ++tally.skipped;
         outcome.verdict = Outcome::Verdict::skip;
@@ -487,6 +525,10 @@ void print_summary(const Summary& summary, std::ostream& out) {
     out << fmt::format("{} {} {}{}: {}{}\n", label, f.implementation,
                        f.check_id.empty() ? "" : f.check_id + " ", f.check, f.reason,
                        f.more > 0 ? fmt::format(" (and {} more)", f.more) : "");
+    if (!f.reproduce.empty())
+      out << fmt::format("        rerun: {}\n", f.reproduce);
+    if (!f.by_hand.empty())
+      out << fmt::format("        by hand, on a server you started on PORT: {}\n", f.by_hand);
     if (!f.capture.empty())
       out << fmt::format("        capture: {} (tcpdump -nr it)\n", f.capture);
     if (!f.server_output.empty())

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "rerun.hpp"
+
 namespace csd::report {
 
 struct Tally {
@@ -41,6 +43,8 @@ struct Failure {
   std::string server_output;   // the server's output, a file the check left (evidence)
   std::string process_tree;    // its processes at the failure, likewise
   bool flaky = false;          // --repeat: it failed in some of the runs only
+  std::string reproduce;       // the line that reruns it alone (harness/rerun.hpp), if known
+  std::string by_hand;         // the catalogue's command a person runs, if it has one
 };
 
 // What the tests of the demo families (not parameterized over manifests)
@@ -61,6 +65,8 @@ struct Outcome {
   std::string implementation;
   std::string check;     // Size.SmallRepliesExact
   std::string check_id;  // size/small-replies-exact ("" for a demo's test)
+  std::string test;      // googletest's full name: Impl/Size.SmallRepliesExact/csd_fork
+  std::string manifest;  // the implementation's manifest, an absolute path, if known
   std::string level;     // "required" or "recommended" ("" for a demo's test)
   Verdict verdict = Verdict::pass;
   double seconds = 0;
@@ -72,6 +78,13 @@ struct Outcome {
   // A check cut short by its budget: "made 312 of 1000 exchanges within its
   // budget" (a slow server, judged by what was done).
   std::string slow;
+  // A failure's, warning's or flaky test's: the line that reruns it alone,
+  // with the run's options (harness::rerun_command); empty where the run did
+  // not record how it was run (a csd-suite older than the line).
+  std::string reproduce;
+  // The catalogue's by-hand command for its check, {host} filled in and the
+  // port left as PORT ("" where the check has none).
+  std::string by_hand;
   int runs = 1;             // --repeat K: K
   int failed_runs = 0;      // of which failed (a flaky test: "3 of 5 failed")
   bool unfinished = false;  // no result: its csd-suite died (the reason says how)
@@ -121,6 +134,9 @@ struct Summary {
   // csd-report --allow-flaky: a flaky test does not fail the run, and
   // junit.xml does not list it as a failure.
   bool flaky_allowed = false;
+  // How the first run was made, as csd-suite recorded it: what
+  // `csd-report --rerun-failed` runs again with. nullopt from an older csd-suite.
+  std::optional<harness::SuiteInvocation> invocation;
 
   [[nodiscard]] Tally total() const;
   // by_implementation with each NAME@ipv6 folded into NAME, sorted by name.

@@ -69,6 +69,8 @@ void print_text(const std::vector<const CheckDeclaration*>& checks,
                        joined(check->info.proven_by));
     if (!check->info.needs.empty())
       out << fmt::format("    needs: {}\n", joined(feature_names(check->info.needs)));
+    if (!check->info.by_hand.empty())
+      out << fmt::format("    by hand: {}\n", check->info.by_hand);
     out << fmt::format("    budget: {} s{}\n", check->info.budget.count(),
                        check->info.runs.alone_because.empty() ? "" : "; runs alone");
   }
@@ -126,7 +128,14 @@ void print_markdown(const std::vector<const CheckDeclaration*>& checks, std::ost
          "run 5 s past its budget, csd-suite fails it, kills its server tree and goes on.\n\n"
          "Running alone. `csd-report --jobs N` runs checks side by side, except those marked\n"
          "\"runs alone\": they measure what another check's load beside them would change\n"
-         "(CPU time, wake-ups, how work is spread), and each says why.\n";
+         "(CPU time, wake-ups, how work is spread), and each says why.\n\n"
+         "By hand. Under each failure the report gives the line that reruns that check on\n"
+         "that server alone (`csd-suite --impl /abs/my-server.json\n"
+         "--gtest_filter='Impl/Size.SplitRequest/my_server'`, with the run's own options).\n"
+         "Where a plain client shows the behaviour, a check also says how to see it against\n"
+         "a server you started yourself: {host} and {port} are its address and port, as in\n"
+         "a manifest; csd-selftest runs each such line on the broken servers that prove the\n"
+         "check and requires it to fail there, and to pass on a reference server.\n";
   std::string family;
   for (const auto* check : checks) {
     if (check->family != family) {
@@ -148,6 +157,8 @@ void print_markdown(const std::vector<const CheckDeclaration*>& checks, std::ost
     out << fmt::format("- proven by: {} (fixtures/broken)\n", joined(check->info.proven_by, "`"));
     if (!check->info.needs.empty())
       out << fmt::format("- needs: {}\n", joined(feature_names(check->info.needs), "`"));
+    if (!check->info.by_hand.empty())
+      out << fmt::format("- by hand, against a server you started: `{}`\n", check->info.by_hand);
   }
 }
 
@@ -171,7 +182,8 @@ void print_json(const std::vector<const CheckDeclaration*>& checks,
                     {"statement", check->info.statement},
                     {"why_level", check->info.why_level},
                     {"proven_by", check->info.proven_by},
-                    {"needs", feature_names(check->info.needs)}});
+                    {"needs", feature_names(check->info.needs)},
+                    {"by_hand", check->info.by_hand}});
   }
   out << list.dump(2) << "\n";
 }

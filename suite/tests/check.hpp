@@ -14,11 +14,12 @@
 // (harness::AppliesTo: the protocol, the kind of workers, the worker count)
 // and its entry in the catalogue (CheckInfo: a stable ID, a level, what it
 // asserts and why it has that level, the broken servers that prove it can
-// fail, where it runs and how it starts its server), as data next to the
-// body. One name per check: the ID's prefix is the family (the fixture
-// class, and the gtest suite: Impl/Pool), its rest in CamelCase the check's
-// name, and the family's checks live in suite/tests/<prefix>_test.cpp; a
-// test (Catalogue.OneNamePerCheck) holds every check to it.
+// fail, where it runs, how it starts its server and, where a plain client
+// shows its bug, how to see it by hand), as data next to the body. One name
+// per check: the ID's prefix is the family (the fixture class, and the gtest
+// suite: Impl/Pool), its rest in CamelCase the check's name, and the
+// family's checks live in suite/tests/<prefix>_test.cpp; a test
+// (Catalogue.OneNamePerCheck) holds every check to it.
 //
 // docs/CHECKS.md is the catalogue as `csd-suite --list-checks=markdown`
 // prints it; a test keeps them equal. Nothing is registered with googletest
@@ -82,6 +83,13 @@ struct CheckInfo {
   // The broken servers (fixtures/broken/NAME.json) whose bug it exists to
   // catch: csd-selftest runs it on each and requires it to fail.
   std::vector<std::string> proven_by{};
+  // Where a plain client shows the behaviour, the command that shows it
+  // against a server a person started: "csd-client -i {host} -p {port} -c 1
+  // -t 1 -b 100". {host} and {port} as in a manifest; a program next to
+  // csd-suite is named by its absolute path in the report. Only where it is
+  // true: csd-selftest runs it on each server of proven_by and requires it
+  // to fail there, and to pass on a reference server.
+  std::string by_hand{};
   // The kernel features the check itself needs, whatever the design (a
   // capture's CAP_NET_RAW); what a design needs comes from its traits
   // (harness::features_needed_by). Where one is absent the check is skipped

@@ -38,6 +38,13 @@ bool override_demo(std::string_view spec) {
   return true;
 }
 
+std::vector<std::string> demo_override_flags() {
+  std::vector<std::string> flags;
+  for (const auto& [name, path] : overrides())
+    flags.insert(flags.end(), {"--demo", name + "=" + path.string()});
+  return flags;
+}
+
 std::unique_ptr<harness::ServerProcess> start_demo_server(std::string_view name,
                                                           const std::vector<std::string>& flags) {
   harness::Manifest demo;

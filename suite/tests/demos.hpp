@@ -25,6 +25,10 @@ bool override_demo(std::string_view spec);
 // The names of the demos the suite drives, for --help and for errors.
 const std::vector<std::string>& demo_names();
 
+// The --demo flags that put the programs given in, each "--demo" then
+// "NAME=/absolute/path", for a line that reruns a test as this run ran it.
+std::vector<std::string> demo_override_flags();
+
 // A demo that listens, started the way a reference server is (leased port,
 // csd-guard, ready on its "listening on" line): `csd-rstserver --graceful`
 // is start_demo_server("csd-rstserver", {"--graceful"}).

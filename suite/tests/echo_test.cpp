@@ -32,6 +32,7 @@ CSD_CHECK(
          "it has everything (docs/PROTOCOL.md). ncat -k --sh-exec cat fails it "
          "(fixtures/impls/third-party).",
      .proven_by = {"echo-no-halfclose"},
+     .by_hand = "csd-client -i {host} -p {port} -c 1 -t 1 --protocol echo -b 100",
      .runs = kAlsoOverIpv6}) {
   expect_exact_exchanges({1, 100, 4096}, "echo of");
 }
@@ -46,6 +47,7 @@ CSD_CHECK(
          "deadlocks nowhere.",
      .why_level = "Any payload larger than the socket buffers needs it; no design is excused.",
      .proven_by = {"echo-truncates"},
+     .by_hand = "csd-client -i {host} -p {port} -c 1 -t 1 --protocol echo -b 3000000",
      .runs = kAlsoOverIpv6}) {
   const uint64_t bytes = 3'000'000;
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));

@@ -31,6 +31,7 @@ CSD_CHECK(
      .why_level =
          "The seed's client.py load: every design serves it, the iterative one only more slowly.",
      .proven_by = {"drops-when-busy"},
+     .by_hand = "csd-client -i {host} -p {port} -c 10 -t 100 -b 4096",
      .runs = kAlsoOverIpv6,
      .budget = 30s}) {
   const auto report = load(10, 100, 4096);
@@ -51,6 +52,7 @@ CSD_CHECK(
                   "in half the budget, at least 100) all succeed.",
      .why_level = "The seed's load, with the echo protocol: every design serves it.",
      .proven_by = {"drops-when-busy-echo"},
+     .by_hand = "csd-client -i {host} -p {port} -c 10 -t 100 --protocol echo -b 4096",
      .runs = kAlsoOverIpv6,
      .budget = 30s}) {
   EXPECT_TRUE(EveryConnectionSucceeded(load(10, 100, 4096)));

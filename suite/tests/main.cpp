@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "backstop.hpp"
@@ -33,6 +34,7 @@
 #include "netns.hpp"
 #include "options.hpp"
 #include "progress.hpp"
+#include "rerun.hpp"
 #include "timeouts.hpp"
 
 namespace fs = std::filesystem;
@@ -83,6 +85,71 @@ void record_environment() {
   for (const auto& [name, value] : csd::harness::machine_environment())
     testing::Test::RecordProperty("env_" + name, value);
 }
+
+// What a line that reruns one test of this run needs (harness/rerun.hpp):
+// this program, the flags that can change a verdict and each manifest, all
+// as absolute paths.
+csd::harness::SuiteInvocation record_invocation(const csd::suite::SuiteOptions& own,
+                                                const std::vector<Manifest>& implementations) {
+  csd::harness::SuiteInvocation invocation;
+  std::error_code unknown;
+  invocation.program = fs::read_symlink("/proc/self/exe", unknown).string();
+  for (const auto& condition : own.network)
+    invocation.flags.insert(invocation.flags.end(), {"--network", condition});
+  if (own.timeout_multiplier)
+    invocation.flags.push_back(fmt::format("--timeout-multiplier={}", *own.timeout_multiplier));
+  if (own.strict)
+    invocation.flags.emplace_back("--strict");
+  for (auto& flag : csd::suite::demo_override_flags()) invocation.flags.push_back(std::move(flag));
+  if (const char* pretend = std::getenv(csd::harness::kPretendMissingVariable); pretend != nullptr)
+    invocation.environment.emplace_back(csd::harness::kPretendMissingVariable, pretend);
+  for (const auto& implementation : implementations) {
+    if (!implementation.path.empty())
+      invocation.manifests[implementation.name] = fs::absolute(implementation.path).string();
+  }
+  testing::Test::RecordProperty(csd::harness::kRerunProperty,
+                                csd::harness::to_json(invocation).dump());
+  return invocation;
+}
+
+// Under each failed test in csd-suite's own output, the line that reruns it
+// alone. googletest calls end events in reverse order, so the line comes
+// before the test's "[  FAILED  ]".
+class RerunLine : public testing::EmptyTestEventListener {
+ public:
+  explicit RerunLine(csd::harness::SuiteInvocation invocation)
+      : invocation_(std::move(invocation)) {}
+
+  void OnTestEnd(const testing::TestInfo& test) override {
+    const testing::TestResult& result = *test.result();
+    if (!result.Failed())
+      return;
+    std::string manifest;
+    for (int i = 0; i < result.test_property_count(); ++i) {
+      const testing::TestProperty& property = result.GetTestProperty(i);
+      if (std::string_view(property.key()) == csd::harness::kManifestProperty)
+        manifest = property.value();
+    }
+    const auto* check = csd::suite::find_check(test.test_suite_name(), test.name());
+    if (manifest.empty() && check != nullptr && test.value_param() != nullptr) {
+      const auto known = invocation_.manifests.find(test.value_param());
+      if (known == invocation_.manifests.end())
+        return;
+      manifest = known->second;
+    }
+    const bool recommended =
+        check != nullptr && check->info.level == csd::suite::Level::recommended;
+    std::cout << "rerun: "
+              << csd::harness::rerun_command(
+                     invocation_, manifest, std::string(test.test_suite_name()) + "." + test.name(),
+                     recommended)
+              << "\n"
+              << std::flush;
+  }
+
+ private:
+  csd::harness::SuiteInvocation invocation_;
+};
 
 // Proof that the condition happened, at the end of the run, in the
 // namespace: run properties csd-report shows, and a line on stderr.
@@ -198,6 +265,7 @@ int main(int argc, char** argv) {
   // from the JSON results.
   testing::Test::RecordProperty("checks_not_applicable", registered.not_applicable);
   record_environment();
+  auto invocation = record_invocation(own, implementations);
   if (network) {
     testing::Test::RecordProperty(
         "env_network",
@@ -207,6 +275,10 @@ int main(int argc, char** argv) {
   }
   const csd::suite::Progress progress(own.progress);
   // Owned by googletest from here; every test within its budget.
+  // Appended before BudgetWatch, so that its end comes after BudgetWatch's,
+  // which waits for a failure the watchdog may be adding.
+  testing::UnitTest::GetInstance()->listeners().Append(
+      std::make_unique<RerunLine>(std::move(invocation)).release());
   testing::UnitTest::GetInstance()->listeners().Append(
       std::make_unique<csd::suite::BudgetWatch>().release());
   if (RUN_ALL_TESTS() == 0)

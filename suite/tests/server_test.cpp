@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "evidence_files.hpp"
 #include "fd.hpp"
 #include "procfs.hpp"
+#include "rerun.hpp"
 #include "run.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
@@ -55,10 +57,17 @@ ServerTest::ServerTest(const harness::Manifest& implementation, ServerStart star
 
 void ServerTest::SetUp() {
   RecordProperty("implementation", manifest().name);
+  // For the line that reruns this test alone (harness/rerun.hpp).
+  if (!manifest().path.empty())
+    RecordProperty(harness::kManifestProperty, std::filesystem::absolute(manifest().path).string());
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   if (const CheckDeclaration* check = find_check(test->test_suite_name(), test->name())) {
     RecordProperty("check_id", check->info.id);
     RecordProperty("level", std::string(to_string(check->info.level)));
+    if (!check->info.by_hand.empty()) {
+      RecordProperty("by_hand", harness::by_hand_command(check->info.by_hand, manifest().host,
+                                                         harness::own_bin_dir().string()));
+    }
   }
   RecordProperty("model", manifest().model);
   if (manifest().ipv6_variant()) {

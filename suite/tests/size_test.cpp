@@ -27,6 +27,7 @@ CSD_CHECK(Size, SmallRepliesExact, kSpeaksSize,
            .why_level =
                "It is the size protocol itself (docs/PROTOCOL.md): no design is excused from it.",
            .proven_by = {"short-reply", "long-reply", "ignores-host"},
+           .by_hand = "csd-client -i {host} -p {port} -c 1 -t 1 -b 100",
            .runs = kAlsoOverIpv6}) {
   expect_exact_exchanges({1, 100, 4096, 65536}, "request for");
 }
@@ -39,6 +40,7 @@ CSD_CHECK(
      .why_level = "A reply larger than the socket buffer goes out in parts; finishing it is UNP's "
                   "writen(), not an extra.",
      .proven_by = {"caps-large-reply"},
+     .by_hand = "csd-client -i {host} -p {port} -c 1 -t 1 -b 3000000",
      .runs = kAlsoOverIpv6}) {
   const uint64_t bytes = 3'000'000;
   EXPECT_TRUE(GotExactReply(fetch(bytes), bytes));
@@ -56,6 +58,7 @@ CSD_CHECK(
          "The protocol allows it and the seed's own client depends on it: a server that waits for "
          "the newline never answers.",
      .proven_by = {"newline-only"},
+     .by_hand = "csd-client -i {host} -p {port} -c 1 -t 1 -b 100 --bare --timeout 2",
      .runs = kAlsoOverIpv6}) {
   expect_exact_exchanges({10, 4096}, "bare request for", /*bare=*/true);
 }

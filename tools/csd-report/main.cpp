@@ -14,7 +14,9 @@
 // serial run writes (merge.hpp); --jobs 1 is the serial run, one csd-suite.
 // --shard I/N runs a stable part of the run; --merge DIR... makes one
 // folder of several; --repeat K runs every test K times and marks the ones
-// whose verdict changed as flaky.
+// whose verdict changed as flaky. --rerun-failed DIR runs again the tests
+// that failed, warned or were flaky in DIR, as DIR's run ran them
+// (rerun_failed.hpp).
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +43,7 @@
 #include "parallel_run.hpp"
 #include "plan.hpp"
 #include "report_json.hpp"
+#include "rerun_failed.hpp"
 #include "run.hpp"
 #include "suite_run.hpp"
 #include "summary.hpp"
@@ -63,6 +66,10 @@ struct Options {
   std::vector<std::string> checks;
   std::vector<std::string> skip_checks;
   std::optional<double> timeout_multiplier;
+  std::vector<std::string> network;  // csd-suite --network, each as given
+  // --rerun-failed: the earlier run's csd-suite flags csd-report has none
+  // of its own for (--demo NAME=PATH), passed on as they were.
+  std::vector<std::string> more_suite_flags;
   std::string filter;
   int jobs = 1;
   std::optional<csd::report::Shard> shard;
@@ -70,6 +77,7 @@ struct Options {
   bool allow_flaky = false;
   std::vector<std::string> merge;
   std::optional<csd::report::Baseline> baseline;
+  std::string rerun_failed;
 };
 
 // The CPUs this process may run on.
@@ -195,6 +203,8 @@ std::vector<std::string> suite_flags(const Options& options, const fs::path& sui
     argv.insert(argv.end(), {"--skip-checks", pattern});
   if (options.timeout_multiplier)
     argv.push_back("--timeout-multiplier=" + std::to_string(*options.timeout_multiplier));
+  for (const auto& condition : options.network) argv.insert(argv.end(), {"--network", condition});
+  argv.insert(argv.end(), options.more_suite_flags.begin(), options.more_suite_flags.end());
   return argv;
 }
 
@@ -445,6 +455,68 @@ int merge(const Options& options) {
   return report(*summary, folder.dir(), options, csd::report::has_unfinished(merged.suite));
 }
 
+// The earlier run's csd-suite flags, as `options` takes them: those given
+// on this command line win.
+void take_flags_of_the_run(const std::vector<std::string>& flags, Options& options) {
+  const bool network_given = !options.network.empty();
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    const std::string& flag = flags[i];
+    const bool has_value = i + 1 < flags.size();
+    if (flag == "--network" && has_value) {
+      if (!network_given)
+        options.network.push_back(flags[i + 1]);
+      ++i;
+    } else if (flag.starts_with("--timeout-multiplier=")) {
+      if (!options.timeout_multiplier)
+        options.timeout_multiplier = std::stod(flag.substr(flag.find('=') + 1));
+    } else if (flag == "--strict") {
+      options.strict = true;
+    } else if (flag == "--demo" && has_value) {
+      options.more_suite_flags.insert(options.more_suite_flags.end(), {flag, flags[i + 1]});
+      ++i;
+    } else {
+      options.more_suite_flags.push_back(flag);
+    }
+  }
+}
+
+int run_or_run_side_by_side(const Options& options) {
+  if (options.jobs == 1 && !options.shard && options.repeat == 1)
+    return run(options);
+  return run_side_by_side(options);
+}
+
+// csd-report --rerun-failed DIR: the failed, warned and flaky tests of DIR,
+// as DIR's run ran them, into a results folder as any run.
+int rerun_failed(Options options) {
+  const fs::path dir = options.rerun_failed;
+  csd::report::RerunPlan plan;
+  try {
+    plan = csd::report::plan_rerun(dir);
+  } catch (const csd::report::RerunRefused& e) {
+    std::cerr << "csd-report --rerun-failed: " << e.what() << "\n";
+    return kUsage;
+  }
+  if (plan.tests.empty()) {
+    std::cout << "csd-report: no test failed, warned or was flaky in " << dir.string()
+              << ": nothing to rerun\n";
+    return 0;
+  }
+  std::cout << "csd-report: rerunning " << plan.tests.size() << " test(s) of " << dir.string()
+            << " (" << plan.failed << " failed, " << plan.warned << " warned, " << plan.flaky
+            << " flaky)\n";
+  options.manifests = plan.manifests;
+  options.checks = plan.check_ids;
+  options.filter = csd::report::gtest_filter_of(plan.tests);
+  if (options.suite.empty() && ::access(plan.invocation.program.c_str(), X_OK) == 0)
+    options.suite = plan.invocation.program;
+  take_flags_of_the_run(plan.invocation.flags, options);
+  // As the run had them: what it pretended the kernel lacked, for one.
+  for (const auto& [name, value] : plan.invocation.environment)
+    ::setenv(name.c_str(), value.c_str(), 1);
+  return run_or_run_side_by_side(options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -455,6 +527,7 @@ SYNOPSIS
   csd-report [-o DIR] [--strict] [--checks ID]... [--skip-checks ID]... [--jobs N]
              [--shard I/N] [--repeat K [--allow-flaky]] [--baseline FILE] [MANIFEST|DIR]...
   csd-report --merge DIR... -o OUT
+  csd-report --rerun-failed DIR [-o OUT] [--jobs N] [--repeat K]
   csd-report --from SUITE.json... [-o DIR]
 
 DESCRIPTION
@@ -470,6 +543,11 @@ DESCRIPTION
   --shard I/N runs the I-th of N parts of the run (stable: the same tests for the same
   manifests and checks on any machine); --merge makes one folder of shards' folders, or
   of runs over other manifests. --from summarizes the gtest JSON of an earlier run.
+  Under each failure, warning and flaky test, a line reruns it alone, with the run's own
+  options (rerun: csd-suite --impl /abs/my-server.json --gtest_filter='Impl/...'), and
+  where a plain client shows the bug, a command to run against a server you started;
+  --rerun-failed DIR runs all of DIR's failed, warned and flaky tests again, as DIR's
+  run ran them (its manifests, --network, --timeout-multiplier, --strict).
 )"};
   app.option_defaults()->group("OPTIONS");
   app.set_help_flag("-h,--help", "Print this help and exit");
@@ -479,8 +557,9 @@ DESCRIPTION
      unless --allow-flaky); also a run where no check ran. With --baseline: a failure
      the baseline did not expect
   2  bad usage, a refused run (a bad manifest: csd-suite exits 2), an unreadable --from
-     file, a refused --merge (folders of other csd versions, a test in two folders), or a
-     report that could not be written
+     file, a refused --merge (folders of other csd versions, a test in two folders), a
+     --rerun-failed DIR without report.json or whose manifests are gone, or a report that
+     could not be written
   3  a csd-suite did not finish (killed, crashed): with --jobs 1, the folder is left as it
      was; else the tests it left without a result are reported failed
 
@@ -505,6 +584,8 @@ EXAMPLES
   csd-report --merge part1 part2 part3 -o results   the three parts as one run
   csd-report --repeat 5 my-server.json           every test five times: which are flaky?
   csd-report --baseline known.json my-server.json   fail only on a failure not in known.json
+  csd-report --rerun-failed results -o again     the failures of results/ again: fixed yet?
+  sudo csd-report --network 'loss 1%' my-server.json   every check on a lossy path
 
 SEE ALSO
   csd-suite(1), csd-client(1), ci/conformance.sh, action.yml, docs/MANIFEST.md,
@@ -532,6 +613,10 @@ SEE ALSO
                  "Scale every deadline (slow machines, sanitizer builds)")
       ->check(CLI::PositiveNumber);
   app.add_option("--filter", options.filter, "A googletest filter (--gtest_filter) for the run");
+  app.add_option("--network", options.network,
+                 "Run csd-suite under a network condition: 'loss 5%', 'rate 8mbit', 'delay 20ms' "
+                 "(csd-suite --network; needs root); repeatable")
+      ->allow_extra_args(false);
   options.jobs = cpu_count();
   app.add_option("-j,--jobs", options.jobs,
                  "Run the tests in N csd-suite processes at once (default: one per CPU); "
@@ -567,6 +652,17 @@ SEE ALSO
                  "{\"expected\": {\"NAME\": {\"CHECK-ID\": \"fail\"}}}): only a new failure "
                  "fails it; the summary lists new failures, fixed checks and those not run")
       ->check(CLI::ExistingFile);
+  app.add_option("--rerun-failed", options.rerun_failed,
+                 "Run again the tests that failed, warned or were flaky in the results folder "
+                 "DIR (its report.json), over its manifests with its run's options, into -o "
+                 "OUT as any run; exit 0 if they all pass now")
+      ->excludes("manifests")
+      ->excludes("--from")
+      ->excludes("--merge")
+      ->excludes("--shard")
+      ->excludes("--filter")
+      ->excludes("--checks")
+      ->excludes("--skip-checks");
   app.add_option("--suite", options.suite,
                  "The csd-suite to run (default: the one next to "
                  "csd-report)");
@@ -595,9 +691,9 @@ SEE ALSO
       return summarize(options);
     if (!options.merge.empty())
       return merge(options);
-    if (options.jobs == 1 && !options.shard && options.repeat == 1)
-      return run(options);
-    return run_side_by_side(options);
+    if (!options.rerun_failed.empty())
+      return rerun_failed(options);
+    return run_or_run_side_by_side(options);
   } catch (const std::exception& e) {
     std::cerr << "csd-report: " << e.what() << "\n";
     return kUsage;
