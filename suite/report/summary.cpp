@@ -418,10 +418,10 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
                       outcome.check_id,
                       false,
                       outcome.server_output,
-                      outcome.process_tree};
-        flaky.flaky = true;
-        flaky.reproduce = outcome.reproduce;
-        flaky.by_hand = outcome.by_hand;
+                      outcome.process_tree,
+                      /*flaky=*/true,
+                      outcome.reproduce,
+                      outcome.by_hand};
         summary.failures.push_back(std::move(flaky));
       } else if (test.contains("failures") && !test["failures"].empty()) {
         const bool warning = outcome.level == "recommended";

@@ -108,8 +108,8 @@ TEST(Budget, BackstopEndsATestThatOutlivesItsBudget) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Budget,
                          ::testing::Values("never-answers", "pool-dies-after-first"),
-                         [](const auto& info) {
-                           std::string name = info.param;
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
