@@ -357,12 +357,9 @@ std::optional<uint64_t> process_cpu_ns(pid_t pid) {
   return static_cast<uint64_t>(used.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(used.tv_nsec);
 }
 
-std::optional<uint64_t> process_runnable_ns(pid_t pid) {
-  const auto tids = thread_ids(pid);
-  if (tids.empty())
-    return std::nullopt;
-  uint64_t runnable = 0;
-  for (const pid_t tid : tids) {
+std::map<pid_t, uint64_t> thread_runnable_ns(pid_t pid) {
+  std::map<pid_t, uint64_t> runnable;
+  for (const pid_t tid : thread_ids(pid)) {
     const auto text =
         read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/schedstat");
     if (!text)
@@ -375,7 +372,7 @@ std::optional<uint64_t> process_runnable_ns(pid_t pid) {
     if (first.ec != std::errc() || first.ptr == end)
       continue;
     if (std::from_chars(first.ptr + 1, end, waiting).ec == std::errc())
-      runnable += on_cpu + waiting;
+      runnable[tid] = on_cpu + waiting;
   }
   return runnable;
 }

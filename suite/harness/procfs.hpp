@@ -8,6 +8,7 @@
 
 #include <bitset>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,12 +70,12 @@ std::vector<pid_t> thread_ids(pid_t pid);
 // time is not in it (ProcInfo's cutime, cstime). nullopt if it is gone.
 std::optional<uint64_t> process_cpu_ns(pid_t pid);
 
-// Time a process's live threads have been runnable, on a CPU or waiting in a
-// run queue for one (/proc/PID/task/TID/schedstat's first two fields), in
-// nanoseconds. Unlike CPU time it does not shrink on a busy machine: a busy
-// loop is runnable all the time, however little CPU it is given. nullopt if
-// the process is gone or the kernel keeps no schedstat.
-std::optional<uint64_t> process_runnable_ns(pid_t pid);
+// How long each live thread of a process has been runnable, on a CPU or
+// waiting in a run queue for one (/proc/PID/task/TID/schedstat's first two
+// fields), in nanoseconds, by thread id; empty if the process is gone or the
+// kernel keeps no schedstat. Unlike CPU time it does not shrink on a busy
+// machine: a busy loop is runnable all the time, however little CPU it gets.
+std::map<pid_t, uint64_t> thread_runnable_ns(pid_t pid);
 
 // Clock ticks per second (sysconf(_SC_CLK_TCK)): the unit of ProcInfo's
 // *_ticks and of CpuTicks.

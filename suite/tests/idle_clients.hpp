@@ -38,13 +38,16 @@ Settling wait_until_settled(const std::vector<client::Connection>& idle);
 
 struct StallCpu {
   int used_ms = 0;                      // CPU time, by the whole tree
-  int runnable_ms = 0;                  // on a CPU or waiting for one, by the whole tree
+  int runnable_ms = 0;                  // on a CPU or waiting for one, by its busiest thread
   std::chrono::milliseconds window{0};  // as long as it was watched
 };
 
-// The CPU time the server's tree uses over `window`, and the time its
-// threads were runnable (a process new meanwhile counts from zero); the
-// window ends early if the server's main process exits. A server that goes
+// The CPU time the server's tree uses over `window`, and the longest time
+// one of its threads was runnable (a process or thread new meanwhile counts
+// from zero): summed over the tree, the run-queue waits of 100 children just
+// forked on a busy machine add up to most of the window, while a busy loop is
+// one thread runnable throughout. The window ends early if the server's main
+// process exits. A server that goes
 // back to a level-triggered poll() on a listener that stays readable spins at
 // ~100% of a CPU on a quiet machine, but only at whatever share a busy one
 // gives it (20% under stress-ng --cpu 2 on 2 cores, and less with more
