@@ -506,6 +506,12 @@ std::optional<SyscallState> parse_syscall(std::string_view text) {
   }
   if (!parse_number(words[0], state.number))
     return std::nullopt;
+  for (std::size_t k = 0; state.number >= 0 && k < state.args.size() && k + 1 < words.size(); ++k) {
+    std::string_view hex = words[k + 1];
+    if (hex.substr(0, 2) == "0x")
+      hex.remove_prefix(2);
+    std::from_chars(hex.data(), hex.data() + hex.size(), state.args[k], 16);
+  }
   return state;
 }
 
@@ -514,6 +520,21 @@ std::optional<SyscallState> read_syscall(pid_t pid) {
   if (!text)
     return std::nullopt;
   return parse_syscall(*text);
+}
+
+std::optional<SyscallState> read_syscall(pid_t pid, pid_t tid) {
+  const auto text =
+      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall");
+  return text ? parse_syscall(*text) : std::nullopt;
+}
+
+std::optional<uint64_t> socket_inode_of_fd(pid_t pid, int fd) {
+  std::array<char, 64> target{};
+  const std::string link = fd_dir(pid) + "/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+  if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
+    return std::nullopt;
+  return socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)));
 }
 
 std::optional<SignalMasks> parse_signal_masks(std::string_view status) {

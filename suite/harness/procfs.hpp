@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <bitset>
 #include <cstdint>
 #include <map>
@@ -134,12 +135,19 @@ struct SyscallState {
   bool running = false;  // on a CPU or runnable: no number to show
   long number = -1;      // otherwise the call, as <sys/syscall.h> names it (SYS_read,
                          // SYS_pselect6, ...); -1: stopped outside any call
+  // Its six arguments as the task passed them (a descriptor, a pointer into its memory).
+  std::array<uint64_t, 6> args{};
 };
 // From the text of /proc/PID/syscall ("running", "-1 SP PC", "NR ARGS... SP PC").
 std::optional<SyscallState> parse_syscall(std::string_view text);
 // Of the main thread of `pid`; nullopt if it is gone or the file is unreadable (it
 // needs ptrace access: our own descendants are fine).
 std::optional<SyscallState> read_syscall(pid_t pid);
+// Of thread `tid` of `pid` (/proc/PID/task/TID/syscall).
+std::optional<SyscallState> read_syscall(pid_t pid, pid_t tid);
+
+// The socket inode descriptor `fd` of `pid` is, or nullopt (not a socket, closed, gone).
+std::optional<uint64_t> socket_inode_of_fd(pid_t pid, int fd);
 
 // A set of signals as /proc/PID/status prints it, 16 hex digits: bit N-1 is signal N.
 struct SignalBits {

@@ -289,7 +289,8 @@ std::vector<ListenQueue> tcp_listen_queues(uint16_t port) {
   // the write queue.
   const auto match = [&](const inet_diag_msg& msg) {
     if (ntohs(msg.id.idiag_sport) == port)
-      queues.push_back({.queued = msg.idiag_rqueue, .backlog = msg.idiag_wqueue});
+      queues.push_back(
+          {.queued = msg.idiag_rqueue, .backlog = msg.idiag_wqueue, .inode = msg.idiag_inode});
   };
   diag.dump_listeners(AF_INET, match);
   try {

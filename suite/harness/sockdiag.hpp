@@ -73,6 +73,7 @@ bool tcp_port_listening(uint16_t port);
 struct ListenQueue {
   uint32_t queued = 0;
   uint32_t backlog = 0;
+  uint64_t inode = 0;  // the listening socket: /proc/PID/fd says who holds it
   [[nodiscard]] bool full() const { return queued > backlog; }
 };
 // The accept queue of each TCP socket listening on `port`: one for most

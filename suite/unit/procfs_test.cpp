@@ -314,9 +314,13 @@ TEST(ParseSyscall, RunningBlockedAndOutsideAnyCall) {
   ASSERT_TRUE(in_read);
   EXPECT_FALSE(in_read->running);
   EXPECT_EQ(in_read->number, SYS_read);
+  EXPECT_EQ(in_read->args[0], 3U);  // the descriptor: csd-observe reads what a task waits on
+  EXPECT_EQ(in_read->args[2], 0x20000U);
+  EXPECT_EQ(in_read->args[5], 0U);
   const auto outside = parse_syscall("-1 0x7ffd1e6e4428 0x7ff4ad54c2ad\n");
   ASSERT_TRUE(outside);
   EXPECT_EQ(outside->number, -1);
+  EXPECT_EQ(outside->args[0], 0U);  // no call: the stack pointer is no argument
   EXPECT_FALSE(parse_syscall(""));
   EXPECT_FALSE(parse_syscall("read 0x3\n"));
 }
