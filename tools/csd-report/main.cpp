@@ -16,7 +16,8 @@
 // folder of several; --repeat K runs every test K times and marks the ones
 // whose verdict changed as flaky. --rerun-failed DIR runs again the tests
 // that failed, warned or were flaky in DIR, as DIR's run ran them
-// (rerun_failed.hpp).
+// (rerun_failed.hpp). --identify runs no check: it names each server's
+// design from what it does (identify.hpp).
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@
 
 #include "baseline.hpp"
 #include "html.hpp"
+#include "identify.hpp"
 #include "junit.hpp"
 #include "merge.hpp"
 #include "parallel_run.hpp"
@@ -529,6 +531,7 @@ SYNOPSIS
   csd-report --merge DIR... -o OUT
   csd-report --rerun-failed DIR [-o OUT] [--jobs N] [--repeat K]
   csd-report --from SUITE.json... [-o DIR]
+  csd-report --identify [--format text|json|markdown] [MANIFEST|DIR]...
 
 DESCRIPTION
   Runs csd-suite over each MANIFEST (a folder: every *.json in it; none: the reference
@@ -548,6 +551,7 @@ DESCRIPTION
   where a plain client shows the bug, a command to run against a server you started;
   --rerun-failed DIR runs all of DIR's failed, warned and flaky tests again, as DIR's
   run ran them (its manifests, --network, --timeout-multiplier, --strict).
+  --identify runs no check: it watches each server and names its design, with the evidence.
 )"};
   app.option_defaults()->group("OPTIONS");
   app.set_help_flag("-h,--help", "Print this help and exit");
@@ -562,6 +566,8 @@ DESCRIPTION
      could not be written
   3  a csd-suite did not finish (killed, crashed): with --jobs 1, the folder is left as it
      was; else the tests it left without a result are reported failed
+  With --identify: 0 when every server was observed (its design known or not), 1 when one
+  did not start, 2 for a manifest that cannot be used
 
 ENVIRONMENT
   CSD_TIMEOUT_MULTIPLIER  scale every deadline, as --timeout-multiplier (the flag wins)
@@ -663,6 +669,8 @@ SEE ALSO
       ->excludes("--filter")
       ->excludes("--checks")
       ->excludes("--skip-checks");
+  csd::tools::IdentifyOptions identify;
+  csd::tools::add_identify_options(app, identify);
   app.add_option("--suite", options.suite,
                  "The csd-suite to run (default: the one next to "
                  "csd-report)");
@@ -686,6 +694,8 @@ SEE ALSO
                  "(csd-report --help)\n";
     return kUsage;
   }
+  if (identify.requested)
+    return csd::tools::identify(options.manifests, identify, options.timeout_multiplier);
   try {
     if (!options.from.empty())
       return summarize(options);
