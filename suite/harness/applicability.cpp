@@ -11,6 +11,8 @@ bool applies(const AppliesTo& where, const Manifest& implementation) {
     return false;
   if (!where.workers.contains(implementation.traits.workers))
     return false;
+  if (where.declared_model && implementation.model == "other")
+    return false;
   return implementation.workers >= where.min_workers;
 }
 
@@ -30,6 +32,8 @@ std::string describe(const AppliesTo& where) {
     parts.push_back(
         fmt::format("at least {} worker{}", where.min_workers, where.min_workers == 1 ? "" : "s"));
   }
+  if (where.declared_model)
+    parts.emplace_back("a declared model (not other)");
   return parts.empty() ? "every implementation" : fmt::format("{}", fmt::join(parts, "; "));
 }
 

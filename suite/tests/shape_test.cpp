@@ -2,13 +2,18 @@
 // Per-client designs return to their main process (fork) or main thread
 // (thread) once clients leave; pools keep exactly their workers, and a
 // process pool replaces a worker that is killed (every pool design here says
-// it does, in impl/README.md).
+// it does, in impl/README.md). And the design a manifest declares is the one
+// the server shows when watched (suite/observe, csd-report --identify).
 
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <exception>
+#include <string>
 
 #include "check.hpp"
+#include "classify.hpp"
+#include "observe.hpp"
 #include "procfs.hpp"
 #include "server_test.hpp"
 #include "wait.hpp"
@@ -30,6 +35,7 @@ constexpr harness::AppliesTo kWorkerPerClientDesigns{.workers = harness::kWorker
 constexpr harness::AppliesTo kPoolsOfKnownSize{.workers = harness::kPools, .min_workers = 1};
 constexpr harness::AppliesTo kProcessPoolsOfKnownSize{.workers = harness::kProcessPools,
                                                       .min_workers = 1};
+constexpr harness::AppliesTo kDeclaredModels{.declared_model = true};
 
 CSD_CHECK(
     Shape, PerClientWorkersExit, kWorkerPerClientDesigns,
@@ -104,6 +110,28 @@ CSD_CHECK(
                         << workers << " workers)";
   EXPECT_TRUE(EveryConnectionSucceeded(load(8, 10, 100)))
       << "after a worker was killed and replaced";
+}
+
+CSD_CHECK(Shape, DeclaredModel, kDeclaredModels,
+          {.id = "shape/declared-model",
+           .level = Level::required,
+           .statement = "Watched idle, with one connection, with 4 at once and once they are gone, "
+                        "the server shows the design its manifest declares (docs/IDENTIFY.md).",
+           .why_level = "The model decides which checks apply: a server that declares prefork but "
+                        "forks per client is held to a pool's checks and spared a fork's.",
+           .proven_by = {"declares-prefork"},
+           .runs = kOnAQuickLoopback}) {
+  observe::Verdict seen;
+  try {
+    seen = observe::classify(observe::observe_running(server()));
+  } catch (const std::exception& e) {  // a connection that never completed
+    FAIL() << "declared " << manifest().model << ", not observed: " << e.what();
+  }
+  RecordProperty("observed_model", seen.model);
+  std::string evidence;
+  for (const auto& line : seen.evidence) evidence += "\n  " + line;
+  EXPECT_EQ(seen.model, manifest().model) << "declared " << manifest().model << ", observed "
+                                          << seen.words << " (" << seen.model << ")" << evidence;
 }
 
 }  // namespace

@@ -57,6 +57,14 @@ TEST(AppliesTo, MinWorkersReadsTheManifestsCount) {
   EXPECT_FALSE(applies(two_or_more, implementation("prethreaded", WireProtocol::size, 1)));
 }
 
+TEST(AppliesTo, DeclaredModelLeavesOutOther) {
+  const AppliesTo declared{.declared_model = true};
+  EXPECT_TRUE(applies(declared, implementation("iterative", WireProtocol::size)));
+  EXPECT_TRUE(applies(declared, implementation("prefork", WireProtocol::echo, 4)));
+  EXPECT_FALSE(applies(declared, implementation("other", WireProtocol::size)));
+  EXPECT_EQ(describe(declared), "a declared model (not other)");
+}
+
 TEST(AppliesTo, DescribesEveryCondition) {
   EXPECT_EQ(describe({.protocol = WireProtocol::size, .workers = kPools, .min_workers = 2}),
             "size protocol; process pool or thread pool; at least 2 workers");
