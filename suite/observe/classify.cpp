@@ -253,6 +253,7 @@ Verdict classify(const Observation& observation) {
 
 std::vector<RuleDoc> rule_docs() {
   std::vector<RuleDoc> docs;
+  docs.reserve(kRules.size());
   for (const Rule& rule : kRules) docs.push_back({rule.model, rule.needs, rule.tells_apart});
   return docs;
 }

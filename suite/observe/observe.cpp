@@ -79,6 +79,7 @@ bool all_asleep(const Snapshot& shot) {
 Snapshot when_still(std::string_view step, const harness::ServerProcess& server,
                     const std::vector<Client>& clients, const ObserveOptions& options) {
   std::vector<ConnectionEnds> ends;
+  ends.reserve(clients.size());
   for (const auto& c : clients) ends.push_back(c.ends);
   Snapshot last;
   int still = 0;

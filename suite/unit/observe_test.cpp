@@ -31,7 +31,7 @@ Waiting listener_and_connections(int n) {
 }
 
 TaskView task(pid_t tid, long call, Waiting on = {}) {
-  return {.tid = tid, .call = call, .on = on};
+  return {.tid = tid, .call = call, .on = std::move(on)};
 }
 ProcessView process(pid_t pid, std::vector<TaskView> tasks, pid_t ppid = 1) {
   return {.pid = pid, .ppid = ppid, .tasks = std::move(tasks), .listeners = 1};
@@ -69,8 +69,8 @@ Observation process_pool(long (*idle_call)(int), Waiting (*idle_on)(int),
     return ps;
   };
   const auto held = [](int n) {
-    std::vector<std::vector<pid_t>> h;
-    for (int c = 0; c < n; ++c) h.push_back({101 + c});
+    std::vector<std::vector<pid_t>> h(static_cast<std::size_t>(n));
+    for (int c = 0; c < n; ++c) h[static_cast<std::size_t>(c)] = {101 + c};
     return h;
   };
   return steps(shot(workers(0)), shot(workers(1), held(1)), shot(workers(4), held(4)),
@@ -155,8 +155,8 @@ Observation fork_per_connection(bool children_stay = false) {
     return ps;
   };
   const auto held = [](int n) {
-    std::vector<std::vector<pid_t>> h;
-    for (int c = 0; c < n; ++c) h.push_back({200 + c});
+    std::vector<std::vector<pid_t>> h(static_cast<std::size_t>(n));
+    for (int c = 0; c < n; ++c) h[static_cast<std::size_t>(c)] = {200 + c};
     return h;
   };
   Snapshot released = shot(tree(children_stay ? 4 : 0));

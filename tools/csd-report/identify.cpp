@@ -67,8 +67,8 @@ std::string markdown_row(const Identification& id, const harness::Manifest& m) {
   for (std::size_t at = summary.find('|'); at != std::string::npos; at = summary.find('|', at + 2))
     summary.replace(at, 1, "\\|");
   const std::string mark = observed(id) == id.declared ? "yes" : "**no**";
-  return fmt::format("| {} | `{}` | {} | {} | {} |\n", id.name, m.path.string(), id.declared,
-                     mark, summary);
+  return fmt::format("| {} | `{}` | {} | {} | {} |\n", id.name, m.path.string(), id.declared, mark,
+                     summary);
 }
 
 }  // namespace
