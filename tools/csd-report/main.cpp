@@ -591,6 +591,7 @@ EXAMPLES
   csd-report --repeat 5 my-server.json           every test five times: which are flaky?
   csd-report --baseline known.json my-server.json   fail only on a failure not in known.json
   csd-report --rerun-failed results -o again     the failures of results/ again: fixed yet?
+  csd-report --identify my-server.json           which design is it? (no check runs)
   sudo csd-report --network 'loss 1%' my-server.json   every check on a lossy path
 
 SEE ALSO
