@@ -2,6 +2,7 @@
 // server tree changes while we look at it, so "gone" is a normal answer, not
 // an error. Compiled into csd-guard too, so it uses nothing but libc and std.
 #include "procfs.hpp"
+#include "proc_text.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -25,6 +26,11 @@ namespace csd::harness {
 
 namespace {
 
+using detail::parse_number;
+using detail::read_file;
+using detail::split_lines;
+using detail::split_words;
+
 struct CloseDir {
   void operator()(DIR* d) const { ::closedir(d); }
 };
@@ -34,64 +40,11 @@ DirPtr open_dir(const std::string& path) {
   return DirPtr(::opendir(path.c_str()));
 }  // O_CLOEXEC in glibc
 
-// Reads a whole (small, /proc) file; nullopt if it cannot be opened or read.
-std::optional<std::string> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return std::nullopt;
-  std::string text;
-  std::array<char, 4096> buf{};
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n > 0) {
-      text.append(buf.data(), static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      ::close(fd);
-      return std::nullopt;  // e.g. ESRCH: the process exited between open and read
-    }
-  }
-  ::close(fd);
-  return text;
-}
-
-template <typename T>
-bool parse_number(std::string_view s, T& out) {
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && ptr == s.data() + s.size();
-}
-
 std::optional<pid_t> parse_pid(const char* name) {
   pid_t pid = 0;
   if (!parse_number(std::string_view(name), pid) || pid <= 0)
     return std::nullopt;
   return pid;
-}
-
-// The lines of a /proc file, without their newlines.
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const auto eol = text.find('\n');
-    lines.push_back(text.substr(0, eol));
-    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-  }
-  return lines;
-}
-
-// The words of a line, at runs of blanks (/proc/stat pads "cpu" with two).
-std::vector<std::string_view> split_words(std::string_view line) {
-  std::vector<std::string_view> words;
-  while (true) {
-    const auto start = line.find_first_not_of(" \t");
-    if (start == std::string_view::npos)
-      return words;
-    line.remove_prefix(start);
-    const auto end = line.find_first_of(" \t");
-    words.push_back(line.substr(0, end));
-    line.remove_prefix(end == std::string_view::npos ? line.size() : end);
-  }
 }
 
 // Splits "a b c" at single spaces (the format of /proc/PID/stat after comm).
@@ -495,39 +448,6 @@ std::string tree_snapshot(const std::vector<pid_t>& pids) {
   return table;
 }
 
-std::optional<SyscallState> parse_syscall(std::string_view text) {
-  const auto words = split_words(text.substr(0, text.find('\n')));
-  if (words.empty())
-    return std::nullopt;
-  SyscallState state;
-  if (words[0] == "running") {
-    state.running = true;
-    return state;
-  }
-  if (!parse_number(words[0], state.number))
-    return std::nullopt;
-  for (std::size_t k = 0; state.number >= 0 && k < state.args.size() && k + 1 < words.size(); ++k) {
-    std::string_view hex = words[k + 1];
-    if (hex.substr(0, 2) == "0x")
-      hex.remove_prefix(2);
-    std::from_chars(hex.data(), hex.data() + hex.size(), state.args[k], 16);
-  }
-  return state;
-}
-
-std::optional<SyscallState> read_syscall(pid_t pid) {
-  const auto text = read_file("/proc/" + std::to_string(pid) + "/syscall");
-  if (!text)
-    return std::nullopt;
-  return parse_syscall(*text);
-}
-
-std::optional<SyscallState> read_syscall(pid_t pid, pid_t tid) {
-  const auto text =
-      read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall");
-  return text ? parse_syscall(*text) : std::nullopt;
-}
-
 std::optional<uint64_t> socket_inode_of_fd(pid_t pid, int fd) {
   std::array<char, 64> target{};
   const std::string link = fd_dir(pid) + "/" + std::to_string(fd);
@@ -535,45 +455,6 @@ std::optional<uint64_t> socket_inode_of_fd(pid_t pid, int fd) {
   if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
     return std::nullopt;
   return socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)));
-}
-
-std::optional<SignalMasks> parse_signal_masks(std::string_view status) {
-  SignalMasks masks;
-  const std::pair<std::string_view, SignalBits*> fields[] = {{"SigPnd", &masks.pending},
-                                                             {"ShdPnd", &masks.shared_pending},
-                                                             {"SigBlk", &masks.blocked},
-                                                             {"SigIgn", &masks.ignored},
-                                                             {"SigCgt", &masks.caught}};
-  int found = 0;
-  for (const std::string_view line : split_lines(status)) {
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos)
-      continue;
-    for (const auto& [key, bits] : fields) {
-      if (line.substr(0, colon) != key)
-        continue;
-      const auto words = split_words(line.substr(colon + 1));
-      uint64_t value = 0;
-      if (words.size() != 1)
-        return std::nullopt;
-      const auto [end, ec] =
-          std::from_chars(words[0].data(), words[0].data() + words[0].size(), value, 16);
-      if (ec != std::errc{} || end != words[0].data() + words[0].size())
-        return std::nullopt;
-      bits->bits = std::bitset<64>(value);
-      ++found;
-    }
-  }
-  if (found != static_cast<int>(std::size(fields)))
-    return std::nullopt;
-  return masks;
-}
-
-std::optional<SignalMasks> read_signal_masks(pid_t pid) {
-  const auto text = read_file("/proc/" + std::to_string(pid) + "/status");
-  if (!text)
-    return std::nullopt;
-  return parse_signal_masks(*text);
 }
 
 }  // namespace csd::harness
