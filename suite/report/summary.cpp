@@ -393,7 +393,8 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       outcome.server_output = evidence("server_output");
       outcome.process_tree = evidence("process_tree");
       outcome.slow = test.value("slow", "");
-      for (const char* figure : {"distribution", "wakeups_per_connection"}) {
+      for (const char* figure :
+           {"distribution", "wakeups_per_connection", "observed_model", "observed"}) {
         if (test.contains(figure) && test[figure].is_string())
           outcome.figures[figure] = test[figure].get<std::string>();
       }

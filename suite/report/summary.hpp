@@ -89,7 +89,9 @@ struct Outcome {
   int failed_runs = 0;      // of which failed (a flaky test: "3 of 5 failed")
   bool unfinished = false;  // no result: its csd-suite died (the reason says how)
   // The figures a check recorded for the report's charts: "distribution"
-  // (connections per worker, space-separated), "wakeups_per_connection".
+  // (connections per worker, space-separated), "wakeups_per_connection"; and
+  // shape/declared-model's observation: "observed_model" (fork, ..., unknown)
+  // and "observed" (its summary in words).
   std::map<std::string, std::string> figures;
 };
 

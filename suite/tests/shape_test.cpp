@@ -127,7 +127,8 @@ CSD_CHECK(Shape, DeclaredModel, kDeclaredModels,
   } catch (const std::exception& e) {  // a connection that never completed
     FAIL() << "declared " << manifest().model << ", not observed: " << e.what();
   }
-  RecordProperty("observed_model", seen.model);
+  RecordProperty("observed_model", seen.model);  // report.json: the result's figures
+  RecordProperty("observed", seen.summary);
   std::string evidence;
   for (const auto& line : seen.evidence) evidence += "\n  " + line;
   EXPECT_EQ(seen.model, manifest().model) << "declared " << manifest().model << ", observed "

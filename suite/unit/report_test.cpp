@@ -282,6 +282,23 @@ TEST(ReportJson, KeepsEachIpv6CopyUnderItsOwnName) {
   EXPECT_EQ(report.at("results")[5].at("verdict"), "skip");
 }
 
+// shape/declared-model's observation reaches report.json with its result.
+TEST(ReportJson, CarriesTheObservedModelAmongTheFigures) {
+  const auto gtest = nlohmann::json::parse(R"({"testsuites": [{"name": "Impl/Shape",
+    "testsuite": [{"name": "DeclaredModel/csd_fork", "value_param": "csd-fork", "status": "RUN",
+      "result": "COMPLETED", "time": "0.3s", "implementation": "csd-fork",
+      "check_id": "shape/declared-model", "level": "required", "observed_model": "fork",
+      "observed": "fork: a new process per connection, gone after it"}]}]})");
+  Summary summary;
+  add_results(gtest, summary);
+  std::ostringstream out;
+  write_report_json(summary, out);
+  const auto result = nlohmann::json::parse(out.str()).at("results").at(0);
+  EXPECT_EQ(result.at("figures").at("observed_model"), "fork");
+  EXPECT_EQ(result.at("figures").at("observed"),
+            "fork: a new process per connection, gone after it");
+}
+
 // A test of a demo family has no implementation; a failed check names the
 // evidence it kept under its failure line, each file next to the results.
 TEST(Summary, DemoTestsCountAsDemosAndFailuresNameTheirCapture) {
