@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "manifest.hpp"
-#include "markup.hpp"
+#include "xml_text.hpp"
 
 namespace csd::report {
+
+using harness::xml_escaped;
 
 namespace {
 
@@ -115,11 +117,11 @@ std::string bar_chart(const std::vector<std::pair<std::string, double>>& bars, d
     const int x = kGap + static_cast<int>(i) * (kWidth + kGap);
     svg += fmt::format(
         R"(<rect x="{}" y="{}" width="{}" height="{}" fill="#69c"><title>{}: {} {}</title></rect>)",
-        x, kHeight - height + 15, kWidth, height, escaped(label), value, unit);
+        x, kHeight - height + 15, kWidth, height, xml_escaped(label), value, unit);
     svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">{}</text>)", x + kWidth / 2,
                        kHeight - height + 12, value);
     svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">{}</text>)", x + kWidth / 2,
-                       kHeight + 30, escaped(label));
+                       kHeight + 30, xml_escaped(label));
   }
   return svg + "</svg>";
 }
@@ -138,10 +140,10 @@ std::string named_bar_chart(const std::vector<std::pair<std::string, double>>& b
     const int length = ceiling > 0 ? static_cast<int>(value / ceiling * kLength) : 0;
     const int y = static_cast<int>(i) * kRow + 2;
     svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="end">{}</text>)", kLabel - 6, y + 14,
-                       escaped(label));
+                       xml_escaped(label));
     svg += fmt::format(
         R"(<rect x="{}" y="{}" width="{}" height="16" fill="#69c"><title>{}: {} {}</title></rect>)",
-        kLabel, y, length, escaped(label), value, unit);
+        kLabel, y, length, xml_escaped(label), value, unit);
     svg += fmt::format(R"(<text x="{}" y="{}">{}</text>)", kLabel + length + 4, y + 14, value);
   }
   return svg + "</svg>";
@@ -177,7 +179,7 @@ void write_charts(const Summary& summary, std::ostream& out) {
         bars.emplace_back(fmt::format("{}", bars.size()), count);
         most = std::max(most, count);
       }
-      out << fmt::format("<h3>{}</h3>\n", escaped(name)) << bar_chart(bars, most, "connections")
+      out << fmt::format("<h3>{}</h3>\n", xml_escaped(name)) << bar_chart(bars, most, "connections")
           << "\n";
     }
   }
@@ -213,7 +215,7 @@ void write_html(const Summary& summary, std::ostream& out) {
     if (test.verdict == Outcome::Verdict::pass)
       return fmt::format("<td class=\"pass\">{}</td>", mark);
     return fmt::format(R"(<td class="{}"><a href="#t{}" title="{}">{}</a></td>)",
-                       to_string(test.verdict), index, escaped(test.reason), mark);
+                       to_string(test.verdict), index, xml_escaped(test.reason), mark);
   };
   // A cell with the verdict on ::1 as a second, raised mark, each mark
   // saying on hover where it ran and what came of it.
@@ -231,10 +233,10 @@ void write_html(const Summary& summary, std::ostream& out) {
           fmt::format("on {} ({}): {}{}", on_ipv6 ? "::1" : "127.0.0.1", test.implementation,
                       to_string(test.verdict), test.reason.empty() ? "" : ": " + test.reason);
       const std::string mark = test.verdict == Outcome::Verdict::pass
-                                   ? fmt::format(R"(<span title="{}">{}</span>)", escaped(title),
-                                                 verdict_mark(test.verdict))
+                                   ? fmt::format(R"(<span title="{}">{}</span>)",
+                                                 xml_escaped(title), verdict_mark(test.verdict))
                                    : fmt::format(R"(<a href="#t{}" title="{}">{}</a>)", *index,
-                                                 escaped(title), verdict_mark(test.verdict));
+                                                 xml_escaped(title), verdict_mark(test.verdict));
       marks += on_ipv6 ? fmt::format(R"(<span class="ipv6">{}</span>)", mark) : mark;
     }
     return fmt::format(R"(<td class="{} both">{}</td>)",
@@ -258,7 +260,7 @@ void write_html(const Summary& summary, std::ostream& out) {
              with_demos ? " and the demos" : "");
   out << "<p class=\"env\">";
   for (const auto& [name, value] : summary.environment)
-    out << fmt::format("{}: {}<br>", escaped(name), escaped(value));
+    out << fmt::format("{}: {}<br>", xml_escaped(name), xml_escaped(value));
   out << "</p>\n<h2>Verdicts</h2>\n";
   if (also_on_ipv6 > 0) {
     out << "<p>An implementation marked <q>+ ::1</q> ran the correctness checks a second time "
@@ -272,14 +274,14 @@ void write_html(const Summary& summary, std::ostream& out) {
     if (implementation.on_ipv6) {
       out << fmt::format(R"(<th class="impl" title="{0}, and {0}{1} on ::1">)"
                          R"({0} <span class="ipv6">+ ::1</span></th>)",
-                         escaped(implementation.name), harness::kIpv6VariantSuffix);
+                         xml_escaped(implementation.name), harness::kIpv6VariantSuffix);
     } else {
-      out << fmt::format("<th class=\"impl\">{}</th>", escaped(implementation.name));
+      out << fmt::format("<th class=\"impl\">{}</th>", xml_escaped(implementation.name));
     }
   }
   out << "</tr>\n";
   for (const auto& row : rows) {
-    out << fmt::format("<tr><td class=\"check\">{}</td>", escaped(row));
+    out << fmt::format("<tr><td class=\"check\">{}</td>", xml_escaped(row));
     for (const auto& implementation : implementations) {
       if (implementation.name == kDemos)
         continue;
@@ -300,7 +302,7 @@ void write_html(const Summary& summary, std::ostream& out) {
            "each test a property of one demo.</p>\n<table id=\"demo-tests\">\n";
     for (const std::size_t i : demo_tests) {
       out << fmt::format("<tr><td class=\"check\">{}</td>{}</tr>\n",
-                         escaped(summary.tests[i].check), verdict_cell(i));
+                         xml_escaped(summary.tests[i].check), verdict_cell(i));
     }
     out << "</table>\n";
   }
@@ -314,23 +316,24 @@ void write_html(const Summary& summary, std::ostream& out) {
     out << fmt::format(
         "<details id=\"t{}\" class=\"{}\"{}><summary>{} {} <code>{}</code> ({}): {}</summary>\n", i,
         to_string(test.verdict), test.verdict == Outcome::Verdict::skip ? "" : " open",
-        to_string(test.verdict), escaped(test.implementation), escaped(row_name(test)),
-        escaped(test.check), escaped(test.reason));
+        to_string(test.verdict), xml_escaped(test.implementation), xml_escaped(row_name(test)),
+        xml_escaped(test.check), xml_escaped(test.reason));
     // What a person pastes into a shell, first: on a line of its own, whole.
     if (!test.reproduce.empty()) {
-      out << "<p>rerun this check alone:</p>\n<pre class=\"rerun\">" << escaped(test.reproduce)
+      out << "<p>rerun this check alone:</p>\n<pre class=\"rerun\">" << xml_escaped(test.reproduce)
           << "</pre>\n";
     }
     if (!test.by_hand.empty() && test.verdict != Outcome::Verdict::skip) {
       out << "<p>by hand, on a server you started on PORT:</p>\n<pre class=\"by-hand\">"
-          << escaped(test.by_hand) << "</pre>\n";
+          << xml_escaped(test.by_hand) << "</pre>\n";
     }
     if (!test.details.empty())
-      out << "<pre>" << escaped(test.details) << "</pre>\n";
+      out << "<pre>" << xml_escaped(test.details) << "</pre>\n";
     // Links by name: report.html sits next to the evidence files in results/.
     const auto link = [](const std::string& file) {
       return fmt::format("<a href=\"{}\">{}</a>",
-                         escaped(std::filesystem::path(file).filename().string()), escaped(file));
+                         xml_escaped(std::filesystem::path(file).filename().string()),
+                         xml_escaped(file));
     };
     if (!test.capture.empty()) {
       out << fmt::format("<p>capture: {} (open with Wireshark, or tcpdump -nr)</p>\n",
@@ -343,7 +346,7 @@ void write_html(const Summary& summary, std::ostream& out) {
       if (file->empty())
         continue;
       out << fmt::format("<p>{}: {}</p>\n<pre>{}</pre>\n", label, link(*file),
-                         escaped(head_of_file(*file)));
+                         xml_escaped(head_of_file(*file)));
     }
     out << "</details>\n";
   }

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -285,7 +286,8 @@ std::string camel_case(std::string_view words) {
 // One name per check: a person who reads an ID in a report finds its gtest
 // name and its file without a lookup. robust/garbage-keeps-the-pool is the
 // test Impl/Robust.GarbageKeepsThePool/IMPLEMENTATION, in
-// suite/tests/robust_test.cpp.
+// suite/tests/robust_test.cpp; a family too long for one file continues in
+// PREFIX_SOMETHING_test.cpp (robust_when_full_test.cpp).
 TEST(Catalogue, OneNamePerCheck) {
   const Catalogue& listed = catalogue();
   ASSERT_TRUE(listed.problem.empty()) << listed.problem;
@@ -299,8 +301,9 @@ TEST(Catalogue, OneNamePerCheck) {
     EXPECT_EQ(check.at("gtest").get<std::string>(),
               "Impl/" + family + "." + camel_case(id.substr(slash + 1)))
         << id;
-    const std::string file = "suite/tests/" + prefix + "_test.cpp";
-    EXPECT_EQ(check.at("file").get<std::string>(), file) << id;
+    const std::string file = check.at("file").get<std::string>();
+    const std::regex in_its_family("suite/tests/" + prefix + "(_[a-z_]+)?_test\\.cpp");
+    EXPECT_TRUE(std::regex_match(file, in_its_family)) << id << ": " << file;
     EXPECT_TRUE(fs::exists(root / file)) << id << ": " << (root / file).string();
   }
 }
