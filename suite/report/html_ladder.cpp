@@ -44,6 +44,7 @@ std::vector<wire::Connection> to_draw(const std::vector<wire::Connection>& all) 
   }
   std::ranges::sort(chosen);
   std::vector<wire::Connection> drawn;
+  drawn.reserve(chosen.size());
   for (const std::size_t i : chosen) drawn.push_back(all[i]);
   return drawn;
 }
