@@ -39,7 +39,7 @@ td.check.recommended { font-style: italic; }
 th.impl { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
 .matrix-wrap { overflow: auto; max-height: 85vh; max-width: 100%; display: inline-block; }
 #matrix thead th { position: sticky; top: 0; background: #fff; z-index: 2; }
-#matrix td.check { position: sticky; left: 0; background: #fff; z-index: 1; }
+#matrix td.check { position: sticky; left: 0; background: #fff; z-index: 1; white-space: nowrap; }
 #matrix td { min-width: 2.2em; }
 td.pass { background: #cfc; } td.fail { background: #f99; } td.warn { background: #fd8; }
 td.skip { background: #ddd; } td.none { background: #fff; } td.flaky { background: #f9c; }
