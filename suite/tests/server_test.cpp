@@ -62,8 +62,7 @@ void ServerTest::SetUp() {
     RecordProperty(harness::kManifestProperty, std::filesystem::absolute(manifest().path).string());
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   if (const CheckDeclaration* check = find_check(test->test_suite_name(), test->name())) {
-    RecordProperty("check_id", check->info.id);
-    RecordProperty("level", std::string(to_string(check->info.level)));
+    record_catalogue_entry(*check);
     if (!check->info.by_hand.empty()) {
       RecordProperty("by_hand", harness::by_hand_command(check->info.by_hand, manifest().host,
                                                          harness::own_bin_dir().string()));
