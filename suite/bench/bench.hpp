@@ -41,7 +41,9 @@ struct Options {
   std::vector<std::string> only;   // design names to keep
   std::string json_path;
   std::string markdown_path;
-  int sources = 16;  // loopback source addresses the clients bind across
+  std::string svg_path;   // Figure 30.1 as an SVG (suite/report/bench_figure.hpp)
+  std::string html_path;  // the figure and the tables as one page
+  int sources = 16;       // loopback source addresses the clients bind across
   std::chrono::milliseconds timeout{10000};
   bool quiet = false;
   std::vector<std::string> argv;  // as given, for the report

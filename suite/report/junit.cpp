@@ -7,9 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include "markup.hpp"
+#include "xml_text.hpp"
 
 namespace csd::report {
+
+using harness::xml_escaped;
 
 namespace {
 
@@ -24,7 +26,8 @@ std::string testcase_name(const Outcome& test) {
 
 void write_testcase(const Outcome& test, bool flaky_allowed, std::ostream& out) {
   out << fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")",
-                     escaped(test.implementation), escaped(testcase_name(test)), test.seconds);
+                     xml_escaped(test.implementation), xml_escaped(testcase_name(test)),
+                     test.seconds);
   if (test.verdict == Outcome::Verdict::pass) {
     out << "/>\n";
     return;
@@ -44,24 +47,27 @@ void write_testcase(const Outcome& test, bool flaky_allowed, std::ostream& out) 
   switch (test.verdict) {
     case Outcome::Verdict::fail:
       out << fmt::format(R"(      <failure message="{}" type="failure">{}{}</failure>)",
-                         escaped(test.reason), escaped(test.details), escaped(evidence))
+                         xml_escaped(test.reason), xml_escaped(test.details), xml_escaped(evidence))
           << "\n";
       break;
     case Outcome::Verdict::warn:
       out << fmt::format("      <system-out>WARNING (recommended check): {}\n{}{}</system-out>\n",
-                         escaped(test.reason), escaped(test.details), escaped(evidence));
+                         xml_escaped(test.reason), xml_escaped(test.details),
+                         xml_escaped(evidence));
       break;
     case Outcome::Verdict::skip:
-      out << fmt::format(R"(      <skipped message="{}"/>)", escaped(test.reason)) << "\n";
+      out << fmt::format(R"(      <skipped message="{}"/>)", xml_escaped(test.reason)) << "\n";
       break;
     case Outcome::Verdict::flaky:
       // A failure, unless csd-report --allow-flaky let the run pass with it.
       if (flaky_allowed)
         out << fmt::format("      <system-out>FLAKY (allowed): {}\n{}{}</system-out>\n",
-                           escaped(test.reason), escaped(test.details), escaped(evidence));
+                           xml_escaped(test.reason), xml_escaped(test.details),
+                           xml_escaped(evidence));
       else
         out << fmt::format(R"(      <failure message="{}" type="flaky">{}{}</failure>)",
-                           escaped(test.reason), escaped(test.details), escaped(evidence))
+                           xml_escaped(test.reason), xml_escaped(test.details),
+                           xml_escaped(evidence))
             << "\n";
       break;
     case Outcome::Verdict::pass:
@@ -89,7 +95,7 @@ void write_junit(const Summary& summary, std::ostream& out) {
     const Tally& tally = summary.by_implementation.at(implementation);
     out << fmt::format(R"(  <testsuite name="{}" tests="{}" failures="{}" errors="0")"
                        R"( skipped="{}" time="{:.3f}">)",
-                       escaped(implementation), tests.size(),
+                       xml_escaped(implementation), tests.size(),
                        failures_of(tally, summary.flaky_allowed), tally.skipped, tally.seconds)
         << "\n";
     for (const Outcome* test : tests) write_testcase(*test, summary.flaky_allowed, out);

@@ -20,7 +20,8 @@ json tally_json(const Tally& tally) {
 json outcome_json(const Outcome& test) {
   json evidence = json::object();
   for (const auto& [kind, file] :
-       {std::pair{"capture", &test.capture}, std::pair{"server_output", &test.server_output},
+       {std::pair{"capture", &test.capture}, std::pair{"wire", &test.wire},
+        std::pair{"server_output", &test.server_output},
         std::pair{"process_tree", &test.process_tree}}) {
     // By name: report.json sits next to the evidence files.
     if (!file->empty())

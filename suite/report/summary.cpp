@@ -375,6 +375,7 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
       outcome.check = check;
       outcome.check_id = test.value("check_id", "");
       outcome.level = test.value("level", "");
+      outcome.statement = test.value("statement", "");
       outcome.test = suite.value("name", "?") + "." + test.value("name", "?");
       outcome.manifest = test.value(harness::kManifestProperty, "");
       if (outcome.manifest.empty() && invocation && implementation != kDemos) {
@@ -390,11 +391,11 @@ void add_results(const json& report, Summary& summary, const std::filesystem::pa
         return file.empty() ? file : (results_dir / file).string();
       };
       outcome.capture = evidence("capture");
+      outcome.wire = evidence("wire");
       outcome.server_output = evidence("server_output");
       outcome.process_tree = evidence("process_tree");
       outcome.slow = test.value("slow", "");
-      for (const char* figure :
-           {"distribution", "wakeups_per_connection", "observed_model", "observed"}) {
+      for (const char* figure : kFigures) {
         if (test.contains(figure) && test[figure].is_string())
           outcome.figures[figure] = test[figure].get<std::string>();
       }

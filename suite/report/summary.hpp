@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -63,16 +64,18 @@ struct Outcome {
   // flaky: under --repeat, failed in some of the runs and passed in the others.
   enum class Verdict { pass, fail, warn, skip, flaky };
   std::string implementation;
-  std::string check;     // Size.SmallRepliesExact
-  std::string check_id;  // size/small-replies-exact ("" for a demo's test)
-  std::string test;      // googletest's full name: Impl/Size.SmallRepliesExact/csd_fork
-  std::string manifest;  // the implementation's manifest, an absolute path, if known
-  std::string level;     // "required" or "recommended" ("" for a demo's test)
+  std::string check;      // Size.SmallRepliesExact
+  std::string check_id;   // size/small-replies-exact ("" for a demo's test)
+  std::string test;       // googletest's full name: Impl/Size.SmallRepliesExact/csd_fork
+  std::string manifest;   // the implementation's manifest, an absolute path, if known
+  std::string level;      // "required" or "recommended" ("" for a demo's test)
+  std::string statement;  // the catalogue's: what the check asserts ("" for a demo's test)
   Verdict verdict = Verdict::pass;
   double seconds = 0;
   std::string reason;         // a failure's or a skip's, one line
   std::string details;        // every failure's whole text (fail, warn)
-  std::string capture;        // the .pcap a failed check kept, if any
+  std::string capture;        // the .pcap a failed check (or a demo) kept, if any
+  std::string wire;           // its transcript beside it (.wire.txt), if any
   std::string server_output;  // the server's output, kept by a failed check
   std::string process_tree;   // the server's processes at the failure, likewise
   // A check cut short by its budget: "made 312 of 1000 exchanges within its
@@ -88,12 +91,18 @@ struct Outcome {
   int runs = 1;             // --repeat K: K
   int failed_runs = 0;      // of which failed (a flaky test: "3 of 5 failed")
   bool unfinished = false;  // no result: its csd-suite died (the reason says how)
-  // The figures a check recorded for the report's charts: "distribution"
-  // (connections per worker, space-separated), "wakeups_per_connection"; and
+  // What a check recorded for the report (kFigures): for its charts
+  // "distribution" (connections per worker, space-separated) and
+  // "wakeups_per_connection"; for the matrix's close row "close" (FIN, RST,
+  // "FIN, then RST", none); for the demo gallery "demo_output", the program's own;
   // shape/declared-model's observation: "observed_model" (fork, ..., unknown)
   // and "observed" (its summary in words).
   std::map<std::string, std::string> figures;
 };
+
+// The properties of a test that Outcome::figures keeps.
+inline constexpr std::array<const char*, 6> kFigures = {
+    "distribution", "wakeups_per_connection", "close", "demo_output", "observed_model", "observed"};
 
 // "pass", "fail", "warn", "skip", "flaky": the verdict as report.json and the HTML
 // page spell it.

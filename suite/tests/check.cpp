@@ -102,6 +102,12 @@ void run_only_checks_of_implementations() {
       dash == std::string::npos ? narrowed : narrowed + filter.substr(dash);
 }
 
+void record_catalogue_entry(const CheckDeclaration& check) {
+  ::testing::Test::RecordProperty("check_id", check.info.id);
+  ::testing::Test::RecordProperty("level", std::string(to_string(check.info.level)));
+  ::testing::Test::RecordProperty("statement", check.info.statement);
+}
+
 namespace detail {
 
 std::optional<std::string> needs_missing_feature(const harness::Manifest& implementation) {
@@ -122,8 +128,7 @@ std::optional<std::string> needs_missing_feature(const harness::Manifest& implem
     // What ServerTest::SetUp records for a check that runs, so that the
     // report attributes the skip as it would a verdict.
     ::testing::Test::RecordProperty("implementation", implementation.name);
-    ::testing::Test::RecordProperty("check_id", check->info.id);
-    ::testing::Test::RecordProperty("level", std::string(to_string(check->info.level)));
+    record_catalogue_entry(*check);
     ::testing::Test::RecordProperty("model", implementation.model);
     ::testing::Test::RecordProperty("skipped_because", *missing);
   }

@@ -129,6 +129,10 @@ const std::vector<CheckDeclaration>& declared_checks();
 // or nullptr for a test that is no check of an implementation (a demo's).
 const CheckDeclaration* find_check(std::string_view test_suite, std::string_view test_name);
 
+// Records the running test's catalogue entry as properties the report reads:
+// "check_id", "level" and "statement" (what it asserts, shown on hover).
+void record_catalogue_entry(const CheckDeclaration& check);
+
 // csd-suite --checks and --skip-checks: ID patterns (fnmatch: 'size/*').
 struct CheckSelection {
   std::vector<std::string> include;  // empty: every check

@@ -126,6 +126,9 @@ CSD_CHECK(
       [&](const Segment& s) {
         return s.from(server_port) && s.dst_port == client_port && (s.fin() || s.rst());
       });
+  // How it closed, for the report's matrix (as the Autobahn test suite's close behaviour):
+  // "FIN", "RST", "none", and below "FIN, then RST".
+  RecordProperty("close", !server_end ? "none" : server_end->rst() ? "RST" : "FIN");
   ASSERT_TRUE(server_end) << "expected the server to close with a FIN after the reply; "
                           << server_end.failure;
   ASSERT_FALSE(server_end->rst())
@@ -147,6 +150,8 @@ CSD_CHECK(
     if (s.from(server_port) && s.dst_port == client_port && s.rst())
       resets.push_back(s);
   }
+  if (!resets.empty())
+    RecordProperty("close", "FIN, then RST");
   EXPECT_TRUE(resets.empty()) << "expected no RST from the server (port " << server_port
                               << ") to the client (port " << client_port << "), observed "
                               << resets.size() << ": " << describe_all(resets) << "\n"

@@ -30,10 +30,14 @@ using Judge = std::function<void(const std::vector<uint32_t>&)>;
 // payload sizes of the segments the server sent, in order, while the capture
 // is still there to be saved as evidence if it fails. The sizes are recorded
 // as "<cork>_data_segments" and "<cork>_segment_sizes". Skips without CAP_NET_RAW.
-void judge_data_segments(const std::string& cork, const Judge& judge) {
+// A test of one connection keeps its capture for the report's demo gallery.
+enum class Keep : bool { no, yes };
+void judge_data_segments(const std::string& cork, const Judge& judge, Keep keep = Keep::yes) {
   const auto server = start_demo_server("csd-cork", {"--cork", cork});
   const uint16_t port = server->port();
   CSD_START_CAPTURE(cap, port);
+  if (keep == Keep::yes)
+    cap->keep();
 
   client::StepResult failure;
   auto connection =
@@ -81,13 +85,18 @@ TEST(Cork, OffNodelayHeaderLeavesAlone) {
 // The same response, corked and not: the cork saves the header's segment.
 TEST(Cork, FewerSegmentsThanNodelay) {
   std::size_t corked = 0;
-  judge_data_segments("on", [&](const std::vector<uint32_t>& sizes) { corked = sizes.size(); });
+  // Two connections, one evidence file name: neither is kept when it passes.
+  judge_data_segments(
+      "on", [&](const std::vector<uint32_t>& sizes) { corked = sizes.size(); }, Keep::no);
   if (HasFatalFailure() || IsSkipped())
     return;
-  judge_data_segments("off", [&](const std::vector<uint32_t>& sizes) {
-    EXPECT_LT(corked, sizes.size())
-        << "data segments with TCP_CORK (" << corked << ") should be fewer than with TCP_NODELAY";
-  });
+  judge_data_segments(
+      "off",
+      [&](const std::vector<uint32_t>& sizes) {
+        EXPECT_LT(corked, sizes.size()) << "data segments with TCP_CORK (" << corked
+                                        << ") should be fewer than with TCP_NODELAY";
+      },
+      Keep::no);
 }
 
 }  // namespace

@@ -105,7 +105,10 @@ std::string first_lines(const std::string& text, std::size_t count, const fs::pa
 }  // namespace
 
 EvidenceCapture::~EvidenceCapture() {
-  if (!::testing::Test::HasFailure())
+  // A kept capture of a passing test only where the run keeps its results:
+  // not in whatever directory someone ran csd-suite from by hand.
+  const bool failed = ::testing::Test::HasFailure();
+  if (!failed && !(keep_ && results_dir()))
     return;
   const std::string port = fmt::format("port {}", capture_.port());
   save_evidence("capture", harness::evidence::kCapture, "capture of " + port,
@@ -121,6 +124,8 @@ EvidenceCapture::~EvidenceCapture() {
                   if (!out.flush())
                     throw std::runtime_error("cannot write " + file.string());
                 });
+  if (!failed)
+    return;  // kept for the report: the log is for failures
   std::cout << "on the wire, " << port << " (seq and ack relative, as tcpdump without -S):\n"
             << (story.empty()
                     ? "(no segments)\n"

@@ -4,7 +4,8 @@
 // "capture" (the packets, a .pcap), "wire" (their transcript, a .wire.txt
 // beside the .pcap, also printed in the log: suite/wire/ladder.hpp),
 // "server_output" and "process_tree" (the server's output and its processes
-// at the failure, written by ServerTest). A passing test leaves nothing behind.
+// at the failure, written by ServerTest). A passing test leaves nothing behind,
+// but for a demo's capture kept with keep(): the report's demo gallery draws it.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +27,14 @@ class EvidenceCapture {
   harness::Capture* operator->() { return &capture_; }
   harness::Capture& operator*() { return capture_; }
 
+  // Saves the .pcap and its transcript whatever the verdict, where the run
+  // keeps its results: a demo's one connection, which the report draws in its
+  // gallery (a few kB).
+  void keep() { keep_ = true; }
+
  private:
   harness::Capture capture_;
+  bool keep_ = false;
 };
 
 // Starts an EvidenceCapture of `port` in `capture` where the machine can

@@ -39,6 +39,7 @@ void check_server_close(bool graceful) {
                                                   : std::vector<std::string>{});
   const uint16_t port = server->port();
   CSD_START_CAPTURE(cap, port);
+  cap->keep();  // the report's demo gallery draws it
 
   client::StepResult failure;
   auto conn = client::Connection::open({server->host(), port}, harness::deadline_in(5s), &failure);
@@ -63,6 +64,9 @@ void check_server_close(bool graceful) {
                                : fin      ? "FIN, no RST"
                                : rst      ? "RST, no FIN"
                                           : "neither FIN nor RST";
+  // What the server says it did, for the report's gallery: it prints after its close().
+  if (server->wait_for_output("closed with", 2000ms))
+    ::testing::Test::RecordProperty("demo_output", server->output());
   const std::string expected = graceful ? "FIN, no RST" : "RST, no FIN";
   if (observed != expected)
     ADD_FAILURE() << "expected: " << expected << " from the server's port " << port

@@ -62,8 +62,7 @@ void ServerTest::SetUp() {
     RecordProperty(harness::kManifestProperty, std::filesystem::absolute(manifest().path).string());
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   if (const CheckDeclaration* check = find_check(test->test_suite_name(), test->name())) {
-    RecordProperty("check_id", check->info.id);
-    RecordProperty("level", std::string(to_string(check->info.level)));
+    record_catalogue_entry(*check);
     if (!check->info.by_hand.empty()) {
       RecordProperty("by_hand", harness::by_hand_command(check->info.by_hand, manifest().host,
                                                          harness::own_bin_dir().string()));
@@ -133,37 +132,34 @@ client::Protocol client_protocol(harness::WireProtocol p) {
 }
 }  // namespace
 
-client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
+client::FetchResult ServerTest::fetch_waiting(uint64_t bytes, bool bare,
+                                              std::chrono::milliseconds scaled_timeout) {
   client::FetchOptions options;
   options.protocol = client_protocol(manifest().protocol);
   options.bytes = bytes;
   options.bare = bare;
-  options.timeout = harness::scaled_ms(options.timeout);
+  options.timeout = scaled_timeout;
   // A deadline too: under --network loss the FIN after an echo's half-close
   // can be lost and retransmitted more than once (200 ms RTO, doubling).
   options.echo_close_wait = harness::scaled_ms(options.echo_close_wait);
   return client::fetch(target(), options);
 }
 
+client::FetchResult ServerTest::fetch(uint64_t bytes, bool bare) {
+  return fetch_waiting(bytes, bare, harness::scaled_ms(client::FetchOptions{}.timeout));
+}
+
 client::FetchResult ServerTest::fetch_within(uint64_t bytes, std::chrono::milliseconds timeout) {
-  client::FetchOptions options;
-  options.protocol = client_protocol(manifest().protocol);
-  options.bytes = bytes;
-  options.timeout = harness::scaled_ms(timeout);
-  return client::fetch(target(), options);
+  return fetch_waiting(bytes, false, harness::scaled_ms(timeout));
 }
 
 client::FetchResult ServerTest::fetch_until_budget_ends(uint64_t bytes) {
-  client::FetchOptions options;
-  options.protocol = client_protocol(manifest().protocol);
-  options.bytes = bytes;
   // The second kept back is for judging and stopping the server, which the
   // budget covers too. Without a budget (ends_at is then far away), 30 s (scaled).
   const auto ends = std::min(harness::budget::ends_at(), harness::deadline_in(30s) + 1s);
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       ends - std::chrono::steady_clock::now() - 1s);
-  options.timeout = std::max(left, std::chrono::milliseconds(1s));
-  return client::fetch(target(), options);
+  return fetch_waiting(bytes, false, std::max(left, std::chrono::milliseconds(1s)));
 }
 
 void ServerTest::expect_exact_exchanges(std::initializer_list<uint64_t> sizes,

@@ -116,6 +116,10 @@ class ServerTest : public ::testing::Test {
   }
 
  private:
+  // One exchange, waiting at most `scaled_timeout` (already scaled) for it.
+  client::FetchResult fetch_waiting(uint64_t bytes, bool bare,
+                                    std::chrono::milliseconds scaled_timeout);
+
   const harness::Manifest& manifest_;
   harness::LaunchOptions launch_;
   bool full_pool_first_ = false;

@@ -65,10 +65,12 @@ void check_sigpipe(PeerClose peer, std::string_view mode) {
       peer == PeerClose::fin ? std::vector<std::string>{"--graceful"} : std::vector<std::string>{});
   const uint16_t port = server->port();
   CSD_START_CAPTURE(cap, port);
+  cap->keep();  // the report's demo gallery draws it
 
   harness::ChildProcess demo({demo_path("csd-sigpipe").string(), "-i", server->host(), "-p",
                               std::to_string(port), "--sigpipe", std::string(mode)});
   const std::optional<int> status = demo.wait_exit(kDemoTimeout);
+  ::testing::Test::RecordProperty("demo_output", demo.output());  // for the report's gallery
 
   // First the 6-byte line the server waits for. RST case: the writes fail on the client's host,
   // so the RST is the last word on the wire. 5.13 case: the first write goes out, the server's

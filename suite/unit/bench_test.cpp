@@ -1,7 +1,7 @@
 // csd-bench on a tiny load: the baseline, csd-iterative and csd-prefork, 5
 // clients x 4 connections x 4000 bytes, one repetition. Checks what it
-// writes (the JSON document, and the Markdown and terminal tables rendered
-// from it), never a time.
+// writes (the JSON document, the Markdown and terminal tables and the
+// figure rendered from it), never a time.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -64,19 +64,30 @@ class CsdBench : public ::testing::Test {
         std::filesystem::path(::testing::TempDir()) / fmt::format("csd-bench-test-{}", ::getpid());
     std::filesystem::create_directories(dir);
     const std::string impls = CSD_FIXTURE_IMPLS;
-    result_ = harness::run_to_completion(
-        {CSD_BENCH, "-q", "--impl", impls + "/iterative.json", "--impl", impls + "/prefork.json",
-         "--clients", "5", "--conns", "4", "--bytes", "4000", "--reps", "1", "--json",
-         (dir / "bench.json").string(), "--markdown", (dir / "bench.md").string()},
-        60s);
+    result_ = harness::run_to_completion({CSD_BENCH,    "-q",
+                                          "--impl",     impls + "/iterative.json",
+                                          "--impl",     impls + "/prefork.json",
+                                          "--clients",  "5",
+                                          "--conns",    "4",
+                                          "--bytes",    "4000",
+                                          "--reps",     "1",
+                                          "--json",     (dir / "bench.json").string(),
+                                          "--markdown", (dir / "bench.md").string(),
+                                          "--svg",      (dir / "bench.svg").string(),
+                                          "--html",     (dir / "bench.html").string()},
+                                         60s);
     document_ = json::parse(read_text(dir / "bench.json"), nullptr, false);
     markdown_ = read_text(dir / "bench.md");
+    svg_ = read_text(dir / "bench.svg");
+    html_ = read_text(dir / "bench.html");
     std::filesystem::remove_all(dir);
   }
 
   static inline harness::RunResult result_;
   static inline json document_;
   static inline std::string markdown_;
+  static inline std::string svg_;
+  static inline std::string html_;
 };
 
 TEST_F(CsdBench, ExitsZeroWithOneValidRunPerDesign) {
@@ -162,6 +173,27 @@ TEST_F(CsdBench, TablesShowTheJsonFiguresOverheadFirst) {
     EXPECT_THAT(markdown_, HasSubstr(cells)) << "no Markdown row for " << design;
     EXPECT_THAT(result_.output, HasSubstr(design));
   }
+}
+
+// --svg: Figure 30.1 drawn from the same summary, a bar per design in each
+// of its three charts, each saying its value on hover; --html: the figure
+// inline, and the tables.
+TEST_F(CsdBench, FigureHasABarPerDesignForOverheadConnsAndP99) {
+  EXPECT_THAT(svg_, ::testing::StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_THAT(svg_, HasSubstr("5 clients × 4 conns × 4000 bytes"));
+  for (const auto& design : kDesigns) {
+    const json& row = row_of(document_, design);
+    const std::string name = design + (row.value("baseline", false) ? " (baseline)" : "");
+    EXPECT_THAT(svg_, HasSubstr(fmt::format("<title>{}: {:.1f} µs per connection</title>", name,
+                                            number_at(row, "/overhead_us_per_conn", design))));
+    EXPECT_THAT(svg_, HasSubstr(fmt::format("<title>{}: {:.0f} conn/s</title>", name,
+                                            number_at(row, "/median/conns_per_s", design))));
+    EXPECT_THAT(svg_, HasSubstr(fmt::format("<title>{}: {:.0f} µs</title>", name,
+                                            number_at(row, "/median/latency_p99_us", design))));
+  }
+  EXPECT_THAT(html_, HasSubstr("<figure>\n" + svg_));
+  EXPECT_THAT(html_, HasSubstr("overhead µs/conn"));  // the tables
+  EXPECT_THAT(html_, Not(HasSubstr("<script")));
 }
 
 TEST_F(CsdBench, AnUnknownDesignIsBadUsage) {

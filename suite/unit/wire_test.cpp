@@ -33,6 +33,7 @@
 #include "ladder.hpp"
 #include "run.hpp"
 #include "temp_dir.hpp"
+#include "xml_text.hpp"
 
 namespace csd::wire {
 namespace {
@@ -431,8 +432,9 @@ TEST(WireModel, AFoldNeverHidesAMarkedSegment) {
 }
 
 TEST(WireModel, TextIsEscapedForXml) {
-  EXPECT_EQ(xml_escaped(R"(a<b>&"c'd)"), "a&lt;b&gt;&amp;&quot;c&apos;d");
-  EXPECT_EQ(xml_escaped("bell\a"), "bell?");
+  using harness::xml_escaped;
+  EXPECT_EQ(xml_escaped(R"(a<b>&"c'd)"), "a&lt;b&gt;&amp;&quot;c'd");
+  EXPECT_EQ(xml_escaped("bell\a, line\r\n\t"), "bell?, line\r\n\t");
 }
 
 TEST(WireModel, NoSegmentsIsAnEmptyStory) {

@@ -10,9 +10,12 @@
 #include <tuple>
 #include <utility>
 
+#include "xml_text.hpp"
+
 namespace csd::wire {
 
 using harness::Segment;
+using harness::xml_escaped;
 using std::chrono::microseconds;
 
 namespace {
@@ -325,34 +328,6 @@ std::string transcript(const std::vector<Connection>& connections) {
       else
         out += fold_text(std::get<Fold>(row));
       out += "\n";
-    }
-  }
-  return out;
-}
-
-std::string xml_escaped(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 allows no control character but tab and newline.
-        out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? '?' : c;
     }
   }
   return out;

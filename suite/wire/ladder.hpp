@@ -124,7 +124,5 @@ std::string label(const Fold& fold);
 std::vector<std::string_view> mark_words(uint8_t marks);
 // "0.000077": seconds with six decimals, from whole microseconds.
 std::string seconds(std::chrono::microseconds time);
-// Text as XML character data or an attribute value.
-std::string xml_escaped(std::string_view text);
 
 }  // namespace csd::wire

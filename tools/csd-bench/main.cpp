@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "bench.hpp"
+#include "bench_figure.hpp"
 #include "status_line.hpp"
 
 namespace {
@@ -143,6 +144,8 @@ int bench(const Options& options) {
   const std::vector<Design> designs = find_designs(options, skipped);
   auto json_file = open_output(options.json_path);
   auto markdown_file = open_output(options.markdown_path);
+  auto svg_file = open_output(options.svg_path);
+  auto html_file = open_output(options.html_path);
   for (const auto& why : skipped) fmt::print(stderr, "csd-bench: skipping {}\n", why);
 
   const std::vector<LoadPoint> points = load_points(options);
@@ -204,13 +207,19 @@ int bench(const Options& options) {
   document["interrupted"] = document["runs"].size() < plan.size();
   document["summary"] = summarize(document);
 
-  fmt::print("{}", text_report(document));
+  const std::string tables = text_report(document);
+  fmt::print("{}", tables);
   std::fflush(stdout);
   if (json_file)
     *json_file << document.dump(2) << "\n";
   if (markdown_file)
     *markdown_file << markdown_report(document);
-  if ((json_file && !json_file->flush()) || (markdown_file && !markdown_file->flush())) {
+  if (svg_file)
+    *svg_file << csd::report::bench_figure_svg(document);
+  if (html_file)
+    csd::report::write_bench_html(document, tables, *html_file);
+  const auto written = [](std::optional<std::ofstream>& file) { return !file || file->flush(); };
+  if (!written(json_file) || !written(markdown_file) || !written(svg_file) || !written(html_file)) {
     fmt::print(stderr, "csd-bench: writing the results failed\n");
     return kExitInvalidRuns;
   }

@@ -36,7 +36,8 @@ constexpr const char* kDescription = R"(NAME
 
 SYNOPSIS
   csd-bench [--clients N,...] [--bytes B,...] [--conns N] [--reps R] [--seed S]
-            [--impl FILE.json]... [--only NAME]... [--json FILE] [--markdown FILE] [-q]
+            [--impl FILE.json]... [--only NAME]... [--json FILE] [--markdown FILE]
+            [--svg FILE] [--html FILE] [-q]
 
 DESCRIPTION
   Every design under the same load, a fresh server per run, interleaved over repetitions
@@ -64,6 +65,7 @@ EXAMPLES
   csd-bench                                     the default matrix, about two minutes
   csd-bench --only csd-fork --only csd-prefork --bytes 4000 --reps 5
   csd-bench --json bench.json --markdown bench.md
+  csd-bench --clients 5 --bytes 4000 --reps 1 --svg figure.svg --html bench.html
 
 SEE ALSO
   csd-client(1), csd-suite(1), docs/BENCHMARKS.md)";
@@ -118,6 +120,9 @@ std::variant<Options, int> parse_options(int argc, char** argv, unsigned cores) 
   app.add_option("--only", o.only, "Keep only these designs (repeatable; the baseline runs too)");
   app.add_option("--json", o.json_path, "Write every run and the summary as JSON to FILE");
   app.add_option("--markdown", o.markdown_path, "Write the tables as Markdown to FILE");
+  app.add_option("--svg", o.svg_path,
+                 "Draw Figure 30.1 (overhead, conn/s and p99 per design) as SVG to FILE");
+  app.add_option("--html", o.html_path, "Write the figure and the tables as one page to FILE");
   app.add_option("--sources", o.sources,
                  "Bind client connections across 127.0.0.1..127.0.0.N (default 16)")
       ->check(CLI::Range(1, 65536));

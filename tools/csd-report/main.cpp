@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "baseline.hpp"
+#include "grade_outputs.hpp"
 #include "html.hpp"
 #include "identify.hpp"
 #include "junit.hpp"
@@ -80,6 +81,7 @@ struct Options {
   std::vector<std::string> merge;
   std::optional<csd::report::Baseline> baseline;
   std::string rerun_failed;
+  std::optional<csd::report::Rubric> rubric;  // --grade
 };
 
 // The CPUs this process may run on.
@@ -144,6 +146,18 @@ int verdict_against_baseline(const Summary& summary, const Options& options) {
   return comparison.new_failures.empty() && !summary.tests.empty() ? 0 : kFailed;
 }
 
+// --grade: the submissions' points, printed and in DIR/grades/. A graded run
+// exits 0: a failed check is a grade, not an error of the run.
+int graded(const Summary& summary, const fs::path& dir, const Options& options) {
+  const auto submissions = csd::report::grade(summary, *options.rubric);
+  csd::report::print_grades(submissions, std::cout);
+  if (dir.empty())
+    return 0;
+  std::cout << "Grades in " << (dir / "grades").string()
+            << "/: NAME/results.json (Gradescope's format), class.csv, class.html\n";
+  return csd::report::write_grades(submissions, *options.rubric, dir / "grades") ? 0 : kUsage;
+}
+
 // What every run ends with: the summary, the reports, the exit status.
 int report(Summary& summary, const fs::path& dir, const Options& options, bool unfinished) {
   summary.flaky_allowed = options.allow_flaky;
@@ -151,8 +165,9 @@ int report(Summary& summary, const fs::path& dir, const Options& options, bool u
   const bool written = write_reports(summary, dir);
   std::cout << "Full results in " << dir.string() << "/: report.html (for people), junit.xml "
             << "(for CI), report.json (the verdicts), suite.log (the suite's output)\n";
-  const int verdict =
-      options.baseline ? verdict_against_baseline(summary, options) : verdict_of(summary, options);
+  const int verdict = options.rubric     ? graded(summary, dir, options)
+                      : options.baseline ? verdict_against_baseline(summary, options)
+                                         : verdict_of(summary, options);
   if (!written)
     return kUsage;
   if (unfinished) {
@@ -174,8 +189,9 @@ int summarize(const Options& options) {
     if (!write_reports(*summary, options.out))
       return kUsage;
   }
-  return options.baseline ? verdict_against_baseline(*summary, options)
-                          : verdict_of(*summary, options);
+  return options.rubric     ? graded(*summary, options.out, options)
+         : options.baseline ? verdict_against_baseline(*summary, options)
+                            : verdict_of(*summary, options);
 }
 
 std::string fmt_seconds(double seconds) {
@@ -559,7 +575,7 @@ DESCRIPTION
   0  every required check passed (recommended ones may have failed: warnings)
   1  a required check failed (with --strict: any check), or one was flaky (--repeat,
      unless --allow-flaky); also a run where no check ran. With --baseline: a failure
-     the baseline did not expect
+     the baseline did not expect. With --grade: never (a failed check is a grade)
   2  bad usage, a refused run (a bad manifest: csd-suite exits 2), an unreadable --from
      file, a refused --merge (folders of other csd versions, a test in two folders), a
      --rerun-failed DIR without report.json or whose manifests are gone, or a report that
@@ -591,6 +607,7 @@ EXAMPLES
   csd-report --repeat 5 my-server.json           every test five times: which are flaky?
   csd-report --baseline known.json my-server.json   fail only on a failure not in known.json
   csd-report --rerun-failed results -o again     the failures of results/ again: fixed yet?
+  csd-report --grade rubric.json -o class submissions/   grade a folder of manifests
   csd-report --identify my-server.json           which design is it? (no check runs)
   sudo csd-report --network 'loss 1%' my-server.json   every check on a lossy path
 
@@ -659,6 +676,14 @@ SEE ALSO
                  "{\"expected\": {\"NAME\": {\"CHECK-ID\": \"fail\"}}}): only a new failure "
                  "fails it; the summary lists new failures, fixed checks and those not run")
       ->check(CLI::ExistingFile);
+  std::string rubric;
+  app.add_option("--grade", rubric,
+                 "Grade each implementation (a submission) with RUBRIC.json's points per check "
+                 "({\"checks\": {\"size/*\": 2, \"*\": 1}}, docs/GRADING.md): prints the "
+                 "class, writes OUT/grades/ (Gradescope's results.json per submission, "
+                 "class.csv, class.html); exits 0 once graded")
+      ->check(CLI::ExistingFile)
+      ->excludes("--baseline");
   app.add_option("--rerun-failed", options.rerun_failed,
                  "Run again the tests that failed, warned or were flaky in the results folder "
                  "DIR (its report.json), over its manifests with its run's options, into -o "
@@ -687,6 +712,14 @@ SEE ALSO
       options.baseline = csd::report::read_baseline(baseline);
     } catch (const csd::report::BadBaseline& e) {
       std::cerr << "csd-report: --baseline " << e.what() << "\n";
+      return kUsage;
+    }
+  }
+  if (!rubric.empty()) {
+    try {
+      options.rubric = csd::report::read_rubric(rubric);
+    } catch (const csd::report::BadRubric& e) {
+      std::cerr << "csd-report: --grade " << e.what() << "\n";
       return kUsage;
     }
   }

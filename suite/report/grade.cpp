@@ -1,0 +1,195 @@
+#include "grade.hpp"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace csd::report {
+
+namespace {
+
+const std::set<std::string> kRubricKeys = {"format", "checks", "warning_share", "skipped",
+                                           "visibility"};
+const std::set<std::string> kVisibilities = {"visible", "hidden", "after_due_date",
+                                             "after_published"};
+
+double checked_points(const std::string& file, const std::string& pattern,
+                      const nlohmann::ordered_json& value) {
+  if (!value.is_number() || value.get<double>() < 0)
+    throw BadRubric(fmt::format("{}: checks: \"{}\": {} is no number of points (0 or more)", file,
+                                pattern, value.dump()));
+  return value.get<double>();
+}
+
+// What a test earns, of its check's points.
+double earned(Outcome::Verdict verdict, double points, const Rubric& rubric) {
+  switch (verdict) {
+    case Outcome::Verdict::pass:
+      return points;
+    case Outcome::Verdict::warn:
+      return points * rubric.warning_share;
+    case Outcome::Verdict::skip:
+      return rubric.skipped_earn_full ? points : 0;
+    case Outcome::Verdict::fail:
+    case Outcome::Verdict::flaky:
+      break;
+  }
+  return 0;
+}
+
+// Of two verdicts of one check (on 127.0.0.1 and on ::1), whether `a` is
+// the one that counts over `b`: a skip yields to any verdict that ran, and
+// among those the worse wins (fail, then flaky, then warn, then pass).
+bool worse(Outcome::Verdict a, Outcome::Verdict b) {
+  const auto rank = [](Outcome::Verdict v) {
+    switch (v) {
+      case Outcome::Verdict::skip:
+        return 0;
+      case Outcome::Verdict::pass:
+        return 1;
+      case Outcome::Verdict::warn:
+        return 2;
+      case Outcome::Verdict::flaky:
+        return 3;
+      case Outcome::Verdict::fail:
+        return 4;
+    }
+    return 4;
+  };
+  return rank(a) > rank(b);
+}
+
+std::string output_of(const Outcome& test) {
+  if (test.verdict == Outcome::Verdict::pass)
+    return test.slow.empty() ? "" : "passed, slowly: " + test.slow;
+  std::string out = fmt::format("{}: {}", to_string(test.verdict), test.reason);
+  if (test.verdict == Outcome::Verdict::flaky)
+    out += fmt::format(" ({} of {} runs failed)", test.failed_runs, test.runs);
+  if (!test.reproduce.empty())
+    out += "\nrerun: " + test.reproduce;
+  if (!test.by_hand.empty())
+    out += "\nby hand, on a server you started on PORT: " + test.by_hand;
+  return out;
+}
+
+}  // namespace
+
+std::optional<double> Rubric::points_of(std::string_view id) const {
+  const std::string text(id);
+  for (const auto& [pattern, value] : points) {
+    if (::fnmatch(pattern.c_str(), text.c_str(), 0) == 0)
+      return value;
+  }
+  return std::nullopt;
+}
+
+Rubric parse_rubric(std::string_view text, const std::string& file) {
+  Rubric rubric;
+  rubric.file = file;
+  nlohmann::ordered_json doc;  // ordered: the first pattern that matches wins
+  try {
+    doc = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw BadRubric(fmt::format("{}: not JSON: {}", file, e.what()));
+  }
+  if (!doc.is_object())
+    throw BadRubric(fmt::format("{}: expected an object with \"checks\"", file));
+  for (const auto& [key, value] : doc.items()) {
+    if (!kRubricKeys.contains(key))
+      throw BadRubric(
+          fmt::format("{}: unknown key \"{}\" (known: checks, warning_share, "
+                      "skipped, visibility, format)",
+                      file, key));
+  }
+  if (doc.contains("format") && doc["format"] != "csd-rubric/1")
+    throw BadRubric(fmt::format("{}: format {} is not csd-rubric/1", file, doc["format"].dump()));
+  if (!doc.contains("checks") || !doc["checks"].is_object() || doc["checks"].empty())
+    throw BadRubric(fmt::format(
+        "{}: expected \"checks\": {{\"PATTERN\": POINTS, ...}}, e.g. {{\"size/*\": 2, \"*\": 1}}",
+        file));
+  for (const auto& [pattern, value] : doc["checks"].items())
+    rubric.points.emplace_back(pattern, checked_points(file, pattern, value));
+  if (doc.contains("warning_share")) {
+    const auto& share = doc["warning_share"];
+    if (!share.is_number() || share.get<double>() < 0 || share.get<double>() > 1)
+      throw BadRubric(
+          fmt::format("{}: warning_share {} is not a number from 0 to 1", file, share.dump()));
+    rubric.warning_share = share.get<double>();
+  }
+  if (doc.contains("skipped")) {
+    const auto& skipped = doc["skipped"];
+    if (skipped != "not counted" && skipped != "full")
+      throw BadRubric(fmt::format("{}: skipped {} is neither \"not counted\" nor \"full\"", file,
+                                  skipped.dump()));
+    rubric.skipped_earn_full = skipped == "full";
+  }
+  if (doc.contains("visibility")) {
+    const auto& visibility = doc["visibility"];
+    if (!visibility.is_string() || !kVisibilities.contains(visibility.get<std::string>()))
+      throw BadRubric(
+          fmt::format("{}: visibility {} is not one of visible, hidden, "
+                      "after_due_date, after_published",
+                      file, visibility.dump()));
+    rubric.visibility = visibility.get<std::string>();
+  }
+  return rubric;
+}
+
+Rubric read_rubric(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in)
+    throw BadRubric(fmt::format("{}: cannot read it", file.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_rubric(text.str(), file.string());
+}
+
+std::vector<GradedSubmission> grade(const Summary& summary, const Rubric& rubric) {
+  std::map<std::string, GradedSubmission> by_name;  // sorted: the summary's order of rows
+  for (const Outcome& test : summary.tests) {
+    if (test.implementation == kDemos || test.check_id.empty())
+      continue;
+    const auto points = rubric.points_of(test.check_id);
+    if (!points)
+      continue;
+    const std::string name(row_of(test.implementation));
+    GradedSubmission& submission = by_name[name];
+    submission.name = name;
+    // A check run on ::1 too (NAME@ipv6) is one check: its worse verdict
+    // counts, so that declaring "ipv6" neither adds points nor costs any.
+    const bool on_ipv6 = is_ipv6_copy(test.implementation);
+    auto graded = std::ranges::find(submission.checks, test.check_id, &GradedCheck::name);
+    const bool first = graded == submission.checks.end();
+    if (first) {
+      submission.checks.push_back({.name = test.check_id, .verdict = test.verdict});
+      graded = std::prev(submission.checks.end());
+    }
+    if (first || worse(test.verdict, graded->verdict)) {
+      graded->verdict = test.verdict;
+      graded->output = (on_ipv6 ? "on ::1: " : "") + output_of(test);
+    }
+    const bool counted = graded->verdict != Outcome::Verdict::skip || rubric.skipped_earn_full;
+    graded->max_score = counted ? *points : 0;
+    graded->score = counted ? earned(graded->verdict, *points, rubric) : 0;
+  }
+  std::vector<GradedSubmission> submissions;
+  submissions.reserve(by_name.size());
+  for (auto& [name, submission] : by_name) {
+    for (const auto& check : submission.checks) {
+      submission.score += check.score;
+      submission.max_score += check.max_score;
+    }
+    submissions.push_back(std::move(submission));
+  }
+  return submissions;
+}
+
+}  // namespace csd::report

@@ -1,0 +1,122 @@
+// csd-report --grade: a rubric's points per check, in the formats graders
+// read. Verify: the first pattern that matches gives a check its points; a
+// warning earns its stated share; a skip is not counted unless the rubric
+// says so; a bad rubric is refused with what is wrong.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "grade.hpp"
+#include "grade_outputs.hpp"
+
+namespace {
+
+using csd::report::Outcome;
+using Verdict = csd::report::Outcome::Verdict;
+using ::testing::HasSubstr;
+
+Outcome outcome(const std::string& implementation, const std::string& id, Verdict verdict) {
+  Outcome test;
+  test.implementation = implementation;
+  test.check_id = id;
+  test.verdict = verdict;
+  if (verdict != Verdict::pass) {
+    test.reason = "expected 10 bytes, got 9";
+    test.reproduce = "csd-suite --impl /x/" + implementation + ".json --gtest_filter='...'";
+  }
+  return test;
+}
+
+TEST(Rubric, TheFirstPatternThatMatchesGivesThePoints) {
+  const auto rubric = csd::report::parse_rubric(
+      R"({"checks": {"size/split-request": 5, "size/*": 2, "shape/declared-model": 3, "*": 1}})");
+  EXPECT_EQ(rubric.points_of("size/split-request"), 5);
+  EXPECT_EQ(rubric.points_of("size/bare-request"), 2);
+  EXPECT_EQ(rubric.points_of("shape/declared-model"), 3);
+  EXPECT_EQ(rubric.points_of("close/fin-not-rst"), 1);
+  const auto only_size = csd::report::parse_rubric(R"({"checks": {"size/*": 2}})");
+  EXPECT_EQ(only_size.points_of("close/fin-not-rst"), std::nullopt) << "not graded";
+}
+
+TEST(Rubric, ABadOneIsRefusedWithWhatIsWrong) {
+  const auto refused = [](const std::string& text) {
+    try {
+      (void)csd::report::parse_rubric(text, "r.json");
+    } catch (const csd::report::BadRubric& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_THAT(refused("{"), HasSubstr("r.json: not JSON"));
+  EXPECT_THAT(refused(R"({"points": {}})"), HasSubstr("unknown key \"points\""));
+  EXPECT_THAT(refused(R"({"checks": {}})"), HasSubstr("expected \"checks\""));
+  EXPECT_THAT(refused(R"({"checks": {"*": -1}})"), HasSubstr("\"*\": -1 is no number of points"));
+  EXPECT_THAT(refused(R"({"checks": {"*": 1}, "warning_share": 2})"),
+              HasSubstr("warning_share 2 is not a number from 0 to 1"));
+  EXPECT_THAT(refused(R"({"checks": {"*": 1}, "skipped": "half"})"), HasSubstr("skipped"));
+  EXPECT_THAT(refused(R"({"checks": {"*": 1}, "visibility": "public"})"),
+              HasSubstr("visibility \"public\""));
+}
+
+TEST(Grade, VerdictsBecomePoints) {
+  const auto rubric = csd::report::parse_rubric(
+      R"({"checks": {"size/*": 2, "*": 1}, "warning_share": 0.25, "visibility": "hidden"})",
+      "rubric.json");
+  csd::report::Summary summary;
+  summary.tests = {outcome("alice", "size/a", Verdict::pass),
+                   outcome("alice", "close/fin-not-rst", Verdict::warn),
+                   outcome("alice", "pool/x", Verdict::skip),
+                   outcome("alice@ipv6", "size/a", Verdict::fail),
+                   outcome("bob", "size/a", Verdict::flaky),
+                   outcome("demos", "", Verdict::fail)};
+  const auto graded = csd::report::grade(summary, rubric);
+  ASSERT_EQ(graded.size(), 2U) << "alice (with her ::1 copy) and bob; the demos are no submission";
+  const auto& alice = graded[0];
+  EXPECT_EQ(alice.name, "alice");
+  ASSERT_EQ(alice.checks.size(), 3U) << "size/a on ::1 is size/a";
+  EXPECT_EQ(alice.checks[0].verdict, Verdict::fail) << "failed on ::1: the worse verdict counts";
+  EXPECT_EQ(alice.checks[0].score, 0);
+  EXPECT_EQ(alice.checks[1].score, 0.25) << "a warning earns the rubric's share";
+  EXPECT_EQ(alice.checks[2].max_score, 0) << "a skip is not counted";
+  EXPECT_EQ(alice.score, 0.25);
+  EXPECT_EQ(alice.max_score, 3);
+  EXPECT_EQ(graded[1].score, 0) << "a flaky test earns nothing";
+
+  const auto results = csd::report::gradescope_results(alice, rubric);
+  EXPECT_EQ(results["score"], 0.25);
+  EXPECT_EQ(results["max_score"], 3);
+  ASSERT_EQ(results["tests"].size(), 3U);
+  const auto& failed = results["tests"][0];
+  EXPECT_EQ(failed["status"], "failed");
+  EXPECT_EQ(failed["visibility"], "hidden");
+  EXPECT_THAT(failed["output"].get<std::string>(),
+              HasSubstr("on ::1: fail: expected 10 bytes, got 9\nrerun: csd-suite --impl "
+                        "/x/alice@ipv6"));
+  EXPECT_EQ(results["tests"][1]["status"], "failed") << "a warning";
+
+  std::ostringstream csv;
+  csd::report::write_class_csv(graded, csv);
+  EXPECT_EQ(csv.str(),
+            "submission,score,max_score,size/a,close/fin-not-rst,pool/x\n"
+            "alice,0.25,3,0,0.25,0\n"
+            "bob,0,2,0,,\n");
+  const auto page = csd::report::class_page(graded, rubric);
+  EXPECT_THAT(page, HasSubstr("<tr id=\"alice\"><td class=\"name\">alice</td>"
+                              "<td class=\"total\">0.25 / 3</td>"));
+  EXPECT_THAT(page, HasSubstr("<td class=\"none\" title=\"not run\"></td>"));
+}
+
+TEST(Grade, SkippedEarnFullWhenTheRubricSaysSo) {
+  const auto rubric = csd::report::parse_rubric(R"({"checks": {"*": 1}, "skipped": "full"})");
+  csd::report::Summary summary;
+  summary.tests = {outcome("carol", "pool/x", Verdict::skip)};
+  const auto graded = csd::report::grade(summary, rubric);
+  ASSERT_EQ(graded.size(), 1U);
+  EXPECT_EQ(graded[0].score, 1);
+  EXPECT_EQ(graded[0].max_score, 1);
+  EXPECT_EQ(csd::report::gradescope_results(graded[0], rubric)["tests"][0]["status"], "passed");
+}
+
+}  // namespace
