@@ -17,7 +17,7 @@ class Echo : public ServerTest {
 // Every check of the family: the echo protocol, whatever the design; again
 // over ::1 for a manifest that serves IPv6 too.
 constexpr harness::AppliesTo kSpeaksEcho{.protocol = harness::WireProtocol::echo};
-constexpr Runs kAlsoOverIpv6{.on_ipv6_copy = true};
+const Runs kAlsoOverIpv6{.on_ipv6_copy = true};
 
 CSD_CHECK(
     Echo, SmallRoundTrip, kSpeaksEcho,

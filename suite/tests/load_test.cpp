@@ -20,7 +20,7 @@ class Load : public ServerTest {
 constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
 constexpr harness::AppliesTo kSpeaksEcho{.protocol = harness::WireProtocol::echo};
 // Again over ::1 for a manifest that serves IPv6 too.
-constexpr Runs kAlsoOverIpv6{.on_ipv6_copy = true};
+const Runs kAlsoOverIpv6{.on_ipv6_copy = true};
 
 CSD_CHECK(
     Load, TenClientsSize, kSpeaksSize,

@@ -102,7 +102,7 @@ class Pool : public ServerTest {
 
 // What a pool does on a quick loopback: not run under --network, where a
 // degraded path would be measured instead.
-constexpr Runs kOnAQuickLoopback{.under_network_conditions = false};
+const Runs kOnAQuickLoopback{.under_network_conditions = false};
 // The pool checks measure how the kernel and the scheduler share the work out,
 // which other checks' clients and servers beside them on the CPUs would decide.
 Runs alone_on_a_quick_loopback(std::string why) {

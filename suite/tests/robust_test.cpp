@@ -35,7 +35,7 @@ constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size
 constexpr harness::AppliesTo kSpeaksEcho{.protocol = harness::WireProtocol::echo};
 // A bad request's fate is the protocol's: checked again over ::1 for a
 // manifest that serves IPv6 too.
-constexpr Runs kAlsoOverIpv6{.on_ipv6_copy = true};
+const Runs kAlsoOverIpv6{.on_ipv6_copy = true};
 
 CSD_CHECK(
     Robust, GarbageRequest, kSpeaksSize,

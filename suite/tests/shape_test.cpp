@@ -27,7 +27,7 @@ class Shape : public ServerTest {
 };
 
 // The shape is the design's, seen on a quick loopback: not run under --network.
-constexpr Runs kOnAQuickLoopback{.under_network_conditions = false};
+const Runs kOnAQuickLoopback{.under_network_conditions = false};
 // Where the checks apply, whatever the protocol: designs that start a worker
 // per client; pools (whose size the manifest gives); pools of processes, the
 // only workers that can be killed one at a time.

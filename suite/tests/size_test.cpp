@@ -17,7 +17,7 @@ class Size : public ServerTest {
 // Every check of the family: the size protocol, whatever the design; again
 // over ::1 for a manifest that serves IPv6 too.
 constexpr harness::AppliesTo kSpeaksSize{.protocol = harness::WireProtocol::size};
-constexpr Runs kAlsoOverIpv6{.on_ipv6_copy = true};
+const Runs kAlsoOverIpv6{.on_ipv6_copy = true};
 
 CSD_CHECK(Size, SmallRepliesExact, kSpeaksSize,
           {.id = "size/small-replies-exact",

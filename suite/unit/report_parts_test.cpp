@@ -37,6 +37,7 @@ Impl/Pool.
 
 std::vector<std::string> names(const std::vector<PlannedTest>& tests) {
   std::vector<std::string> out;
+  out.reserve(tests.size());
   for (const auto& test : tests) out.push_back(test.name);
   return out;
 }
@@ -74,6 +75,7 @@ TEST(RunPlan, CatalogueAndDemoTableMarkTheTestsThatRunAlone) {
 
 TEST(RunPlan, ShardsCoverEveryTestOnce) {
   std::vector<PlannedTest> all;
+  all.reserve(17);
   for (int i = 0; i < 17; ++i) all.push_back({"T." + std::to_string(i), "", "", "", ""});
   EXPECT_FALSE(csd::report::parse_shard("0/3"));
   EXPECT_FALSE(csd::report::parse_shard("4/3"));
@@ -90,6 +92,7 @@ TEST(RunPlan, ShardsCoverEveryTestOnce) {
 
 TEST(RunPlan, BatchesKeepTheOrderAndPutTheLoneTestsLast) {
   std::vector<PlannedTest> all;
+  all.reserve(40);
   for (int i = 0; i < 40; ++i)
     all.push_back({"T." + std::to_string(i), "", "", "", i % 10 == 0 ? "alone" : ""});
   const auto batches = csd::report::make_batches(all, 2, 2);
@@ -121,7 +124,7 @@ json test_entry(const std::string& name, bool failed) {
   return test;
 }
 
-json report_of(std::vector<std::pair<std::string, json>> suites) {
+json report_of(const std::vector<std::pair<std::string, json>>& suites) {
   json report = {{"env_csd", "0.1.0 (Release)"},
                  {"checks_not_applicable", "7"},
                  {"testsuites", json::array()}};
