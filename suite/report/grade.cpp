@@ -11,6 +11,9 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
+
+#include "timeouts.hpp"
 
 namespace csd::report {
 
@@ -49,22 +52,9 @@ double earned(Outcome::Verdict verdict, double points, const Rubric& rubric) {
 // the one that counts over `b`: a skip yields to any verdict that ran, and
 // among those the worse wins (fail, then flaky, then warn, then pass).
 bool worse(Outcome::Verdict a, Outcome::Verdict b) {
-  const auto rank = [](Outcome::Verdict v) {
-    switch (v) {
-      case Outcome::Verdict::skip:
-        return 0;
-      case Outcome::Verdict::pass:
-        return 1;
-      case Outcome::Verdict::warn:
-        return 2;
-      case Outcome::Verdict::flaky:
-        return 3;
-      case Outcome::Verdict::fail:
-        return 4;
-    }
-    return 4;
-  };
-  return rank(a) > rank(b);
+  if (a == Outcome::Verdict::skip || b == Outcome::Verdict::skip)
+    return b == Outcome::Verdict::skip && a != Outcome::Verdict::skip;
+  return severity(a) > severity(b);
 }
 
 std::string output_of(const Outcome& test) {
@@ -78,6 +68,32 @@ std::string output_of(const Outcome& test) {
   if (!test.by_hand.empty())
     out += "\nby hand, on a server you started on PORT: " + test.by_hand;
   return out;
+}
+
+// The limit that stopped the test's server, if one did: its kind and words.
+std::optional<std::pair<std::string, std::string>> limit_stop_of(const Outcome& test) {
+  if (const auto figure = test.figures.find(std::string(kStoppedByLimit));
+      figure != test.figures.end()) {
+    const std::string& text = figure->second;  // "processes: the tree reached ..."
+    const auto colon = text.find(": ");
+    if (colon == std::string::npos)
+      return std::pair{text, text};
+    return std::pair{text.substr(0, colon), text.substr(colon + 2)};
+  }
+  if (const auto at = test.reason.find(harness::budget::kExceeded); at != std::string::npos)
+    return std::pair{std::string("time"), test.reason.substr(at, test.reason.find('\n', at) - at)};
+  return std::nullopt;
+}
+
+void count_limit_stop(const Outcome& test, GradedSubmission& submission) {
+  const auto stop = limit_stop_of(test);
+  if (!stop)
+    return;
+  auto it = std::ranges::find(submission.stopped_by, stop->first, &LimitStop::limit);
+  if (it == submission.stopped_by.end())
+    it = submission.stopped_by.insert(it,
+                                      {.limit = stop->first, .checks = 0, .first = stop->second});
+  ++it->checks;
 }
 
 }  // namespace
@@ -157,19 +173,20 @@ std::vector<GradedSubmission> grade(const Summary& summary, const Rubric& rubric
   for (const Outcome& test : summary.tests) {
     if (test.implementation == kDemos || test.check_id.empty())
       continue;
-    const auto points = rubric.points_of(test.check_id);
-    if (!points)
-      continue;
     const std::string name(row_of(test.implementation));
     GradedSubmission& submission = by_name[name];
     submission.name = name;
+    count_limit_stop(test, submission);
+    const auto points = rubric.points_of(test.check_id);
+    if (!points)
+      continue;
     // A check run on ::1 too (NAME@ipv6) is one check: its worse verdict
     // counts, so that declaring "ipv6" neither adds points nor costs any.
     const bool on_ipv6 = is_ipv6_copy(test.implementation);
     auto graded = std::ranges::find(submission.checks, test.check_id, &GradedCheck::name);
     const bool first = graded == submission.checks.end();
     if (first) {
-      submission.checks.push_back({.name = test.check_id, .verdict = test.verdict});
+      submission.checks.push_back({.name = test.check_id, .verdict = test.verdict, .output = {}});
       graded = std::prev(submission.checks.end());
     }
     if (first || worse(test.verdict, graded->verdict)) {

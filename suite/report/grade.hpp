@@ -58,9 +58,19 @@ struct GradedCheck {
   std::string output;  // the reason and the line that reruns it; "" for a pass
 };
 
+// A limit that stopped a submission's server in some of its checks: one of
+// csd-guard's ("processes", "memory", "file size": the test's figure
+// stopped_by_limit) or "time" (a check that used up its budget).
+struct LimitStop {
+  std::string limit;
+  int checks = 0;     // in how many checks, graded or not
+  std::string first;  // what the first of them says: "the tree reached 71 processes, ..."
+};
+
 struct GradedSubmission {
   std::string name;  // the manifest's name
   std::vector<GradedCheck> checks;
+  std::vector<LimitStop> stopped_by;  // in the order first met
   double score = 0;
   double max_score = 0;
 };

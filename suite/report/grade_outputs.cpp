@@ -59,6 +59,16 @@ std::string folder_of(std::string_view name) {
   return folder.find_first_not_of('.') == std::string::npos ? "_" + folder : folder;
 }
 
+// "processes (5 checks), time (1 check)": the limits that stopped the
+// submission's server; "" if none did.
+std::string stops_text(const GradedSubmission& submission) {
+  std::string text;
+  for (const auto& stop : submission.stopped_by)
+    text += fmt::format("{}{} ({} check{})", text.empty() ? "" : ", ", stop.limit, stop.checks,
+                        stop.checks == 1 ? "" : "s");
+  return text;
+}
+
 constexpr std::string_view kStyle = R"(
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; }
@@ -84,20 +94,24 @@ nlohmann::json gradescope_results(const GradedSubmission& submission, const Rubr
                      {"output", check.output},
                      {"visibility", rubric.visibility}});
   }
-  return {
-      {"score", submission.score},
-      {"max_score", submission.max_score},
-      {"output", fmt::format("{}: {} of {} points (csd-report --grade {})", submission.name,
-                             points(submission.score), points(submission.max_score), rubric.file)},
-      {"visibility", rubric.visibility},
-      {"tests", tests}};
+  std::string output =
+      fmt::format("{}: {} of {} points (csd-report --grade {})", submission.name,
+                  points(submission.score), points(submission.max_score), rubric.file);
+  for (const auto& stop : submission.stopped_by)
+    output += fmt::format("\nstopped by a limit, {}, in {} check(s); the first: {}", stop.limit,
+                          stop.checks, stop.first);
+  return {{"score", submission.score},
+          {"max_score", submission.max_score},
+          {"output", output},
+          {"visibility", rubric.visibility},
+          {"tests", tests}};
 }
 
 void write_class_csv(std::span<const GradedSubmission> submissions, std::ostream& out) {
   const auto names = columns(submissions);
   out << "submission,score,max_score";
   for (const auto& name : names) out << ',' << csv_field(name);
-  out << "\n";
+  out << ",stopped_by\n";
   for (const auto& submission : submissions) {
     out << csv_field(submission.name) << ',' << points(submission.score) << ','
         << points(submission.max_score);
@@ -105,7 +119,7 @@ void write_class_csv(std::span<const GradedSubmission> submissions, std::ostream
       const GradedCheck* check = find_check(submission, name);
       out << ',' << (check ? points(check->score) : "");
     }
-    out << "\n";
+    out << ',' << csv_field(stops_text(submission)) << "\n";
   }
 }
 
@@ -119,7 +133,7 @@ std::string class_page(std::span<const GradedSubmission> submissions, const Rubr
       kStyle, submissions.size(), xml_escaped(rubric.file), rubric.warning_share);
   for (const auto& name : names)
     page += fmt::format("<th class=\"check\">{}</th>", xml_escaped(name));
-  page += "</tr>\n";
+  page += "<th>stopped by a limit</th></tr>\n";
   for (const auto& submission : submissions) {
     page += fmt::format(
         "<tr id=\"{0}\"><td class=\"name\">{0}</td><td class=\"total\">{1} / {2}"
@@ -135,7 +149,11 @@ std::string class_page(std::span<const GradedSubmission> submissions, const Rubr
                           xml_escaped(check->output.empty() ? "passed" : check->output),
                           points(check->score));
     }
-    page += "</tr>\n";
+    std::string stops;  // each limit with its first words on hover
+    for (const auto& stop : submission.stopped_by)
+      stops += fmt::format("{}<span title=\"{}\">{} ({})</span>", stops.empty() ? "" : ", ",
+                           xml_escaped(stop.first), xml_escaped(stop.limit), stop.checks);
+    page += fmt::format("<td class=\"name\">{}</td></tr>\n", stops);
   }
   return page + "</table>\n</body>\n</html>\n";
 }
@@ -143,13 +161,17 @@ std::string class_page(std::span<const GradedSubmission> submissions, const Rubr
 void print_grades(std::span<const GradedSubmission> submissions, std::ostream& out) {
   std::size_t width = 10;
   for (const auto& submission : submissions) width = std::max(width, submission.name.size());
-  out << fmt::format("{:<{}}  {:>7}  {:>7}  passed\n", "SUBMISSION", width, "SCORE", "MAX");
+  out << fmt::format("{:<{}}  {:>7}  {:>7}  {:<9}  stopped by a limit\n", "SUBMISSION", width,
+                     "SCORE", "MAX", "passed");
   for (const auto& submission : submissions) {
     const auto passed =
         std::ranges::count(submission.checks, Outcome::Verdict::pass, &GradedCheck::verdict);
-    out << fmt::format("{:<{}}  {:>7}  {:>7}  {} of {}\n", submission.name, width,
-                       points(submission.score), points(submission.max_score), passed,
-                       submission.checks.size());
+    const std::string tally = fmt::format("{} of {}", passed, submission.checks.size());
+    std::string line = fmt::format("{:<{}}  {:>7}  {:>7}  {:<9}  {}", submission.name, width,
+                                   points(submission.score), points(submission.max_score), tally,
+                                   stops_text(submission));
+    line.erase(line.find_last_not_of(' ') + 1);  // no limit stopped it: no trailing blanks
+    out << line << "\n";
   }
 }
 

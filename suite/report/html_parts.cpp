@@ -24,22 +24,6 @@ const char* verdict_mark(Outcome::Verdict verdict) {
   return "";
 }
 
-int severity(Outcome::Verdict verdict) {
-  switch (verdict) {
-    case Outcome::Verdict::pass:
-      return 0;
-    case Outcome::Verdict::skip:
-      return 1;
-    case Outcome::Verdict::warn:
-      return 2;
-    case Outcome::Verdict::flaky:
-      return 3;
-    case Outcome::Verdict::fail:
-      return 4;
-  }
-  return 0;
-}
-
 std::string row_name(const Outcome& test) {
   return test.check_id.empty() ? test.check : test.check_id;
 }

@@ -1,5 +1,5 @@
 // What the writers of report.html share (html.cpp, html_matrix.cpp,
-// html_ladder.cpp, html_gallery.cpp): a verdict's mark and severity, a
+// html_ladder.cpp, html_gallery.cpp): a verdict's mark, a
 // check's row name, a time as a cell shows it, an evidence file's start.
 #pragma once
 
@@ -14,10 +14,6 @@ using harness::xml_escaped;
 
 // "&#10003;" for a pass, "&#10007;" for a failure, "!", "&ndash;", "~".
 const char* verdict_mark(Outcome::Verdict verdict);
-
-// For a cell that shows two verdicts: the worse one colours it, so a
-// failure on ::1 reads as a failure, and a skip is not lost in a pass.
-int severity(Outcome::Verdict verdict);
 
 // A check's row in the matrix: its ID, or its name where it has none.
 std::string row_name(const Outcome& test);

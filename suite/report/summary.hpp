@@ -100,6 +100,30 @@ struct Outcome {
   std::map<std::string, std::string> figures;
 };
 
+// How bad a verdict is, for the one that speaks for several (a check on
+// 127.0.0.1 and on ::1, a matrix cell): pass, skip, warn, flaky, fail. A skip
+// outranks a pass, so that a cell shows it is not lost; grading lets a skip
+// yield to any verdict that ran (grade.cpp).
+constexpr int severity(Outcome::Verdict verdict) {
+  switch (verdict) {
+    case Outcome::Verdict::pass:
+      return 0;
+    case Outcome::Verdict::skip:
+      return 1;
+    case Outcome::Verdict::warn:
+      return 2;
+    case Outcome::Verdict::flaky:
+      return 3;
+    case Outcome::Verdict::fail:
+      return 4;
+  }
+  return 4;
+}
+
+// The figure a test whose server csd-guard stopped for a limit records:
+// "processes: the tree reached 71 processes, over its limit of 64; killed".
+inline constexpr std::string_view kStoppedByLimit = "stopped_by_limit";
+
 // The properties of a test that Outcome::figures keeps.
 inline constexpr std::array<const char*, 6> kFigures = {
     "distribution", "wakeups_per_connection", "close", "demo_output", "observed_model", "observed"};

@@ -99,9 +99,9 @@ TEST(Grade, VerdictsBecomePoints) {
   std::ostringstream csv;
   csd::report::write_class_csv(graded, csv);
   EXPECT_EQ(csv.str(),
-            "submission,score,max_score,size/a,close/fin-not-rst,pool/x\n"
-            "alice,0.25,3,0,0.25,0\n"
-            "bob,0,2,0,,\n");
+            "submission,score,max_score,size/a,close/fin-not-rst,pool/x,stopped_by\n"
+            "alice,0.25,3,0,0.25,0,\n"
+            "bob,0,2,0,,,\n");
   const auto page = csd::report::class_page(graded, rubric);
   EXPECT_THAT(page, HasSubstr("<tr id=\"alice\"><td class=\"name\">alice</td>"
                               "<td class=\"total\">0.25 / 3</td>"));
@@ -117,6 +117,39 @@ TEST(Grade, SkippedEarnFullWhenTheRubricSaysSo) {
   EXPECT_EQ(graded[0].score, 1);
   EXPECT_EQ(graded[0].max_score, 1);
   EXPECT_EQ(csd::report::gradescope_results(graded[0], rubric)["tests"][0]["status"], "passed");
+}
+
+TEST(Grade, NamesTheLimitsThatStoppedASubmissionsServer) {
+  const auto rubric = csd::report::parse_rubric(R"({"checks": {"size/*": 1}})", "r.json");
+  csd::report::Summary summary;
+  summary.tests = {outcome("dan", "size/a", Verdict::fail), outcome("dan", "size/b", Verdict::fail),
+                   outcome("dan", "close/c", Verdict::fail),
+                   outcome("erin", "size/a", Verdict::fail)};
+  for (int i = 0; i < 3; ++i)
+    summary.tests[i].figures["stopped_by_limit"] =
+        "processes: the tree reached 71 processes, over its limit of 64; killed";
+  summary.tests[3].reason = "exceeded its budget of 20 s while awaiting the reply";
+  const auto graded = csd::report::grade(summary, rubric);
+  ASSERT_EQ(graded.size(), 2U);
+  ASSERT_EQ(graded[0].stopped_by.size(), 1U);
+  EXPECT_EQ(graded[0].stopped_by[0].limit, "processes");
+  EXPECT_EQ(graded[0].stopped_by[0].checks, 3) << "counted in an ungraded check too";
+  EXPECT_EQ(graded[1].stopped_by[0].limit, "time");
+  EXPECT_EQ(graded[1].stopped_by[0].first, "exceeded its budget of 20 s while awaiting the reply");
+
+  std::ostringstream table;
+  csd::report::print_grades(graded, table);
+  EXPECT_THAT(table.str(), HasSubstr("0 of 2     processes (3 checks)\n"));
+  EXPECT_THAT(table.str(), HasSubstr("0 of 1     time (1 check)\n"));
+  std::ostringstream csv;
+  csd::report::write_class_csv(graded, csv);
+  EXPECT_THAT(csv.str(), HasSubstr("dan,0,2,0,0,processes (3 checks)\n"));
+  EXPECT_THAT(csd::report::gradescope_results(graded[0], rubric)["output"].get<std::string>(),
+              HasSubstr("stopped by a limit, processes, in 3 check(s); the first: the tree "
+                        "reached 71 processes, over its limit of 64; killed"));
+  EXPECT_THAT(csd::report::class_page(graded, rubric),
+              HasSubstr(R"(<span title="the tree reached 71 processes, over its limit of 64; )"
+                        R"(killed">processes (3)</span>)"));
 }
 
 }  // namespace

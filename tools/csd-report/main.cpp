@@ -42,6 +42,7 @@
 #include "html.hpp"
 #include "identify.hpp"
 #include "junit.hpp"
+#include "manifest_template.hpp"
 #include "merge.hpp"
 #include "parallel_run.hpp"
 #include "plan.hpp"
@@ -82,7 +83,11 @@ struct Options {
   std::optional<csd::report::Baseline> baseline;
   std::string rerun_failed;
   std::optional<csd::report::Rubric> rubric;  // --grade
+  std::string manifest_template;              // --template: manifests are submission folders
 };
+
+// -o, or where a run's results go without it.
+fs::path out_dir(const Options& options) { return options.out.empty() ? "results" : options.out; }
 
 // The CPUs this process may run on.
 int cpu_count() {
@@ -260,7 +265,7 @@ int run(const Options& options) {
               << " (use --suite to say where csd-suite is)\n";
     return kUsage;
   }
-  csd::report::ResultsFolder folder(options.out.empty() ? "results" : options.out);
+  csd::report::ResultsFolder folder(out_dir(options));
   const fs::path log = folder.staging() / "suite.log";
   const int status =
       csd::report::run_to_exit(suite_arguments(options, suite, folder.staging()), log);
@@ -347,7 +352,7 @@ int run_side_by_side(const Options& options) {
     return kUsage;
   }
   const auto started = std::chrono::steady_clock::now();
-  csd::report::ResultsFolder folder(options.out.empty() ? "results" : options.out);
+  csd::report::ResultsFolder folder(out_dir(options));
   const fs::path& staging = folder.staging();
   int status = 0;
   const auto plan = plan_of(options, suite, staging, status);
@@ -537,6 +542,32 @@ int rerun_failed(Options options) {
 
 }  // namespace
 
+// --template: the manifests become the submissions' own, written where the
+// run's results go, so a rerun line names a file that is still there.
+int fill_in_submissions(Options& options) {
+  if (options.manifests.empty()) {
+    std::cerr << "csd-report: --template needs the folder(s) of submissions (csd-report --help)\n";
+    return kUsage;
+  }
+  try {
+    const nlohmann::json manifest_template =
+        csd::harness::read_manifest_template(options.manifest_template);
+    const std::vector<fs::path> folders(options.manifests.begin(), options.manifests.end());
+    const fs::path out = out_dir(options) / "submissions";
+    const auto written = csd::harness::write_submission_manifests(
+        manifest_template, csd::harness::submission_folders(folders), out);
+    options.manifests.assign(written.size(), {});
+    std::transform(written.begin(), written.end(), options.manifests.begin(),
+                   [](const fs::path& file) { return file.string(); });
+    std::cerr << "csd-report: " << written.size() << " submission(s), their manifests in "
+              << out.string() << "/\n";
+    return 0;
+  } catch (const std::exception& e) {  // TemplateError, or a folder that cannot be written
+    std::cerr << "csd-report: --template " << e.what() << "\n";
+    return kUsage;
+  }
+}
+
 int main(int argc, char** argv) {
   CLI::App app{R"(NAME
   csd-report - validate servers with csd-suite; write the results for people and CI
@@ -548,6 +579,7 @@ SYNOPSIS
   csd-report --rerun-failed DIR [-o OUT] [--jobs N] [--repeat K]
   csd-report --from SUITE.json... [-o DIR]
   csd-report --identify [--format text|json|markdown] [MANIFEST|DIR]...
+  csd-report --grade RUBRIC.json [--template MANIFEST.json] [-o DIR] [MANIFEST|DIR]...
 
 DESCRIPTION
   Runs csd-suite over each MANIFEST (a folder: every *.json in it; none: the reference
@@ -608,6 +640,8 @@ EXAMPLES
   csd-report --baseline known.json my-server.json   fail only on a failure not in known.json
   csd-report --rerun-failed results -o again     the failures of results/ again: fixed yet?
   csd-report --grade rubric.json -o class submissions/   grade a folder of manifests
+  csd-report --grade rubric.json --template server.json -o class handed-in/
+                                                 grade each sub-folder of handed-in/
   csd-report --identify my-server.json           which design is it? (no check runs)
   sudo csd-report --network 'loss 1%' my-server.json   every check on a lossy path
 
@@ -695,6 +729,14 @@ SEE ALSO
       ->excludes("--filter")
       ->excludes("--checks")
       ->excludes("--skip-checks");
+  app.add_option("--template", options.manifest_template,
+                 "MANIFEST|DIR are folders of submissions, each sub-folder one: its manifest is "
+                 "this template's, {submission} (the sub-folder's path) and {name} (its name) "
+                 "filled in, written to OUT/submissions/NAME.json (docs/GRADING.md)")
+      ->check(CLI::ExistingFile)
+      ->excludes("--from")
+      ->excludes("--merge")
+      ->excludes("--rerun-failed");
   csd::tools::IdentifyOptions identify;
   csd::tools::add_identify_options(app, identify);
   app.add_option("--suite", options.suite,
@@ -727,6 +769,10 @@ SEE ALSO
     std::cerr << "csd-report: --merge needs -o OUT, the folder of the merged run "
                  "(csd-report --help)\n";
     return kUsage;
+  }
+  if (!options.manifest_template.empty()) {
+    if (const int refused = fill_in_submissions(options); refused != 0)
+      return refused;
   }
   if (identify.requested)
     return csd::tools::identify(options.manifests, identify, options.timeout_multiplier);
