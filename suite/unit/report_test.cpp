@@ -3,6 +3,7 @@
 // implementation's copy on ::1 folded into its row (and kept apart in
 // report.json). The texts are as googletest 1.12 writes them into
 // csd-suite's JSON results.
+#include "failure_reason.hpp"
 #include "summary.hpp"
 
 #include <gmock/gmock.h>
