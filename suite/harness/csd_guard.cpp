@@ -1,4 +1,5 @@
-// csd-guard [--nofile N] -- PROGRAM [ARG...]
+// csd-guard [--nofile N] [--max-processes N] [--max-memory BYTES] [--max-file-size BYTES]
+//           -- PROGRAM [ARG...]
 //
 // Runs PROGRAM (looked up in $PATH if it has no '/') as its only child and
 // makes sure that no process of PROGRAM's tree outlives the guard's own
@@ -27,6 +28,15 @@
 // `prlimit --nofile=N:N` would), set in the child just before exec, so the
 // guard itself keeps its own limit. If it cannot be set, the child says
 // "csd-guard: setrlimit(RLIMIT_NOFILE, N): <error>" and exits 126.
+//
+// Limits, so that one server of a class cannot harm the others or the
+// machine. --max-file-size is RLIMIT_FSIZE, the kernel's (SIGXFSZ). As root,
+// RLIMIT_NPROC is not enforced and cgroups are not everywhere, so for
+// --max-processes and --max-memory the guard polls its tree every few
+// milliseconds (process count; resident memory summed over the tree) and
+// kills it when it is over. Each limit that stops the tree is said in one
+// line, "csd-guard: limit: KIND: what it saw", which the suite finds in the
+// server's output (harness/limits.hpp).
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -41,8 +51,11 @@
 #include <ctime>
 #include <optional>
 #include <string_view>
+#include <vector>
 
+#include "limits.hpp"
 #include "procfs.hpp"
+#include "tree_usage.hpp"
 
 namespace {
 
@@ -50,6 +63,17 @@ constexpr int kParentDeathSignal = SIGUSR1;
 constexpr int kTerminationSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, kParentDeathSignal};
 constexpr long kKillDeadlineSeconds =
     30;  // a process stuck in D state must not keep the guard forever
+// How often the tree is counted under --max-processes or --max-memory: a
+// fork bomb on 2 CPUs makes some hundreds of processes in this time.
+constexpr long kPollNanoseconds = 5'000'000;
+
+struct Options {
+  std::optional<rlim_t> nofile;
+  std::optional<rlim_t> file_size;
+  std::optional<unsigned long long> processes;
+  std::optional<unsigned long long> memory;
+  [[nodiscard]] bool polls() const { return processes || memory; }
+};
 
 void say(const char* what) {
   (void)std::fprintf(stderr, "csd-guard: %s: %s\n", what, std::strerror(errno));
@@ -82,17 +106,22 @@ bool is_termination(int sig) {
 
 // In the child: its own process group (so a terminal's ^C reaches only the
 // guard, which then kills the tree in order), a clean signal state, exec.
-[[noreturn]] void exec_program(char** argv, std::optional<rlim_t> nofile) {
-  ::setpgid(0, 0);
-  if (nofile) {
-    const rlimit limit{.rlim_cur = *nofile, .rlim_max = *nofile};
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-      (void)std::fprintf(stderr, "csd-guard: setrlimit(RLIMIT_NOFILE, %llu): %s\n",
-                         static_cast<unsigned long long>(*nofile), std::strerror(errno));
-      (void)std::fflush(stderr);
-      ::_exit(126);
-    }
+void set_limit(int resource, const char* name, std::optional<rlim_t> value) {
+  if (!value)
+    return;
+  const rlimit limit{.rlim_cur = *value, .rlim_max = *value};
+  if (::setrlimit(resource, &limit) != 0) {
+    (void)std::fprintf(stderr, "csd-guard: setrlimit(%s, %llu): %s\n", name,
+                       static_cast<unsigned long long>(*value), std::strerror(errno));
+    (void)std::fflush(stderr);
+    ::_exit(126);
   }
+}
+
+[[noreturn]] void exec_program(char** argv, const Options& options) {
+  ::setpgid(0, 0);
+  set_limit(RLIMIT_NOFILE, "RLIMIT_NOFILE", options.nofile);
+  set_limit(RLIMIT_FSIZE, "RLIMIT_FSIZE", options.file_size);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // belt and braces: should the guard itself be SIGKILLed
   reset_dispositions();
   sigset_t none;
@@ -106,7 +135,35 @@ bool is_termination(int sig) {
 
 class Guard {
  public:
-  explicit Guard(pid_t program) : program_(program) {}
+  Guard(pid_t program, const Options& options) : program_(program), options_(options) {}
+
+  // Under --max-processes or --max-memory: counts the tree; over a limit,
+  // says which and kills it. True if it did.
+  bool over_a_limit() {
+    const std::vector<pid_t> tree = csd::harness::tree_below(self_);
+    if (options_.processes && tree.size() > *options_.processes) {
+      say_limit("processes: the tree reached %zu processes, over its limit of %llu; killed",
+                tree.size(), *options_.processes);
+      return true;
+    }
+    if (options_.memory) {
+      const uint64_t resident = csd::harness::resident_bytes(tree);
+      if (resident > *options_.memory) {
+        say_limit("memory: the tree used %s resident, over its limit of %s; killed",
+                  csd::harness::size_text(resident).c_str(),
+                  csd::harness::size_text(*options_.memory).c_str());
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Stops every process of the program's group at once (a fork bomb's
+  // children share it), then the rest of the tree.
+  void kill_over_limit() {
+    ::kill(-program_, SIGKILL);
+    kill_tree();
+  }
 
   // Reaps every child that has exited; true once no child is left at all.
   // As a subreaper, "no child" means "no descendant": a living descendant
@@ -118,6 +175,9 @@ class Guard {
       if (pid > 0) {
         if (pid == program_)
           program_status_ = status;
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ && options_.file_size)
+          say_limit("file size: pid %d was killed by SIGXFSZ writing past %s", pid,
+                    csd::harness::size_text(*options_.file_size).c_str());
         continue;
       }
       if (pid == 0)
@@ -181,15 +241,32 @@ class Guard {
     ::_exit(128 + sig);  // a signal whose default is to ignore (cannot have killed the program)
   }
 
+  // One line per limit on stderr, which the suite reads as the server's output.
+  template <typename... Args>
+  void say_limit(const char* format, Args... args) {
+    if (said_limit_)
+      return;  // the first limit is the one that stopped it
+    said_limit_ = true;
+    (void)std::fprintf(stderr, "%.*s", static_cast<int>(csd::harness::kGuardLimitLine.size()),
+                       csd::harness::kGuardLimitLine.data());
+    (void)std::fprintf(stderr, format, args...);
+    (void)std::fputc('\n', stderr);
+    (void)std::fflush(stderr);
+  }
+
+  pid_t self_ = ::getpid();
   pid_t program_;
   std::optional<int> program_status_;
+  Options options_;
+  bool said_limit_ = false;
 };
 
 constexpr const char* kHelp = R"(NAME
   csd-guard - run a program so that no process of its tree outlives the caller
 
 SYNOPSIS
-  csd-guard [--nofile N] -- PROGRAM [ARG...]
+  csd-guard [--nofile N] [--max-processes N] [--max-memory BYTES] [--max-file-size BYTES]
+            -- PROGRAM [ARG...]
   csd-guard --help
 
 DESCRIPTION
@@ -201,16 +278,29 @@ DESCRIPTION
   SIGINT, SIGHUP or SIGQUIT, it SIGKILLs every descendant, reaps them and exits.
   When PROGRAM has exited and no descendant is left, the guard exits as PROGRAM did.
   csd-suite starts every server under it; it is useful by hand the same way.
+  A limit that stops the tree is said on stderr in one line: "csd-guard: limit: processes:
+  the tree reached 71 processes, over its limit of 64; killed"; "... limit: memory: ...";
+  "... limit: file size: pid N was killed by SIGXFSZ writing past 16 MiB".
 
 OPTIONS
   --nofile N  start PROGRAM with RLIMIT_NOFILE N (soft and hard); the guard keeps its own
+  --max-processes N
+              kill the tree when it has more than N processes (threads aside), counted every
+              5 ms (RLIMIT_NPROC does not hold for root)
+  --max-memory BYTES
+              kill the tree when its resident memory, summed, is over BYTES (every 5 ms)
+  --max-file-size BYTES
+              start PROGRAM with RLIMIT_FSIZE BYTES (soft and hard; kept by what it forks):
+              a write past it kills the writer with SIGXFSZ, said when the guard reaps it
+              (PROGRAM, or a process orphaned to the guard)
   --          required: what follows is PROGRAM and its arguments
   -h, --help  print this help and exit
 
 EXIT STATUS
   PROGRAM's own: its exit code, or the signal that killed it, raised again on the guard
-    (so the caller's wait status for the guard is PROGRAM's)
-  2    bad usage (no "--", no PROGRAM, or --nofile without a whole number >= 1)
+    (so the caller's wait status for the guard is PROGRAM's); a tree stopped for
+    --max-processes or --max-memory was SIGKILLed, PROGRAM first: SIGKILL
+  2    bad usage (no "--", no PROGRAM, or an option without a whole number >= 1)
   125  PROGRAM's end could not be told (should not happen)
   126  the guard could not be set up (sigprocmask, prctl, fork failed)
   127  PROGRAM could not be executed ("csd-guard: exec PROGRAM: <error>" on stderr)
@@ -219,6 +309,7 @@ EXIT STATUS
 EXAMPLES
   csd-guard -- ./build/bin/csd-prefork -p 5123 -n 4   a pool that cannot outlive the shell
   csd-guard -- python3 fork_server.py -p 0
+  csd-guard --max-processes 64 --max-file-size 16777216 -- ./server -p 0   a student's server
 
 SEE ALSO
   csd-suite(1), prctl(2) PR_SET_CHILD_SUBREAPER and PR_SET_PDEATHSIG
@@ -226,36 +317,55 @@ SEE ALSO
 
 int usage() {
   (void)std::fprintf(stderr,
-                     "usage: csd-guard [--nofile N] -- PROGRAM [ARG...]   (csd-guard --help)\n");
+                     "usage: csd-guard [--nofile N] [--max-processes N] [--max-memory BYTES] "
+                     "[--max-file-size BYTES] -- PROGRAM [ARG...]   (csd-guard --help)\n");
   return 2;
 }
 
-}  // namespace
-
-// "--nofile N": N as a limit; nullopt for anything but a whole number >= 1.
-std::optional<rlim_t> parse_nofile(const char* text) {
+// "--nofile N" and kin: N; nullopt for anything but a whole number >= 1.
+std::optional<unsigned long long> parse_count(const char* text) {
   const std::string_view digits(text);
-  rlim_t value = 0;
+  unsigned long long value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0)
     return std::nullopt;
   return value;
 }
 
+// The options before "--"; `first` becomes the index of "--". nullopt: bad usage.
+std::optional<Options> parse_options(int argc, char** argv, int& first) {
+  Options options;
+  for (first = 1; first + 1 < argc && std::string_view(argv[first]) != "--"; first += 2) {
+    const std::string_view name(argv[first]);
+    const auto value = parse_count(argv[first + 1]);
+    if (!value)
+      return std::nullopt;
+    if (name == "--nofile")
+      options.nofile = *value;
+    else if (name == "--max-processes")
+      options.processes = *value;
+    else if (name == "--max-memory")
+      options.memory = *value;
+    else if (name == "--max-file-size")
+      options.file_size = *value;
+    else
+      return std::nullopt;
+  }
+  if (first + 1 >= argc || std::string_view(argv[first]) != "--")
+    return std::nullopt;
+  return options;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
     (void)std::fputs(kHelp, stdout);
     return 0;
   }
-  std::optional<rlim_t> nofile;
   int first = 1;  // argv[first] is "--"
-  if (argc > 2 && std::string_view(argv[1]) == "--nofile") {
-    nofile = parse_nofile(argv[2]);
-    if (!nofile)
-      return usage();
-    first = 3;
-  }
-  if (argc < first + 2 || std::string_view(argv[first]) != "--")
+  const std::optional<Options> options = parse_options(argc, argv, first);
+  if (!options)
     return usage();
 
   reset_dispositions();
@@ -281,14 +391,21 @@ int main(int argc, char** argv) {
     return 126;
   }
   if (program == 0)
-    exec_program(argv + first + 1, nofile);
+    exec_program(argv + first + 1, *options);
 
-  Guard guard(program);
+  Guard guard(program, *options);
+  const timespec poll_every{.tv_sec = 0, .tv_nsec = kPollNanoseconds};
   for (;;) {
     siginfo_t info{};
-    const int sig = ::sigwaitinfo(&handled, &info);
+    // With a process or memory limit: a look at the tree at least every poll.
+    const int sig = options->polls() ? ::sigtimedwait(&handled, &info, &poll_every)
+                                     : ::sigwaitinfo(&handled, &info);
+    if (options->polls() && guard.over_a_limit()) {
+      guard.kill_over_limit();
+      guard.exit_like_program(SIGKILL);
+    }
     if (sig < 0)
-      continue;  // EINTR: e.g. a stop/continue
+      continue;  // EINTR (a stop/continue), or EAGAIN: the poll's time
     if (sig == SIGCHLD) {
       // Signals coalesce: one SIGCHLD may stand for many deaths, so reap all.
       if (guard.reap() && guard.program_done())

@@ -206,7 +206,7 @@ struct GuardedProcess::Launch {
 };
 
 GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe,
-                               std::optional<int> nofile)
+                               const ServerLimits& limits)
     : launch_(std::make_unique<Launch>()) {
   if (argv.empty())
     throw std::invalid_argument("GuardedProcess: empty argv");
@@ -229,9 +229,7 @@ GuardedProcess::GuardedProcess(const std::vector<std::string>& argv, bool stdin_
     stdin_.reset(ends[1]);
   }
 
-  std::vector<std::string> args;
-  if (nofile)
-    args = {"--nofile", std::to_string(*nofile)};
+  std::vector<std::string> args = limits.guard_options();
   args.emplace_back("--");
   args.insert(args.end(), argv.begin(), argv.end());
   try {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "fd.hpp"
+#include "limits.hpp"
 
 namespace csd::harness::detail {
 
@@ -79,9 +80,9 @@ class GuardedProcess {
   // Starts csd-guard -- argv... Throws LaunchError if it cannot be started.
   // The program's stdin is /dev/null, or with `stdin_pipe` a stream socket
   // whose other end is stdin_pipe().
-  // With `nofile`, the program runs with that RLIMIT_NOFILE (csd-guard --nofile).
+  // The program runs within `limits` (csd-guard --nofile, --max-processes, ...).
   explicit GuardedProcess(const std::vector<std::string>& argv, bool stdin_pipe = false,
-                          std::optional<int> nofile = std::nullopt);
+                          const ServerLimits& limits = {});
   ~GuardedProcess();  // kills what is left of the tree and reaps the guard; never throws
   GuardedProcess(const GuardedProcess&) = delete;
   GuardedProcess& operator=(const GuardedProcess&) = delete;

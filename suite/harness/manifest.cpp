@@ -26,7 +26,7 @@ namespace {
 constexpr std::string_view kFileField = "(file)";
 const std::vector<std::string> kPlaceholders{"host", "port", "workers", "backlog"};
 const std::vector<std::string> kFields{"name",  "command",       "protocol", "model", "workers",
-                                       "ready", "accept_wakeup", "nofile",   "ipv6"};
+                                       "ready", "accept_wakeup", "nofile",   "ipv6",  "limits"};
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
@@ -161,6 +161,38 @@ class Reader {
     return static_cast<int>(v.get<int64_t>());
   }
 
+  // "limits": {"processes": 64, "memory": "512M", "file_size": "16M"}
+  ServerLimits limits(const json& doc) const {
+    ServerLimits limits;
+    if (!doc.contains("limits"))
+      return limits;
+    const auto& given = doc.at("limits");
+    if (!given.is_object())
+      fail("limits",
+           R"(must be an object: {"processes": 64, "memory": "512M", "file_size": "16M"})");
+    for (const auto& [key, value] : given.items()) {
+      const std::string field = "limits." + key;
+      if (key == "processes") {
+        if (!value.is_number_integer() || value.get<int64_t>() < 1 ||
+            value.get<int64_t>() > 1 << 22)
+          fail(field,
+               fmt::format("must be a whole number of processes, 1 or more, not {}", value.dump()));
+        limits.processes = static_cast<int>(value.get<int64_t>());
+      } else if (key == "memory" || key == "file_size") {
+        const auto bytes = value.is_number_unsigned() ? std::optional(value.get<uint64_t>())
+                           : value.is_string()        ? parse_size(value.get<std::string>())
+                                                      : std::nullopt;
+        if (!bytes || *bytes == 0)
+          fail(field, fmt::format("must be a size: bytes, or with K, M, G (\"512M\"), not {}",
+                                  value.dump()));
+        (key == "memory" ? limits.memory : limits.file_size) = *bytes;
+      } else {
+        fail(field, "unknown limit (known: processes, memory, file_size; descriptors: \"nofile\")");
+      }
+    }
+    return limits;
+  }
+
   bool prints_ready_line(const json& doc) const {
     if (!doc.contains("ready"))
       return true;
@@ -288,6 +320,7 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   m.workers = reader.workers(doc, uses_workers(m.command));
   m.prints_ready_line = reader.prints_ready_line(doc);
   m.nofile = reader.nofile(doc);
+  m.limits = reader.limits(doc);
   m.ipv6 = reader.ipv6(doc);
   m.traits = traits_of_model(m.model);
   m.traits.wakeup = reader.accept_wakeup(doc);

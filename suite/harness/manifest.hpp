@@ -4,7 +4,8 @@
 // protocol (size|echo), model, workers. Optional: "ready" ("line"|"port"),
 // "accept_wakeup" ("fifo"|"lifo"|"all"|"some"): whom the kernel wakes per
 // connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with;
-// "ipv6" (boolean): it serves on ::1 as well when {host} is ::1.
+// "ipv6" (boolean): it serves on ::1 as well when {host} is ::1; "limits"
+// ({"processes": N, "memory": SIZE, "file_size": SIZE}): what it may use.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "limits.hpp"
 #include "traits.hpp"
 
 namespace csd::harness {
@@ -48,7 +50,8 @@ struct Manifest {
   bool prints_ready_line = true;  // false: readiness is a listening port only
   // RLIMIT_NOFILE (soft and hard) set before the server's exec; none: inherited.
   std::optional<int> nofile;
-  bool ipv6 = false;  // declared: given -i ::1 ({host}), it listens on ::1
+  ServerLimits limits;  // processes, memory, file size (descriptors: nofile)
+  bool ipv6 = false;    // declared: given -i ::1 ({host}), it listens on ::1
   // The address the suite starts it on and connects to: "::1" for the
   // NAME@ipv6 copy with_ipv6_variants() adds.
   std::string host = "127.0.0.1";

@@ -122,8 +122,12 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const Manifest& manifest,
   } catch (const std::invalid_argument& e) {
     throw LaunchError(fmt::format("{}: {}", manifest.name, e.what()));
   }
-  impl->guarded = std::make_unique<detail::GuardedProcess>(
-      argv, false, options.nofile ? options.nofile : manifest.nofile);
+  // The manifest's limits and the run's (csd-suite --max-*), the tighter of
+  // each; a check's own RLIMIT_NOFILE overrides the manifest's.
+  ServerLimits limits = manifest.limits;
+  limits.descriptors = options.nofile ? options.nofile : manifest.nofile;
+  impl->guarded =
+      std::make_unique<detail::GuardedProcess>(argv, false, limits.tightest(run_limits()));
   // The constructor is private; make_unique cannot reach it. Owned at once.
   std::unique_ptr<ServerProcess> server(new ServerProcess(std::move(impl)));
   server->impl_->await_ready(

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "limits.hpp"
 #include "timeouts.hpp"
 
 namespace csd::report {
@@ -193,15 +194,20 @@ std::string failure_reason(const std::string& gtest_failure) {
 
 std::string reason_of(const nlohmann::json& failures) {
   std::string first = failure_reason(failures.at(0).value("failure", ""));
-  // A check that ran out of time failed for want of it: that leads, and its
-  // first failure, a wait cut off, says what it was waiting for.
-  for (const auto& failure : failures) {
-    std::string reason = failure_reason(failure.value("failure", ""));
-    if (!reason.starts_with(harness::budget::kExceeded))
-      continue;
-    if (reason != first)
-      reason.append("; what it was waiting for: ").append(first);
-    return reason;
+  // A check whose server a limit stopped, or that ran out of time, failed
+  // for that: it leads, and the first failure says what the check saw.
+  for (const std::string_view cause : {harness::kStoppedByLimit, harness::budget::kExceeded}) {
+    for (const auto& failure : failures) {
+      std::string reason = failure_reason(failure.value("failure", ""));
+      if (!reason.starts_with(cause))
+        continue;
+      if (reason != first)
+        reason
+            .append(cause == harness::kStoppedByLimit ? "; before that: "
+                                                      : "; what it was waiting for: ")
+            .append(first);
+      return reason;
+    }
   }
   return first;
 }

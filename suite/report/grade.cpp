@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "limits.hpp"
 #include "timeouts.hpp"
 
 namespace csd::report {
@@ -72,7 +73,7 @@ std::string output_of(const Outcome& test) {
 
 // The limit that stopped the test's server, if one did: its kind and words.
 std::optional<std::pair<std::string, std::string>> limit_stop_of(const Outcome& test) {
-  if (const auto figure = test.figures.find(std::string(kStoppedByLimit));
+  if (const auto figure = test.figures.find(std::string(harness::kLimitProperty));
       figure != test.figures.end()) {
     const std::string& text = figure->second;  // "processes: the tree reached ..."
     const auto colon = text.find(": ");

@@ -120,13 +120,11 @@ constexpr int severity(Outcome::Verdict verdict) {
   return 4;
 }
 
-// The figure a test whose server csd-guard stopped for a limit records:
-// "processes: the tree reached 71 processes, over its limit of 64; killed".
-inline constexpr std::string_view kStoppedByLimit = "stopped_by_limit";
-
 // The properties of a test that Outcome::figures keeps.
-inline constexpr std::array<const char*, 6> kFigures = {
-    "distribution", "wakeups_per_connection", "close", "demo_output", "observed_model", "observed"};
+// stopped_by_limit: harness::kLimitProperty, the limit that stopped the server.
+inline constexpr std::array<const char*, 7> kFigures = {
+    "distribution", "wakeups_per_connection", "close", "demo_output", "observed_model",
+    "observed",     "stopped_by_limit"};
 
 // "pass", "fail", "warn", "skip", "flaky": the verdict as report.json and the HTML
 // page spell it.

@@ -30,6 +30,7 @@
 #include "demos.hpp"
 #include "environment.hpp"
 #include "kernel_features.hpp"
+#include "limits.hpp"
 #include "manifest.hpp"
 #include "netns.hpp"
 #include "options.hpp"
@@ -100,6 +101,13 @@ csd::harness::SuiteInvocation record_invocation(const csd::suite::SuiteOptions& 
     invocation.flags.push_back(fmt::format("--timeout-multiplier={}", *own.timeout_multiplier));
   if (own.strict)
     invocation.flags.emplace_back("--strict");
+  // The run's limits: a rerun stops a server where this run did.
+  if (own.limits.processes)
+    invocation.flags.push_back(fmt::format("--max-processes={}", *own.limits.processes));
+  if (own.limits.memory)
+    invocation.flags.push_back(fmt::format("--max-memory={}", *own.limits.memory));
+  if (own.limits.file_size)
+    invocation.flags.push_back(fmt::format("--max-file-size={}", *own.limits.file_size));
   for (auto& flag : csd::suite::demo_override_flags()) invocation.flags.push_back(std::move(flag));
   if (const char* pretend = std::getenv(csd::harness::kPretendMissingVariable); pretend != nullptr)
     invocation.environment.emplace_back(csd::harness::kPretendMissingVariable, pretend);
@@ -217,6 +225,8 @@ int main(int argc, char** argv) {
     usage_error(arg.starts_with("--gtest_") ? fmt::format("unknown googletest flag {}", arg)
                                             : fmt::format("unknown argument {}", arg));
   }
+  // What every server of the run may use (csd-guard enforces it).
+  csd::harness::set_run_limits(own.limits);
   // Every deadline of the run, scaled once, here.
   if (own.timeout_multiplier)
     csd::harness::set_timeout_multiplier(*own.timeout_multiplier);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "demos.hpp"
@@ -27,7 +28,8 @@ constexpr std::string_view kDescription = R"(NAME
 SYNOPSIS
   csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
             [--timeout-multiplier=X] [--checks PATTERN]... [--skip-checks PATTERN]...
-            [--strict] [--network 'COND']... [--list-checks[=FORMAT]] [gtest flags]
+            [--strict] [--network 'COND']... [--max-processes N] [--max-memory SIZE]
+            [--max-file-size SIZE] [--list-checks[=FORMAT]] [gtest flags]
 
 DESCRIPTION
   Checks each server described by a manifest (docs/MANIFEST.md) against the properties
@@ -151,6 +153,21 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
                  "x2) unless a multiplier is given. Needs root: without, every check is skipped "
                  "with the reason")
       ->allow_extra_args(false);
+  int max_processes = 0;
+  app.add_option("--max-processes", max_processes,
+                 "Every server's tree may have at most N processes: csd-guard counts it every "
+                 "5 ms and kills it past N (a fork bomb), and the check that ran it fails naming "
+                 "the limit. A manifest's \"limits\" may be tighter: the smaller wins")
+      ->check(CLI::Range(1, 1 << 22));
+  std::string max_memory;
+  app.add_option("--max-memory", max_memory,
+                 "Every server's tree may use at most SIZE resident memory, summed over its "
+                 "processes (bytes, or with K, M, G: 512M), counted and enforced as "
+                 "--max-processes");
+  std::string max_file_size;
+  app.add_option("--max-file-size", max_file_size,
+                 "Every server runs with RLIMIT_FSIZE SIZE: a write past it kills the writer "
+                 "with SIGXFSZ (a server that fills the disk), and the check fails naming it");
 
   try {
     app.parse(argc, argv);
@@ -164,6 +181,17 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
     usage_error(e.what());
   }
 
+  if (max_processes > 0)
+    options.limits.processes = max_processes;
+  for (const auto& [flag, text, limit] :
+       {std::tuple{"--max-memory", &max_memory, &options.limits.memory},
+        std::tuple{"--max-file-size", &max_file_size, &options.limits.file_size}}) {
+    if (text->empty())
+      continue;
+    *limit = harness::parse_size(*text);
+    if (!*limit)
+      usage_error(fmt::format("{} {}: a size: bytes, or with K, M, G (512M)", flag, *text));
+  }
   if (!list_checks.empty())
     options.list_checks = parse_catalogue_format(list_checks);
   options.progress = *parse_progress_mode(progress);

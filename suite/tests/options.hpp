@@ -8,6 +8,7 @@
 
 #include "catalogue.hpp"
 #include "check.hpp"
+#include "limits.hpp"
 #include "progress.hpp"
 
 namespace csd::suite {
@@ -21,6 +22,9 @@ struct SuiteOptions {
   CheckSelection selection;  // --checks, --skip-checks
   bool strict = false;
   std::vector<std::string> network;  // --network COND, each as given
+  // --max-processes, --max-memory, --max-file-size: every server's, tightened
+  // by its manifest's "limits"
+  harness::ServerLimits limits;
 };
 
 // Takes csd-suite's own flags out of argv, leaving argv[0] and what it does

@@ -20,6 +20,7 @@
 #include "evidence.hpp"
 #include "evidence_files.hpp"
 #include "fd.hpp"
+#include "limits.hpp"
 #include "procfs.hpp"
 #include "rerun.hpp"
 #include "run.hpp"
@@ -77,6 +78,10 @@ void ServerTest::SetUp() {
   try {
     server_ = harness::ServerProcess::start(manifest(), launch_);
   } catch (const std::exception& e) {
+    // A limit can stop a server before it is ready (memory eaten at start):
+    // the failure leads with it, as TearDown's does.
+    if (const auto stop = harness::find_limit_stop(e.what()))
+      record_limit_stop(*stop);
     FAIL() << "could not start " << manifest().name << " (" << manifest().path.string() << "):\n"
            << e.what();
   }
@@ -100,6 +105,10 @@ void ServerTest::TearDown() {
   if (const auto line = harness::find_sanitizer_report(report.output)) {
     ADD_FAILURE() << "the server's output holds a sanitizer report: " << *line;
   }
+  // A server csd-guard stopped for a limit failed whatever the check saw
+  // before; the report leads with which limit (harness/limits.hpp).
+  if (const auto stop = harness::find_limit_stop(report.output))
+    record_limit_stop(*stop);
   if (!HasFailure())
     return;
   std::string killed;
@@ -117,6 +126,11 @@ void ServerTest::TearDown() {
     std::cout << "--- its processes at the failure:\n" << tree;
     keep_evidence("process_tree", harness::evidence::kProcessTree, tree);
   }
+}
+
+void ServerTest::record_limit_stop(const std::string& stop) {
+  RecordProperty(std::string(harness::kLimitProperty), stop);
+  ADD_FAILURE() << harness::kStoppedByLimit << stop;
 }
 
 client::Target ServerTest::target() const { return {server_->host(), server_->port()}; }

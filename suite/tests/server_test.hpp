@@ -116,6 +116,9 @@ class ServerTest : public ::testing::Test {
   }
 
  private:
+  // The server was stopped by csd-guard for a limit (`stop`: "processes:
+  // ..."): the figure stopped_by_limit, and a failure that names it.
+  void record_limit_stop(const std::string& stop);
   // One exchange, waiting at most `scaled_timeout` (already scaled) for it.
   client::FetchResult fetch_waiting(uint64_t bytes, bool bare,
                                     std::chrono::milliseconds scaled_timeout);

@@ -102,6 +102,20 @@ TEST_F(ManifestTest, Defaults) {
   EXPECT_EQ(m.traits.wakeup, AcceptWakeup::unspecified);
   EXPECT_FALSE(m.nofile) << "no \"nofile\": the server inherits the suite's limit";
   EXPECT_FALSE(m.ipv6);
+  EXPECT_FALSE(m.limits.any()) << "no \"limits\": only the run's";
+}
+
+TEST_F(ManifestTest, LoadsLimits) {
+  const Manifest m = load_manifest(write("m.json", R"({"name": "n", "command": ["sh"],
+      "limits": {"processes": 64, "memory": "512M", "file_size": 1048576}})"));
+  EXPECT_EQ(m.limits.processes, 64);
+  EXPECT_EQ(m.limits.memory, uint64_t{512} << 20);
+  EXPECT_EQ(m.limits.file_size, uint64_t{1} << 20);
+  EXPECT_FALSE(m.limits.descriptors) << "descriptors are \"nofile\"";
+  const Manifest some = load_manifest(write("s.json", R"({"name": "s", "command": ["sh"],
+      "limits": {"file_size": "4M"}})"));
+  EXPECT_FALSE(some.limits.processes);
+  EXPECT_EQ(some.limits.file_size, uint64_t{4} << 20);
 }
 
 struct BadCase {
@@ -162,6 +176,21 @@ const BadCase kBadCases[] = {
      "not \"64\""},
     {"FractionalNofile", R"({"name": "n", "command": ["sh"], "nofile": 64.5})", "nofile",
      "integer from 8"},
+    {"LimitsNotAnObject", R"({"name": "n", "command": ["sh"], "limits": 64})", "limits",
+     "must be an object"},
+    {"ZeroProcesses", R"({"name": "n", "command": ["sh"], "limits": {"processes": 0}})",
+     "limits.processes", "1 or more, not 0"},
+    {"StringProcesses", R"({"name": "n", "command": ["sh"], "limits": {"processes": "64"}})",
+     "limits.processes", "whole number"},
+    {"UnitlessWordMemory", R"({"name": "n", "command": ["sh"], "limits": {"memory": "lots"}})",
+     "limits.memory", "must be a size"},
+    {"FractionalFileSize",
+     R"({"name": "n", "command": ["sh"], "limits": {"file_size": "1.5G"}})",
+     "limits.file_size", "not \"1.5G\""},
+    {"NegativeMemory", R"({"name": "n", "command": ["sh"], "limits": {"memory": -5}})",
+     "limits.memory", "must be a size"},
+    {"UnknownLimit", R"({"name": "n", "command": ["sh"], "limits": {"cpu": 3}})",
+     "limits.cpu", "unknown limit"},
     {"WorkersNeeded", R"({"name": "n", "command": ["sh", "-n", "{workers}"]})",
      "workers", "uses {workers}"},
     {"BadReady", R"({"name": "n", "command": ["sh"], "ready": "soon"})", "ready", "\"line\""},

@@ -273,7 +273,8 @@ TEST_F(ServerProcessTest, GuardNofileSetsTheProgramsLimitAndRefusesNonsense) {
   for (const std::string bad : {"0", "-3", "many", "12x"}) {
     const auto refused = run_to_completion({guard, "--nofile", bad, "--", "true"}, 5s);
     EXPECT_EQ(refused.exit_code, 2) << "--nofile " << bad << ": " << refused.output;
-    EXPECT_THAT(refused.output, HasSubstr("usage: csd-guard [--nofile N] -- PROGRAM")) << bad;
+    EXPECT_THAT(refused.output, HasSubstr("usage: csd-guard [--nofile N] [--max-processes N]"))
+        << bad;
   }
 }
 

@@ -32,6 +32,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -42,6 +43,7 @@
 #include "html.hpp"
 #include "identify.hpp"
 #include "junit.hpp"
+#include "limits.hpp"
 #include "manifest_template.hpp"
 #include "merge.hpp"
 #include "parallel_run.hpp"
@@ -71,6 +73,8 @@ struct Options {
   std::vector<std::string> skip_checks;
   std::optional<double> timeout_multiplier;
   std::vector<std::string> network;  // csd-suite --network, each as given
+  // csd-suite --max-processes, --max-memory, --max-file-size: flag -> value as given
+  std::map<std::string, std::string> limits;
   // --rerun-failed: the earlier run's csd-suite flags csd-report has none
   // of its own for (--demo NAME=PATH), passed on as they were.
   std::vector<std::string> more_suite_flags;
@@ -227,6 +231,10 @@ std::vector<std::string> suite_flags(const Options& options, const fs::path& sui
   if (options.timeout_multiplier)
     argv.push_back("--timeout-multiplier=" + std::to_string(*options.timeout_multiplier));
   for (const auto& condition : options.network) argv.insert(argv.end(), {"--network", condition});
+  for (const auto& [flag, value] : options.limits) {
+    if (!value.empty())
+      argv.push_back(flag + "=" + value);
+  }
   argv.insert(argv.end(), options.more_suite_flags.begin(), options.more_suite_flags.end());
   return argv;
 }
@@ -494,6 +502,10 @@ void take_flags_of_the_run(const std::vector<std::string>& flags, Options& optio
         options.timeout_multiplier = std::stod(flag.substr(flag.find('=') + 1));
     } else if (flag == "--strict") {
       options.strict = true;
+    } else if (const auto limit = options.limits.find(flag.substr(0, flag.find('=')));
+               limit != options.limits.end() && flag.find('=') != std::string::npos) {
+      if (limit->second.empty())
+        limit->second = flag.substr(flag.find('=') + 1);
     } else if (flag == "--demo" && has_value) {
       options.more_suite_flags.insert(options.more_suite_flags.end(), {flag, flags[i + 1]});
       ++i;
@@ -598,7 +610,7 @@ DESCRIPTION
   options (rerun: csd-suite --impl /abs/my-server.json --gtest_filter='Impl/...'), and
   where a plain client shows the bug, a command to run against a server you started;
   --rerun-failed DIR runs all of DIR's failed, warned and flaky tests again, as DIR's
-  run ran them (its manifests, --network, --timeout-multiplier, --strict).
+  run ran them (its manifests, --network, --timeout-multiplier, --strict, --max-*).
   --identify runs no check: it watches each server and names its design, with the evidence.
 )"};
   app.option_defaults()->group("OPTIONS");
@@ -675,6 +687,20 @@ SEE ALSO
                  "Run csd-suite under a network condition: 'loss 5%', 'rate 8mbit', 'delay 20ms' "
                  "(csd-suite --network; needs root); repeatable")
       ->allow_extra_args(false);
+  // What each server may use, so that one of a class cannot stall or harm the others.
+  const auto size_check = [](const std::string& text) {
+    return csd::harness::parse_size(text) ? "" : "expected a size: bytes, or with K, M, G (512M)";
+  };
+  app.add_option("--max-processes", options.limits["--max-processes"],
+                 "Every server's tree may have at most N processes (csd-suite --max-processes)")
+      ->check(CLI::Range(1, 1 << 22));
+  app.add_option("--max-memory", options.limits["--max-memory"],
+                 "Every server's tree may use at most SIZE resident memory (csd-suite "
+                 "--max-memory; 512M)")
+      ->check(size_check);
+  app.add_option("--max-file-size", options.limits["--max-file-size"],
+                 "Every server writes files of at most SIZE (csd-suite --max-file-size; 16M)")
+      ->check(size_check);
   options.jobs = cpu_count();
   app.add_option("-j,--jobs", options.jobs,
                  "Run the tests in N csd-suite processes at once (default: one per CPU); "

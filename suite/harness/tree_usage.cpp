@@ -1,0 +1,77 @@
+#include "tree_usage.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "procfs.hpp"
+
+namespace csd::harness {
+
+namespace {
+
+struct CloseDir {
+  void operator()(DIR* dir) const { (void)::closedir(dir); }
+};
+struct CloseFile {
+  void operator()(std::FILE* file) const { (void)std::fclose(file); }
+};
+using File = std::unique_ptr<std::FILE, CloseFile>;
+
+File open_proc_file(const std::string& path) { return File(std::fopen(path.c_str(), "re")); }
+
+// The children of each thread of `pid` (a thread that forks is its child's
+// parent), appended to `tree`.
+void append_children(pid_t pid, std::vector<pid_t>& tree) {
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  const std::unique_ptr<DIR, CloseDir> tasks(::opendir(task_dir.c_str()));
+  if (!tasks)
+    return;  // gone meanwhile
+  while (const dirent* task = ::readdir(tasks.get())) {
+    if (task->d_name[0] == '.')
+      continue;
+    const File children = open_proc_file(task_dir + "/" + task->d_name + "/children");
+    if (!children)
+      continue;
+    int child = 0;
+    while (std::fscanf(children.get(), "%d", &child) == 1) tree.push_back(child);
+  }
+}
+
+bool has_children_lists() {
+  static const bool has = [] {
+    const std::string self = std::to_string(::getpid());
+    return ::access(("/proc/" + self + "/task/" + self + "/children").c_str(), R_OK) == 0;
+  }();
+  return has;
+}
+
+}  // namespace
+
+std::vector<pid_t> tree_below(pid_t root, std::size_t most) {
+  if (!has_children_lists())
+    return descendants(root);
+  std::vector<pid_t> tree;
+  append_children(root, tree);
+  for (std::size_t i = 0; i < tree.size() && tree.size() <= most; ++i)
+    append_children(tree[i], tree);
+  return tree;
+}
+
+uint64_t resident_bytes(const std::vector<pid_t>& pids) {
+  static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t total = 0;
+  for (const pid_t pid : pids) {
+    const File statm = open_proc_file("/proc/" + std::to_string(pid) + "/statm");
+    unsigned long long size = 0;
+    unsigned long long resident = 0;
+    if (statm && std::fscanf(statm.get(), "%llu %llu", &size, &resident) == 2)
+      total += resident * page;
+  }
+  return total;
+}
+
+}  // namespace csd::harness

@@ -1,0 +1,26 @@
+// What a process tree uses, cheaply enough to look every few milliseconds:
+// csd-guard's --max-processes and --max-memory (csd_guard.cpp). Knows
+// nothing of any one design.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace csd::harness {
+
+// Every process below `root` (not root itself), from the kernel's list of
+// each task's children (/proc/PID/task/TID/children), walked down from
+// `root`: the cost is the tree's size, not the machine's (descendants()
+// scans all of /proc). A process that forks or exits during the walk may be
+// missed or counted gone; the next walk sees it. Without those lists
+// (a kernel without CONFIG_PROC_CHILDREN): descendants(root). The walk stops
+// past `most` processes.
+std::vector<pid_t> tree_below(pid_t root, std::size_t most = 100'000);
+
+// The resident memory (RSS, /proc/PID/statm) of `pids`, summed, in bytes:
+// pages that forked processes share count in each. A process gone counts 0.
+uint64_t resident_bytes(const std::vector<pid_t>& pids);
+
+}  // namespace csd::harness
