@@ -66,6 +66,11 @@ constexpr long kKillDeadlineSeconds =
 // How often the tree is counted under --max-processes or --max-memory: a
 // fork bomb on 2 CPUs makes some hundreds of processes in this time.
 constexpr long kPollNanoseconds = 5'000'000;
+// A tree's walk stops past this many processes without a process limit.
+constexpr std::size_t kMostProcessesCounted = 100'000;
+// The guard's nice value while it polls: a fork bomb's hundreds of runnable
+// processes must not starve the one that stops them of the CPU.
+constexpr int kPollingNice = -10;
 
 struct Options {
   std::optional<rlim_t> nofile;
@@ -140,7 +145,11 @@ class Guard {
   // Under --max-processes or --max-memory: counts the tree; over a limit,
   // says which and kills it. True if it did.
   bool over_a_limit() {
-    const std::vector<pid_t> tree = csd::harness::tree_below(self_);
+    // Under a process limit the walk stops just past it: a fork bomb's
+    // thousands need not all be counted to be stopped (nor can they grow
+    // while they are). Within the limit the walk is whole, for the memory.
+    const std::vector<pid_t> tree = csd::harness::tree_below(
+        self_, options_.processes ? *options_.processes : kMostProcessesCounted);
     if (options_.processes && tree.size() > *options_.processes) {
       say_limit("processes: the tree reached %zu processes, over its limit of %llu; killed",
                 tree.size(), *options_.processes);
@@ -394,6 +403,8 @@ int main(int argc, char** argv) {
     exec_program(argv + first + 1, *options);
 
   Guard guard(program, *options);
+  if (options->polls())
+    (void)::setpriority(PRIO_PROCESS, 0, kPollingNice);  // after the fork: PROGRAM's is as ours was
   const timespec poll_every{.tv_sec = 0, .tv_nsec = kPollNanoseconds};
   for (;;) {
     siginfo_t info{};

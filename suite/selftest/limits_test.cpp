@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct LimitCase {
   std::string check;    // a gtest filter: checks that reach the bug (several connections)
   std::string limit;    // how stopped_by_limit begins: "processes: "
 };
+
+// What googletest shows of a case: its fixture, not its bytes.
+void PrintTo(const LimitCase& c, std::ostream* os) { *os << c.fixture; }
 
 // fork-bomb forks without end after its first reply; fills-disk and
 // eats-memory pass their limit at their fifth request (1 MiB of log, or a
