@@ -21,6 +21,9 @@ struct SuiteOptions {
   CheckSelection selection;  // --checks, --skip-checks
   bool strict = false;
   std::vector<std::string> network;  // --network COND, each as given
+  // --assume-model NAME=MODEL: an auto manifest's model, observed by
+  // csd-report for every csd-suite of its run (auto_models.hpp).
+  std::vector<std::string> assume_models;
 };
 
 // Takes csd-suite's own flags out of argv, leaving argv[0] and what it does
