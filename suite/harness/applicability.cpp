@@ -11,7 +11,7 @@ bool applies(const AppliesTo& where, const Manifest& implementation) {
     return false;
   if (!where.workers.contains(implementation.traits.workers))
     return false;
-  if (where.declared_model && implementation.model == "other")
+  if (where.declared_model && implementation.model == "other" && !implementation.model_auto)
     return false;
   return implementation.workers >= where.min_workers;
 }
@@ -33,7 +33,7 @@ std::string describe(const AppliesTo& where) {
         fmt::format("at least {} worker{}", where.min_workers, where.min_workers == 1 ? "" : "s"));
   }
   if (where.declared_model)
-    parts.emplace_back("a declared model (not other)");
+    parts.emplace_back("a declared model (not other), or auto");
   return parts.empty() ? "every implementation" : fmt::format("{}", fmt::join(parts, "; "));
 }
 

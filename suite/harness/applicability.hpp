@@ -58,7 +58,8 @@ struct AppliesTo {
   // The manifest's `workers` is at least this (1: "needs a worker count",
   // 2: "a pool of at least two").
   int min_workers = 0;
-  // The manifest names a design: any model but `other`, which claims none.
+  // The manifest names a design (any model but `other`, which claims none),
+  // or leaves it to be observed ("auto").
   bool declared_model = false;
 };
 

@@ -118,7 +118,8 @@ class Reader {
     if (!doc.contains("model"))
       return "other";
     const auto& v = doc.at("model");
-    const auto models = known_models();
+    auto models = known_models();
+    models.emplace_back(kAutoModel);
     if (v.is_string() &&
         std::find(models.begin(), models.end(), v.get<std::string>()) != models.end()) {
       return v.get<std::string>();
@@ -317,6 +318,9 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   m.command = reader.command(doc);
   m.protocol = reader.protocol(doc);
   m.model = reader.model(doc);
+  m.model_auto = m.model == kAutoModel;
+  if (m.model_auto)
+    m.model = "other";  // until the server is watched: the checks every server gets
   m.workers = reader.workers(doc, uses_workers(m.command));
   m.prints_ready_line = reader.prints_ready_line(doc);
   m.nofile = reader.nofile(doc);
@@ -326,6 +330,15 @@ Manifest load_manifest(const fs::path& file, const std::vector<fs::path>& search
   m.traits.wakeup = reader.accept_wakeup(doc);
   m.command[0] = reader.resolve_program(m.command[0], search_dirs).string();
   return m;
+}
+
+void assume_model(Manifest& m, std::string_view observed) {
+  const auto models = known_models();
+  m.observed_model = observed;
+  m.model = std::find(models.begin(), models.end(), observed) != models.end() ? observed : "other";
+  const AcceptWakeup declared_wakeup = m.traits.wakeup;
+  m.traits = traits_of_model(m.model);
+  m.traits.wakeup = declared_wakeup;
 }
 
 std::vector<Manifest> with_ipv6_variants(std::vector<Manifest> manifests) {

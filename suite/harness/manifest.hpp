@@ -6,6 +6,8 @@
 // connection; "nofile" (integer): the RLIMIT_NOFILE the server runs with;
 // "ipv6" (boolean): it serves on ::1 as well when {host} is ::1; "limits"
 // ({"processes": N, "memory": SIZE, "file_size": SIZE}): what it may use.
+// "model" may be "auto": csd-suite watches the server first and takes the
+// model it shows.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +46,16 @@ struct Manifest {
   std::string name;                  // also the gtest parameter name (sanitized)
   std::vector<std::string> command;  // command[0] resolved to an absolute executable
   WireProtocol protocol = WireProtocol::size;
-  std::string model;              // one of known_models() (traits.hpp)
-  Traits traits;                  // what the model stands for, with the declared accept_wakeup
+  std::string model;  // one of known_models() (traits.hpp)
+  Traits traits;      // what the model stands for, with the declared accept_wakeup
+  // "model": "auto": the design is watched (suite/observe), not declared.
+  // Until then, and where the observation fits no design, `model` is other;
+  // assume_model() makes it the model observed.
+  bool model_auto = false;
+  // For an auto manifest once watched: the model seen at the start, or
+  // "unknown" (then `model` stays other); shape/declared-model holds the
+  // server to it. Empty until assume_model().
+  std::string observed_model;
   int workers = 0;                // 0 when the manifest gives none
   bool prints_ready_line = true;  // false: readiness is a listening port only
   // RLIMIT_NOFILE (soft and hard) set before the server's exec; none: inherited.
@@ -56,7 +66,16 @@ struct Manifest {
   // NAME@ipv6 copy with_ipv6_variants() adds.
   std::string host = "127.0.0.1";
   [[nodiscard]] bool ipv6_variant() const { return host == "::1"; }
+  // What the manifest says: "auto", or its model.
+  [[nodiscard]] std::string declared_model() const {
+    return model_auto ? std::string(kAutoModel) : model;
+  }
 };
+
+// An auto manifest made the model `observed` (a known model, or anything
+// else, such as "unknown", for other): its traits, so that the observed
+// design's checks apply; its declared accept_wakeup kept.
+void assume_model(Manifest& m, std::string_view observed);
 
 // What names the copy of a manifest on ::1: NAME@ipv6. csd-report's summary
 // and HTML page fold the copy back into NAME's row by it.

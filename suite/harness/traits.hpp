@@ -67,6 +67,11 @@ struct Traits {
 // prethreaded-main, reuseport, other.
 std::vector<std::string> known_models();
 
+// What a manifest's "model" says when it leaves the design to be observed
+// (csd-suite watches the server before it registers any check): no model of
+// the table, so known_models() does not list it.
+inline constexpr std::string_view kAutoModel = "auto";
+
 // The traits of a known model, `wakeup` left unspecified ("other" claims
 // none). Throws std::out_of_range for a model the table does not know.
 Traits traits_of_model(std::string_view model);

@@ -113,7 +113,7 @@ Observation observe_running(const harness::ServerProcess& server, const ObserveO
 }
 
 Identification identify(const harness::Manifest& manifest, const ObserveOptions& options) {
-  Identification id{.name = manifest.name, .declared = manifest.model};
+  Identification id{.name = manifest.name, .declared = manifest.declared_model()};
   try {
     harness::LaunchOptions launch;
     launch.host = manifest.host;

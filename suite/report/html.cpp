@@ -54,6 +54,8 @@ td .mark { display: block; }
 td a.time { display: block; font-size: 9px; color: #444; }
 td .ipv6 { font-size: .8em; vertical-align: super; margin-left: 1px; }
 th .ipv6 { color: #555; }
+th .observed { color: #555; font-size: .85em; }
+th .observed.news { color: #a40; }
 .filters a { margin-left: .6em; } #filter-note { color: #555; min-height: 1em; }
 details { margin: .5em 0; } summary { cursor: pointer; }
 pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }

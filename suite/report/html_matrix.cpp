@@ -13,6 +13,7 @@
 #include "html_nav.hpp"
 #include "html_parts.hpp"
 #include "manifest.hpp"
+#include "observed_model.hpp"
 
 namespace csd::report::html {
 
@@ -137,6 +138,20 @@ std::string close_cell(const std::pair<std::string, std::string>& closes, std::s
   return open_cell(id, fmt::format("close close-{}", shown)) + permalink(id, text);
 }
 
+// The observed model under an implementation's name, and on hover what was
+// seen: "auto: prefork" and "observed prefork: a pool of 4 processes, ...".
+std::pair<std::string, std::string> observed_label(const ObservedModel& observed) {
+  const std::string label =
+      observed.declared == "auto" ? "auto: " + observed.model
+      : observed.declared.empty() || observed.declared == observed.model
+          ? observed.model
+          : fmt::format("declared {}, observed {}", observed.declared, observed.model);
+  std::string hover = fmt::format("observed {}: {}", observed.model, observed.words);
+  if (!observed.declared.empty())
+    hover += fmt::format(" (declared {})", observed.declared);
+  return {label, hover};
+}
+
 }  // namespace
 
 std::string cell_id(std::string_view implementation, std::string_view row) {
@@ -155,15 +170,25 @@ void write_matrix(const Summary& summary, std::ostream& out) {
   std::erase_if(columns, [](const ImplementationRow& r) { return r.name == kDemos; });
   out << kFilterLinks << "<div class=\"matrix-wrap\">\n<table id=\"matrix\">\n<thead><tr>"
       << "<th class=\"check\">check</th>";
+  const auto observed = observed_models(summary);
   for (const auto& column : columns) {
     const std::string name = xml_escaped(column.name);
-    if (column.on_ipv6) {
-      out << fmt::format(R"(<th class="impl" data-impl="{0}" title="{0}, and {0}{1} on ::1">)"
-                         R"({0} <span class="ipv6">+ ::1</span></th>)",
-                         name, harness::kIpv6VariantSuffix);
-    } else {
-      out << fmt::format(R"(<th class="impl" data-impl="{0}">{0}</th>)", name);
+    std::string title = column.on_ipv6 ? fmt::format("{0}, and {0}{1} on ::1", column.name,
+                                                     harness::kIpv6VariantSuffix)
+                                       : std::string();
+    std::string shown = name;
+    if (column.on_ipv6)
+      shown += R"( <span class="ipv6">+ ::1</span>)";
+    if (const auto found = observed.find(column.name); found != observed.end()) {
+      const auto [label, hover] = observed_label(found->second);
+      const bool news = !observed_model_note(found->second).empty();
+      shown += fmt::format(R"(<br><span class="observed{}">{}</span>)", news ? " news" : "",
+                           xml_escaped(label));
+      title += (title.empty() ? column.name : "") + "\n" + hover;
     }
+    out << fmt::format(R"(<th class="impl" data-impl="{}"{}>{}</th>)", name,
+                       title.empty() ? "" : fmt::format(R"( title="{}")", xml_escaped(title)),
+                       shown);
   }
   out << "</tr></thead>\n<tbody>\n";
   for (const auto& row : m.rows) {

@@ -1,6 +1,8 @@
 // report.html's verdict matrix: checks by implementations, each cell its
 // verdict (and its verdict on ::1), its time and a permalink
-// (id="cell-IMPL-CHECK"); a check's statement and level on hover; a row of
+// (id="cell-IMPL-CHECK"); under each implementation's name the design it
+// showed when watched (observed_model.hpp), what was seen on hover; a
+// check's statement and level on hover; a row of
 // how each implementation closed (close/fin-not-rst's capture: FIN, RST,
 // none); and a few lines of inline script that read filters and an order
 // from the page's URL (html_nav.hpp).

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "observed_model.hpp"
+
 namespace csd::report {
 
 namespace {
@@ -60,9 +62,13 @@ void write_report_json(const Summary& summary, std::ostream& out) {
   json environment = json::object();
   for (const auto& [name, value] : summary.environment) environment[name] = value;
   json implementations = json::array();
+  const auto observed = observed_models(summary);
   for (const auto& [name, tally] : summary.by_implementation) {
     json row = tally_json(tally);
     row["name"] = name;
+    // NAME@ipv6 is NAME's server: the same observation.
+    if (const auto found = observed.find(row_of(name)); found != observed.end())
+      row["observed_model"] = to_json(found->second);
     implementations.push_back(std::move(row));
   }
   json results = json::array();

@@ -10,6 +10,7 @@
 
 #include "failure_reason.hpp"
 #include "manifest.hpp"
+#include "observed_model.hpp"
 #include "timeouts.hpp"
 
 namespace csd::report {
@@ -313,7 +314,16 @@ void print_summary(const Summary& summary, std::ostream& out) {
   out << fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>7}{}  {:>7}{}\n", "implementation", width,
                      "passed", "failed", "warned", "skipped", with_flaky ? "  flaky" : "", "time",
                      total_on_ipv6 ? "  of which on ::1" : "");
-  for (const auto& row : rows) print_row(row.name, row.all, row.all.seconds, row.on_ipv6);
+  // Under a row, the design the server showed where it is news: the manifest
+  // said auto, or declared another.
+  const auto observed = observed_models(summary);
+  for (const auto& row : rows) {
+    print_row(row.name, row.all, row.all.seconds, row.on_ipv6);
+    if (const auto found = observed.find(row.name); found != observed.end()) {
+      if (const std::string note = observed_model_note(found->second); !note.empty())
+        out << "  " << note << "\n";
+    }
+  }
   // The run's own clock, where the results say it: the tests' times leave
   // out starting and stopping the suite.
   print_row(total_label, total, summary.wall_seconds > 0 ? summary.wall_seconds : total.seconds,

@@ -95,8 +95,9 @@ struct Outcome {
   // "distribution" (connections per worker, space-separated) and
   // "wakeups_per_connection"; for the matrix's close row "close" (FIN, RST,
   // "FIN, then RST", none); for the demo gallery "demo_output", the program's own;
-  // shape/declared-model's observation: "observed_model" (fork, ..., unknown)
-  // and "observed" (its summary in words).
+  // shape/declared-model's observation: "observed_model" (fork, ..., unknown),
+  // "observed" (its summary in words), "observed_evidence" (a line per step)
+  // and "declared_model" (the manifest's: a model, or auto).
   std::map<std::string, std::string> figures;
 };
 
@@ -122,9 +123,9 @@ constexpr int severity(Outcome::Verdict verdict) {
 
 // The properties of a test that Outcome::figures keeps.
 // stopped_by_limit: harness::kLimitProperty, the limit that stopped the server.
-inline constexpr std::array<const char*, 7> kFigures = {
-    "distribution", "wakeups_per_connection", "close", "demo_output", "observed_model",
-    "observed",     "stopped_by_limit"};
+inline constexpr std::array<const char*, 9> kFigures = {
+    "distribution", "wakeups_per_connection", "close",          "demo_output",     "observed_model",
+    "observed",     "observed_evidence",      "declared_model", "stopped_by_limit"};
 
 // "pass", "fail", "warn", "skip", "flaky": the verdict as report.json and the HTML
 // page spell it.

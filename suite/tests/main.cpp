@@ -4,7 +4,8 @@
 // Without --impl or CSD_IMPL it runs over the reference implementations'
 // manifests (fixtures/impls/*.json). A manifest that cannot be used is an
 // error before any test runs: exit 2 with the file and the field. The tests
-// are registered here, once the manifests are loaded: one per (check,
+// are registered here, once the manifests are loaded and each "auto" one has
+// the model its server showed (auto_models.hpp): one per (check,
 // implementation) pair where the check applies (check.hpp); where a check
 // runs under --network is its catalogue entry's (CheckInfo::runs).
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "auto_models.hpp"
 #include "backstop.hpp"
 #include "budget_watch.hpp"
 #include "catalogue.hpp"
@@ -242,11 +244,15 @@ int main(int argc, char** argv) {
 
   std::vector<Manifest> implementations;
   try {
-    implementations = csd::harness::with_ipv6_variants(load_all(sources));
+    implementations = load_all(sources);
   } catch (const csd::harness::ManifestError& e) {
     std::cerr << "csd-suite: bad manifest: " << e.what() << "\n";
     return 2;
   }
+  // "model": "auto": each such server watched (or its model taken from
+  // --assume-model) before any check is registered, its copy on ::1 with it.
+  csd::suite::resolve_auto_models(implementations, own.assume_models);
+  implementations = csd::harness::with_ipv6_variants(std::move(implementations));
   for (const auto& pattern : own.selection.include) {
     const bool any = std::any_of(
         csd::suite::declared_checks().begin(), csd::suite::declared_checks().end(),

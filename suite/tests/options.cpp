@@ -30,6 +30,8 @@ SYNOPSIS
             [--timeout-multiplier=X] [--checks PATTERN]... [--skip-checks PATTERN]...
             [--strict] [--network 'COND']... [--max-processes N] [--max-memory SIZE]
             [--max-file-size SIZE] [--list-checks[=FORMAT]] [gtest flags]
+            [--strict] [--network 'COND']... [--list-checks[=FORMAT]]
+            [--assume-model NAME=MODEL]... [gtest flags]
 
 DESCRIPTION
   Checks each server described by a manifest (docs/MANIFEST.md) against the properties
@@ -42,7 +44,9 @@ DESCRIPTION
   reference implementations or with --demo, not when --impl or CSD_IMPL names the
   servers to validate. Kernel features (SO_REUSEPORT, EPOLLEXCLUSIVE, CLONE_NEWNET,
   CAP_NET_RAW) are probed once per run and recorded as env_feature_* properties; a check
-  whose design or own needs lack one is skipped with the reason. csd-report runs
+  whose design or own needs lack one is skipped with the reason. A manifest whose model
+  is "auto" has its server watched first (docs/IDENTIFY.md), and the model it shows
+  decides its checks (unknown: other's); stderr says what was seen. csd-report runs
   csd-suite and writes its results for people and CI.
 )";
 
@@ -168,6 +172,12 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
   app.add_option("--max-file-size", max_file_size,
                  "Every server runs with RLIMIT_FSIZE SIZE: a write past it kills the writer "
                  "with SIGXFSZ (a server that fills the disk), and the check fails naming it");
+  app.add_option("--assume-model", options.assume_models,
+                 "NAME=MODEL, for csd-report's use: the manifest NAME says \"model\": \"auto\", "
+                 "and its server was watched already and showed MODEL (a model, or unknown): "
+                 "take it rather than watch again, so that every csd-suite of a run registers "
+                 "the same tests (repeatable)")
+      ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);

@@ -25,6 +25,9 @@ struct SuiteOptions {
   // --max-processes, --max-memory, --max-file-size: every server's, tightened
   // by its manifest's "limits"
   harness::ServerLimits limits;
+  // --assume-model NAME=MODEL: an auto manifest's model, observed by
+  // csd-report for every csd-suite of its run (auto_models.hpp).
+  std::vector<std::string> assume_models;
 };
 
 // Takes csd-suite's own flags out of argv, leaving argv[0] and what it does

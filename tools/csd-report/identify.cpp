@@ -4,9 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 
+#include "auto_model.hpp"
 #include "manifest.hpp"
 #include "observe.hpp"
 #include "timeouts.hpp"
@@ -31,6 +34,22 @@ std::vector<harness::Manifest> load(const std::vector<std::string>& paths) {
     }
   }
   return manifests;
+}
+
+// $CSD_IMPL as csd-suite reads it: A.json:B.json:DIR, empty items left out.
+std::vector<std::string> csd_impl_paths() {
+  std::vector<std::string> paths;
+  const char* env = std::getenv("CSD_IMPL");
+  std::string_view list = env != nullptr ? env : "";
+  while (!list.empty()) {
+    const auto colon = list.find(':');
+    if (colon != 0)
+      paths.emplace_back(list.substr(0, colon));
+    if (colon == std::string_view::npos)
+      break;
+    list.remove_prefix(colon + 1);
+  }
+  return paths;
 }
 
 std::string observed(const Identification& id) {
@@ -66,7 +85,9 @@ std::string markdown_row(const Identification& id, const harness::Manifest& m) {
   std::string summary = id.verdict.summary;
   for (std::size_t at = summary.find('|'); at != std::string::npos; at = summary.find('|', at + 2))
     summary.replace(at, 1, "\\|");
-  const std::string mark = observed(id) == id.declared ? "yes" : "**no**";
+  const std::string mark = id.declared == harness::kAutoModel ? "(auto)"
+                           : observed(id) == id.declared      ? "yes"
+                                                              : "**no**";
   return fmt::format("| {} | `{}` | {} | {} | {} |\n", id.name, m.path.string(), id.declared, mark,
                      summary);
 }
@@ -100,10 +121,12 @@ int identify(const std::vector<std::string>& paths, const IdentifyOptions& optio
   }
   int unobserved = 0;
   int as_declared = 0;
+  int automatic = 0;  // "model": "auto": nothing declared to agree with
   for (const auto& m : manifests) {
     const Identification id = observe::identify(m);
     unobserved += id.problem.empty() ? 0 : 1;
     as_declared += observed(id) == id.declared ? 1 : 0;
+    automatic += id.declared == harness::kAutoModel ? 1 : 0;
     if (options.format == "json")
       all.push_back(to_json(id, m));
     else if (options.format == "markdown")
@@ -116,9 +139,31 @@ int identify(const std::vector<std::string>& paths, const IdentifyOptions& optio
     std::cout << nlohmann::json{{"format", "csd-identify/1"}, {"identifications", all}}.dump(2)
               << "\n";
   } else if (options.format == "text") {
-    std::cout << fmt::format("{} of {} observed as declared\n", as_declared, manifests.size());
+    std::cout << fmt::format("{} of {} observed as declared{}\n", as_declared,
+                             manifests.size() - automatic,
+                             automatic > 0 ? fmt::format(", {} auto", automatic) : "");
   }
   return unobserved > 0 ? 1 : 0;
+}
+
+std::vector<std::string> observe_auto_models(const std::vector<std::string>& paths,
+                                             std::optional<double> timeout_multiplier) {
+  if (timeout_multiplier)
+    harness::set_timeout_multiplier(*timeout_multiplier);
+  std::vector<harness::Manifest> manifests;
+  try {
+    manifests = paths.empty() ? load(csd_impl_paths()) : load(paths);
+  } catch (const std::exception&) {  // csd-suite refuses it, with the same message
+    return {};
+  }
+  std::vector<std::string> flags;
+  for (auto& m : manifests) {
+    if (!m.model_auto)
+      continue;
+    std::cerr << "csd-report: " << observe::observe_auto_model(m) << "\n" << std::flush;
+    flags.insert(flags.end(), {"--assume-model", m.name + "=" + m.observed_model});
+  }
+  return flags;
 }
 
 }  // namespace csd::tools

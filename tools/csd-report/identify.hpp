@@ -27,4 +27,13 @@ void add_identify_options(CLI::App& app, IdentifyOptions& options);
 int identify(const std::vector<std::string>& manifests, const IdentifyOptions& options,
              std::optional<double> timeout_multiplier);
 
+// "model": "auto" in a run: watches the server of each auto manifest among
+// `manifests` (as csd-suite reads them; none: $CSD_IMPL) once, says on
+// stderr what each showed, and returns the csd-suite flags that hand the
+// models to every csd-suite of the run (--assume-model NAME=MODEL), so that
+// they all register the same tests. A manifest that cannot be used is left
+// for csd-suite to refuse.
+std::vector<std::string> observe_auto_models(const std::vector<std::string>& manifests,
+                                             std::optional<double> timeout_multiplier);
+
 }  // namespace csd::tools

@@ -78,6 +78,9 @@ struct Options {
   // --rerun-failed: the earlier run's csd-suite flags csd-report has none
   // of its own for (--demo NAME=PATH), passed on as they were.
   std::vector<std::string> more_suite_flags;
+  // "model": "auto": the models csd-report observed for the run, as
+  // csd-suite's --assume-model flags, given to every csd-suite it starts.
+  std::vector<std::string> assumed_models;
   std::string filter;
   int jobs = 1;
   std::optional<csd::report::Shard> shard;
@@ -236,6 +239,7 @@ std::vector<std::string> suite_flags(const Options& options, const fs::path& sui
       argv.push_back(flag + "=" + value);
   }
   argv.insert(argv.end(), options.more_suite_flags.begin(), options.more_suite_flags.end());
+  argv.insert(argv.end(), options.assumed_models.begin(), options.assumed_models.end());
   return argv;
 }
 
@@ -515,7 +519,12 @@ void take_flags_of_the_run(const std::vector<std::string>& flags, Options& optio
   }
 }
 
-int run_or_run_side_by_side(const Options& options) {
+int run_or_run_side_by_side(Options options) {
+  // Once, here, for every csd-suite of the run (the plan's listing among
+  // them): each watching on its own could see another design and register
+  // other tests.
+  options.assumed_models =
+      csd::tools::observe_auto_models(options.manifests, options.timeout_multiplier);
   if (options.jobs == 1 && !options.shard && options.repeat == 1)
     return run(options);
   return run_side_by_side(options);
@@ -612,6 +621,9 @@ DESCRIPTION
   --rerun-failed DIR runs all of DIR's failed, warned and flaky tests again, as DIR's
   run ran them (its manifests, --network, --timeout-multiplier, --strict, --max-*).
   --identify runs no check: it watches each server and names its design, with the evidence.
+  A manifest whose model is "auto" has its server watched once, before the run (stderr
+  says what it showed), and the design it showed decides its checks in every csd-suite
+  of the run (csd-suite --assume-model); the summary and report.json say which it was.
 )"};
   app.option_defaults()->group("OPTIONS");
   app.set_help_flag("-h,--help", "Print this help and exit");
