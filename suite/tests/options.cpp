@@ -29,9 +29,8 @@ SYNOPSIS
   csd-suite [--impl FILE.json|DIR]... [--demo NAME=PATH]... [--progress=auto|on|off]
             [--timeout-multiplier=X] [--checks PATTERN]... [--skip-checks PATTERN]...
             [--strict] [--network 'COND']... [--max-processes N] [--max-memory SIZE]
-            [--max-file-size SIZE] [--list-checks[=FORMAT]] [gtest flags]
-            [--strict] [--network 'COND']... [--list-checks[=FORMAT]]
-            [--assume-model NAME=MODEL]... [gtest flags]
+            [--max-file-size SIZE] [--list-checks[=FORMAT]] [--assume-model NAME=MODEL]...
+            [gtest flags]
 
 DESCRIPTION
   Checks each server described by a manifest (docs/MANIFEST.md) against the properties
