@@ -33,7 +33,7 @@
 // machine. --max-file-size is RLIMIT_FSIZE, the kernel's (SIGXFSZ). As root,
 // RLIMIT_NPROC is not enforced and cgroups are not everywhere, so for
 // --max-processes and --max-memory the guard polls its tree every few
-// milliseconds (process count; resident memory summed over the tree) and
+// milliseconds (process count; anonymous resident memory summed over the tree) and
 // kills it when it is over. Each limit that stops the tree is said in one
 // line, "csd-guard: limit: KIND: what it saw", which the suite finds in the
 // server's output (harness/limits.hpp).
@@ -156,10 +156,10 @@ class Guard {
       return true;
     }
     if (options_.memory) {
-      const uint64_t resident = csd::harness::resident_bytes(tree);
-      if (resident > *options_.memory) {
-        say_limit("memory: the tree used %s resident, over its limit of %s; killed",
-                  csd::harness::size_text(resident).c_str(),
+      const uint64_t anonymous = csd::harness::anonymous_bytes(tree);
+      if (anonymous > *options_.memory) {
+        say_limit("memory: the tree used %s of anonymous memory, over its limit of %s; killed",
+                  csd::harness::size_text(anonymous).c_str(),
                   csd::harness::size_text(*options_.memory).c_str());
         return true;
       }
@@ -297,7 +297,8 @@ OPTIONS
               kill the tree when it has more than N processes (threads aside), counted every
               5 ms (RLIMIT_NPROC does not hold for root)
   --max-memory BYTES
-              kill the tree when its resident memory, summed, is over BYTES (every 5 ms)
+              kill the tree when its anonymous resident memory (RssAnon), summed, is over
+              BYTES (every 5 ms)
   --max-file-size BYTES
               start PROGRAM with RLIMIT_FSIZE BYTES (soft and hard; kept by what it forks):
               a write past it kills the writer with SIGXFSZ, said when the guard reaps it

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <charconv>
 
@@ -59,6 +61,35 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   if (shift > 0 && value > (UINT64_MAX >> shift))
     return std::nullopt;
   return value << shift;
+}
+
+ServerLimits limits_from_json(const nlohmann::json& given) {
+  if (!given.is_object())
+    throw BadLimits("limits",
+                    R"(must be an object: {"processes": 64, "memory": "512M", "file_size": "16M"})");
+  ServerLimits limits;
+  for (const auto& [key, value] : given.items()) {
+    const std::string field = "limits." + key;
+    if (key == "processes") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 1 << 22)
+        throw BadLimits(field, fmt::format("must be a whole number of processes, 1 or more, not {}",
+                                           value.dump()));
+      limits.processes = static_cast<int>(value.get<int64_t>());
+    } else if (key == "memory" || key == "file_size") {
+      const auto bytes = value.is_number_unsigned() ? std::optional(value.get<uint64_t>())
+                         : value.is_string()        ? parse_size(value.get<std::string>())
+                                                    : std::nullopt;
+      if (!bytes || *bytes == 0)
+        throw BadLimits(field, fmt::format("must be a size: bytes, or with K, M, G (\"512M\"), "
+                                           "not {}",
+                                           value.dump()));
+      (key == "memory" ? limits.memory : limits.file_size) = *bytes;
+    } else {
+      throw BadLimits(field, "unknown limit (known: processes, memory, file_size; descriptors "
+                             "are a manifest's \"nofile\")");
+    }
+  }
+  return limits;
 }
 
 std::string size_text(uint64_t bytes) {

@@ -6,10 +6,14 @@
 // RLIMIT_NPROC is not enforced, so the guard counts the tree itself).
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace csd::harness {
@@ -30,6 +34,22 @@ struct ServerLimits {
 // "4096", "512K", "64M", "1G" (powers of 1024, an optional "iB" or "B"):
 // bytes; nullopt for anything else or 0.
 std::optional<uint64_t> parse_size(std::string_view text);
+
+// A "limits" object, as a manifest and a rubric spell it:
+// {"processes": 64, "memory": "512M", "file_size": 1048576}. Throws
+// BadLimits naming the key and what is wrong.
+ServerLimits limits_from_json(const nlohmann::json& given);
+
+class BadLimits : public std::runtime_error {
+ public:
+  BadLimits(std::string key, const std::string& problem)
+      : std::runtime_error(problem), key_(std::move(key)) {}
+  // "limits" for the object itself, else "limits.KEY".
+  [[nodiscard]] const std::string& key() const { return key_; }
+
+ private:
+  std::string key_;
+};
 
 // "512 MiB", "1.5 GiB", "100 B": for people.
 std::string size_text(uint64_t bytes);

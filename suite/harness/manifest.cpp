@@ -164,34 +164,13 @@ class Reader {
 
   // "limits": {"processes": 64, "memory": "512M", "file_size": "16M"}
   ServerLimits limits(const json& doc) const {
-    ServerLimits limits;
     if (!doc.contains("limits"))
-      return limits;
-    const auto& given = doc.at("limits");
-    if (!given.is_object())
-      fail("limits",
-           R"(must be an object: {"processes": 64, "memory": "512M", "file_size": "16M"})");
-    for (const auto& [key, value] : given.items()) {
-      const std::string field = "limits." + key;
-      if (key == "processes") {
-        if (!value.is_number_integer() || value.get<int64_t>() < 1 ||
-            value.get<int64_t>() > 1 << 22)
-          fail(field,
-               fmt::format("must be a whole number of processes, 1 or more, not {}", value.dump()));
-        limits.processes = static_cast<int>(value.get<int64_t>());
-      } else if (key == "memory" || key == "file_size") {
-        const auto bytes = value.is_number_unsigned() ? std::optional(value.get<uint64_t>())
-                           : value.is_string()        ? parse_size(value.get<std::string>())
-                                                      : std::nullopt;
-        if (!bytes || *bytes == 0)
-          fail(field, fmt::format("must be a size: bytes, or with K, M, G (\"512M\"), not {}",
-                                  value.dump()));
-        (key == "memory" ? limits.memory : limits.file_size) = *bytes;
-      } else {
-        fail(field, "unknown limit (known: processes, memory, file_size; descriptors: \"nofile\")");
-      }
+      return {};
+    try {
+      return limits_from_json(doc.at("limits"));
+    } catch (const BadLimits& e) {
+      fail(e.key(), e.what());
     }
-    return limits;
   }
 
   bool prints_ready_line(const json& doc) const {

@@ -61,15 +61,17 @@ std::vector<pid_t> tree_below(pid_t root, std::size_t most) {
   return tree;
 }
 
-uint64_t resident_bytes(const std::vector<pid_t>& pids) {
+uint64_t anonymous_bytes(const std::vector<pid_t>& pids) {
   static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   uint64_t total = 0;
   for (const pid_t pid : pids) {
     const File statm = open_proc_file("/proc/" + std::to_string(pid) + "/statm");
     unsigned long long size = 0;
     unsigned long long resident = 0;
-    if (statm && std::fscanf(statm.get(), "%llu %llu", &size, &resident) == 2)
-      total += resident * page;
+    unsigned long long shared = 0;  // of `resident`, the pages of files and shared memory
+    if (statm && std::fscanf(statm.get(), "%llu %llu %llu", &size, &resident, &shared) == 3 &&
+        resident >= shared)
+      total += (resident - shared) * page;
   }
   return total;
 }

@@ -20,8 +20,8 @@ namespace csd::report {
 
 namespace {
 
-const std::set<std::string> kRubricKeys = {"format", "checks", "warning_share", "skipped",
-                                           "visibility"};
+const std::set<std::string> kRubricKeys = {"format",  "checks",     "warning_share",
+                                           "skipped", "visibility", "limits"};
 const std::set<std::string> kVisibilities = {"visible", "hidden", "after_due_date",
                                              "after_published"};
 
@@ -123,7 +123,7 @@ Rubric parse_rubric(std::string_view text, const std::string& file) {
     if (!kRubricKeys.contains(key))
       throw BadRubric(
           fmt::format("{}: unknown key \"{}\" (known: checks, warning_share, "
-                      "skipped, visibility, format)",
+                      "skipped, visibility, limits, format)",
                       file, key));
   }
   if (doc.contains("format") && doc["format"] != "csd-rubric/1")
@@ -156,6 +156,13 @@ Rubric parse_rubric(std::string_view text, const std::string& file) {
                       "after_due_date, after_published",
                       file, visibility.dump()));
     rubric.visibility = visibility.get<std::string>();
+  }
+  if (doc.contains("limits")) {
+    try {
+      rubric.limits = harness::limits_from_json(nlohmann::json(doc["limits"]));
+    } catch (const harness::BadLimits& e) {
+      throw BadRubric(fmt::format("{}: {}: {}", file, e.key(), e.what()));
+    }
   }
   return rubric;
 }

@@ -5,7 +5,8 @@
 //    "checks": {"size/*": 2, "shape/declared-model": 3, "*": 1},
 //    "warning_share": 0.5,
 //    "skipped": "not counted",
-//    "visibility": "after_published"}
+//    "visibility": "after_published",
+//    "limits": {"processes": 2048, "memory": "2G", "file_size": "64M"}}
 //
 // "checks": check-ID patterns (fnmatch) and their points, in order: the first
 // pattern that matches a check gives it its points; a check none matches is
@@ -13,7 +14,9 @@
 // recommended check that failed) earns, 0 to 1 (default 0.5). "skipped": what
 // a check the machine could not run counts: "not counted" (default: neither
 // score nor max_score), or "full" (its points). "visibility": Gradescope's,
-// for every test (default "visible"). A failure, a flaky test and a test
+// for every test (default "visible"). "limits": what every submission's
+// server may use (a manifest's "limits"; csd-report --max-*, the smaller
+// wins); without, a graded run still holds each to kGradeProcesses. A failure, a flaky test and a test
 // whose csd-suite died earn nothing.
 #pragma once
 
@@ -25,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "limits.hpp"
 #include "summary.hpp"
 
 namespace csd::report {
@@ -35,10 +39,17 @@ struct Rubric {
   double warning_share = 0.5;
   bool skipped_earn_full = false;
   std::string visibility = "visible";
+  harness::ServerLimits limits;  // "limits": for every submission's server
 
   // The points of check `id`: the first pattern's that matches; nullopt: not graded.
   [[nodiscard]] std::optional<double> points_of(std::string_view id) const;
 };
+
+// The processes a graded server may have when neither the rubric nor the
+// command line says: a fork bomb among a class stops there, while a
+// process per connection still serves robust/burst-above-backlog's 1000
+// connections at once.
+inline constexpr int kGradeProcesses = 2048;
 
 class BadRubric : public std::runtime_error {
  public:

@@ -164,9 +164,9 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
       ->check(CLI::Range(1, 1 << 22));
   std::string max_memory;
   app.add_option("--max-memory", max_memory,
-                 "Every server's tree may use at most SIZE resident memory, summed over its "
-                 "processes (bytes, or with K, M, G: 512M), counted and enforced as "
-                 "--max-processes");
+                 "Every server's tree may use at most SIZE anonymous resident memory (RssAnon: "
+                 "not the libraries it maps), summed over its processes (bytes, or with K, M, "
+                 "G: 512M), counted and enforced as --max-processes");
   std::string max_file_size;
   app.add_option("--max-file-size", max_file_size,
                  "Every server runs with RLIMIT_FSIZE SIZE: a write past it kills the writer "

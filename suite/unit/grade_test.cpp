@@ -58,6 +58,23 @@ TEST(Rubric, ABadOneIsRefusedWithWhatIsWrong) {
   EXPECT_THAT(refused(R"({"checks": {"*": 1}, "skipped": "half"})"), HasSubstr("skipped"));
   EXPECT_THAT(refused(R"({"checks": {"*": 1}, "visibility": "public"})"),
               HasSubstr("visibility \"public\""));
+  EXPECT_THAT(refused(R"({"checks": {"*": 1}, "limits": {"processes": 0}})"),
+              HasSubstr("r.json: limits.processes: must be a whole number of processes"));
+  EXPECT_THAT(refused(R"({"checks": {"*": 1}, "limits": {"threads": 8}})"),
+              HasSubstr("r.json: limits.threads: unknown limit"));
+  EXPECT_THAT(refused(R"({"checks": {"*": 1}, "limits": "64"})"),
+              HasSubstr("r.json: limits: must be an object"));
+}
+
+// A class's limits are the rubric's, spelled as a manifest's "limits".
+TEST(Rubric, CarriesTheLimitsOfEverySubmissionsServer) {
+  const auto rubric = csd::report::parse_rubric(
+      R"({"checks": {"*": 1}, "limits": {"processes": 512, "memory": "1G", "file_size": "64M"}})");
+  EXPECT_EQ(rubric.limits.processes, 512);
+  EXPECT_EQ(rubric.limits.memory, uint64_t{1} << 30);
+  EXPECT_EQ(rubric.limits.file_size, uint64_t{64} << 20);
+  EXPECT_FALSE(csd::report::parse_rubric(R"({"checks": {"*": 1}})").limits.any())
+      << "without \"limits\": csd-report's default for a graded run";
 }
 
 TEST(Grade, VerdictsBecomePoints) {

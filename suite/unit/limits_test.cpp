@@ -90,8 +90,8 @@ TEST(TreeUsage, TheChildrenListsSeeWhatProcSees) {
   std::ranges::sort(walked);
   std::ranges::sort(scanned);
   EXPECT_EQ(walked, scanned);
-  EXPECT_GT(resident_bytes(walked), 0U);
-  EXPECT_EQ(resident_bytes({}), 0U);
+  EXPECT_GT(anonymous_bytes(walked), 0U);
+  EXPECT_EQ(anonymous_bytes({}), 0U);
 }
 
 // The lines of `output` that say a limit stopped the tree.
@@ -141,34 +141,37 @@ Ended end_of(detail::GuardedProcess& guarded, std::chrono::seconds within) {
   return {status.value_or(0), guarded.output().text()};
 }
 
+// That `ended` was killed by `signal`, and the guard said why in one line
+// that matches `line`.
+void expect_stopped(const Ended& ended, int signal, const std::string& line) {
+  EXPECT_TRUE(WIFSIGNALED(ended.status) && WTERMSIG(ended.status) == signal)
+      << describe_wait_status(ended.status) << "\n"
+      << ended.output;
+  const auto lines = limit_lines(ended.output);
+  ASSERT_EQ(lines.size(), 1U) << ended.output;
+  EXPECT_THAT(lines[0], MatchesRegex(line));
+}
+
 // A shell that starts sleeps without end, as fast as it can: the tree goes
 // past 8 processes within milliseconds, and the guard must kill all of it.
 TEST(GuardLimits, AForkBombIsKilledAtItsProcessLimit) {
   const std::string duration = fmt::format("1000.{}", ::getpid());  // unique to this test
   detail::GuardedProcess bomb({"sh", "-c", "while :; do sleep " + duration + " & done"}, false,
                               ServerLimits{.processes = 8});
-  const Ended ended = end_of(bomb, 20s);
-  EXPECT_TRUE(WIFSIGNALED(ended.status) && WTERMSIG(ended.status) == SIGKILL)
-      << describe_wait_status(ended.status);
-  const auto lines = limit_lines(ended.output);
-  ASSERT_EQ(lines.size(), 1U) << ended.output;
-  EXPECT_THAT(lines[0], MatchesRegex("csd-guard: limit: processes: the tree reached [0-9]+ "
-                                     "processes, over its limit of 8; killed"));
+  expect_stopped(end_of(bomb, 20s), SIGKILL,
+                 "csd-guard: limit: processes: the tree reached [0-9]+ processes, over its "
+                 "limit of 8; killed");
   EXPECT_THAT(processes_running({"sleep", duration}), ::testing::IsEmpty())
       << "the bomb's sleeps outlived the guard";
 }
 
-// `tail` of a file without a newline keeps all of it: resident memory
-// grows without end, summed over the tree by the guard.
+// `tail` of a file without a newline keeps all of it: its heap (anonymous
+// memory) grows without end, summed over the tree by the guard.
 TEST(GuardLimits, AMemoryHogIsKilledAtItsMemoryLimit) {
   detail::GuardedProcess hog({"tail", "/dev/zero"}, false, ServerLimits{.memory = 64U << 20});
-  const Ended ended = end_of(hog, 30s);
-  EXPECT_TRUE(WIFSIGNALED(ended.status) && WTERMSIG(ended.status) == SIGKILL)
-      << describe_wait_status(ended.status);
-  const auto lines = limit_lines(ended.output);
-  ASSERT_EQ(lines.size(), 1U) << ended.output;
-  EXPECT_THAT(lines[0], MatchesRegex("csd-guard: limit: memory: the tree used [0-9.]+ MiB "
-                                     "resident, over its limit of 64 MiB; killed"));
+  expect_stopped(end_of(hog, 30s), SIGKILL,
+                 "csd-guard: limit: memory: the tree used [0-9.]+ MiB of anonymous memory, "
+                 "over its limit of 64 MiB; killed");
 }
 
 // RLIMIT_FSIZE is the kernel's: the write past it is SIGXFSZ, and the guard,
@@ -179,15 +182,10 @@ TEST(GuardLimits, AWritePastTheFileSizeLimitIsSaid) {
   detail::GuardedProcess writer(
       {"sh", "-c", "exec head -c 100000 /dev/zero > '" + file.string() + "'"}, false,
       ServerLimits{.file_size = 65536});
-  const Ended ended = end_of(writer, 20s);
-  EXPECT_TRUE(WIFSIGNALED(ended.status) && WTERMSIG(ended.status) == SIGXFSZ)
-      << describe_wait_status(ended.status) << "\n"
-      << ended.output;
+  expect_stopped(end_of(writer, 20s), SIGXFSZ,
+                 "csd-guard: limit: file size: pid [0-9]+ was killed by SIGXFSZ writing past "
+                 "64 KiB");
   EXPECT_EQ(fs::file_size(file), 65536U);
-  const auto lines = limit_lines(ended.output);
-  ASSERT_EQ(lines.size(), 1U) << ended.output;
-  EXPECT_THAT(lines[0], MatchesRegex("csd-guard: limit: file size: pid [0-9]+ was killed by "
-                                     "SIGXFSZ writing past 64 KiB"));
 }
 
 // Within its limits a program runs as it would without them, and the guard

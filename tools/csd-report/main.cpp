@@ -158,6 +158,25 @@ int verdict_against_baseline(const Summary& summary, const Options& options) {
   return comparison.new_failures.empty() && !summary.tests.empty() ? 0 : kFailed;
 }
 
+// --grade: every server runs within the rubric's limits and the flags' (the
+// smaller wins), and, where neither limits processes, kGradeProcesses: one
+// submission that forks without end must not take the class down with it.
+void hold_to_grade_limits(Options& options) {
+  csd::harness::ServerLimits flags;
+  if (const auto& text = options.limits["--max-processes"]; !text.empty())
+    flags.processes = std::stoi(text);
+  flags.memory = csd::harness::parse_size(options.limits["--max-memory"]);
+  flags.file_size = csd::harness::parse_size(options.limits["--max-file-size"]);
+  auto limits = flags.tightest(options.rubric->limits);
+  if (!limits.processes)
+    limits.processes = csd::report::kGradeProcesses;
+  options.limits["--max-processes"] = std::to_string(*limits.processes);
+  if (limits.memory)
+    options.limits["--max-memory"] = std::to_string(*limits.memory);
+  if (limits.file_size)
+    options.limits["--max-file-size"] = std::to_string(*limits.file_size);
+}
+
 // --grade: the submissions' points, printed and in DIR/grades/. A graded run
 // exits 0: a failed check is a grade, not an error of the run.
 int graded(const Summary& summary, const fs::path& dir, const Options& options) {
@@ -707,7 +726,7 @@ SEE ALSO
                  "Every server's tree may have at most N processes (csd-suite --max-processes)")
       ->check(CLI::Range(1, 1 << 22));
   app.add_option("--max-memory", options.limits["--max-memory"],
-                 "Every server's tree may use at most SIZE resident memory (csd-suite "
+                 "Every server's tree may use at most SIZE anonymous resident memory (csd-suite "
                  "--max-memory; 512M)")
       ->check(size_check);
   app.add_option("--max-file-size", options.limits["--max-file-size"],
@@ -753,7 +772,8 @@ SEE ALSO
                  "Grade each implementation (a submission) with RUBRIC.json's points per check "
                  "({\"checks\": {\"size/*\": 2, \"*\": 1}}, docs/GRADING.md): prints the "
                  "class, writes OUT/grades/ (Gradescope's results.json per submission, "
-                 "class.csv, class.html); exits 0 once graded")
+                 "class.csv, class.html); exits 0 once graded. Every server is held to the "
+                 "rubric's \"limits\" (without: 2048 processes)")
       ->check(CLI::ExistingFile)
       ->excludes("--baseline");
   app.add_option("--rerun-failed", options.rerun_failed,
@@ -798,6 +818,7 @@ SEE ALSO
   if (!rubric.empty()) {
     try {
       options.rubric = csd::report::read_rubric(rubric);
+      hold_to_grade_limits(options);
     } catch (const csd::report::BadRubric& e) {
       std::cerr << "csd-report: --grade " << e.what() << "\n";
       return kUsage;
