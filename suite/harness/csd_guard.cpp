@@ -43,6 +43,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
 #include <csignal>
@@ -50,6 +52,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -158,9 +161,15 @@ class Guard {
     if (options_.memory) {
       const uint64_t anonymous = csd::harness::anonymous_bytes(tree);
       if (anonymous > *options_.memory) {
+        // Just past the limit both round to one text ("1 GiB"): then in bytes too.
+        std::string used = csd::harness::size_text(anonymous);
+        std::string limit = csd::harness::size_text(*options_.memory);
+        if (used == limit) {
+          used += fmt::format(" ({} bytes)", anonymous);
+          limit += fmt::format(" ({} bytes)", *options_.memory);
+        }
         say_limit("memory: the tree used %s of anonymous memory, over its limit of %s; killed",
-                  csd::harness::size_text(anonymous).c_str(),
-                  csd::harness::size_text(*options_.memory).c_str());
+                  used.c_str(), limit.c_str());
         return true;
       }
     }

@@ -65,8 +65,8 @@ std::optional<uint64_t> parse_size(std::string_view text) {
 
 ServerLimits limits_from_json(const nlohmann::json& given) {
   if (!given.is_object())
-    throw BadLimits("limits",
-                    R"(must be an object: {"processes": 64, "memory": "512M", "file_size": "16M"})");
+    throw BadLimits("limits", R"(must be an object: {"processes": 64, "memory": "512M", )"
+                              R"("file_size": "16M"})");
   ServerLimits limits;
   for (const auto& [key, value] : given.items()) {
     const std::string field = "limits." + key;
@@ -85,8 +85,9 @@ ServerLimits limits_from_json(const nlohmann::json& given) {
                                            value.dump()));
       (key == "memory" ? limits.memory : limits.file_size) = *bytes;
     } else {
-      throw BadLimits(field, "unknown limit (known: processes, memory, file_size; descriptors "
-                             "are a manifest's \"nofile\")");
+      throw BadLimits(field,
+                      "unknown limit (known: processes, memory, file_size; descriptors "
+                      "are a manifest's \"nofile\")");
     }
   }
   return limits;

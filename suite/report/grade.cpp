@@ -58,10 +58,18 @@ bool worse(Outcome::Verdict a, Outcome::Verdict b) {
   return severity(a) > severity(b);
 }
 
-std::string output_of(const Outcome& test) {
-  if (test.verdict == Outcome::Verdict::pass)
+// What a test earns points as: a recommended check whose server a limit
+// had to stop (a fork bomb, a server that never answers) is no warning but
+// a failure, and earns nothing.
+Outcome::Verdict graded_verdict(const Outcome& test, bool stopped_by_limit) {
+  return stopped_by_limit && test.verdict == Outcome::Verdict::warn ? Outcome::Verdict::fail
+                                                                    : test.verdict;
+}
+
+std::string output_of(const Outcome& test, Outcome::Verdict verdict) {
+  if (verdict == Outcome::Verdict::pass)
     return test.slow.empty() ? "" : "passed, slowly: " + test.slow;
-  std::string out = fmt::format("{}: {}", to_string(test.verdict), test.reason);
+  std::string out = fmt::format("{}: {}", to_string(verdict), test.reason);
   if (test.verdict == Outcome::Verdict::flaky)
     out += fmt::format(" ({} of {} runs failed)", test.failed_runs, test.runs);
   if (!test.reproduce.empty())
@@ -86,15 +94,17 @@ std::optional<std::pair<std::string, std::string>> limit_stop_of(const Outcome& 
   return std::nullopt;
 }
 
-void count_limit_stop(const Outcome& test, GradedSubmission& submission) {
+// Counts the limit that stopped the test's server, if one did; whether one did.
+bool count_limit_stop(const Outcome& test, GradedSubmission& submission) {
   const auto stop = limit_stop_of(test);
   if (!stop)
-    return;
+    return false;
   auto it = std::ranges::find(submission.stopped_by, stop->first, &LimitStop::limit);
   if (it == submission.stopped_by.end())
     it = submission.stopped_by.insert(it,
                                       {.limit = stop->first, .checks = 0, .first = stop->second});
   ++it->checks;
+  return true;
 }
 
 }  // namespace
@@ -184,7 +194,7 @@ std::vector<GradedSubmission> grade(const Summary& summary, const Rubric& rubric
     const std::string name(row_of(test.implementation));
     GradedSubmission& submission = by_name[name];
     submission.name = name;
-    count_limit_stop(test, submission);
+    const auto verdict = graded_verdict(test, count_limit_stop(test, submission));
     const auto points = rubric.points_of(test.check_id);
     if (!points)
       continue;
@@ -194,12 +204,12 @@ std::vector<GradedSubmission> grade(const Summary& summary, const Rubric& rubric
     auto graded = std::ranges::find(submission.checks, test.check_id, &GradedCheck::name);
     const bool first = graded == submission.checks.end();
     if (first) {
-      submission.checks.push_back({.name = test.check_id, .verdict = test.verdict, .output = {}});
+      submission.checks.push_back({.name = test.check_id, .verdict = verdict, .output = {}});
       graded = std::prev(submission.checks.end());
     }
-    if (first || worse(test.verdict, graded->verdict)) {
-      graded->verdict = test.verdict;
-      graded->output = (on_ipv6 ? "on ::1: " : "") + output_of(test);
+    if (first || worse(verdict, graded->verdict)) {
+      graded->verdict = verdict;
+      graded->output = (on_ipv6 ? "on ::1: " : "") + output_of(test, verdict);
     }
     const bool counted = graded->verdict != Outcome::Verdict::skip || rubric.skipped_earn_full;
     graded->max_score = counted ? *points : 0;

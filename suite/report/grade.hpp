@@ -16,8 +16,9 @@
 // score nor max_score), or "full" (its points). "visibility": Gradescope's,
 // for every test (default "visible"). "limits": what every submission's
 // server may use (a manifest's "limits"; csd-report --max-*, the smaller
-// wins); without, a graded run still holds each to kGradeProcesses. A failure, a flaky test and a test
-// whose csd-suite died earn nothing.
+// wins); without, a graded run still holds each to kGradeProcesses. A
+// failure, a flaky test, a test whose csd-suite died and a recommended
+// check whose server a limit stopped (graded as failed) earn nothing.
 #pragma once
 
 #include <filesystem>

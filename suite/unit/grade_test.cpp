@@ -169,4 +169,21 @@ TEST(Grade, NamesTheLimitsThatStoppedASubmissionsServer) {
                         R"(killed">processes (3)</span>)"));
 }
 
+// A recommended check failed for a warning's share; one whose server a
+// limit stopped failed for nothing.
+TEST(Grade, AWarningWhoseServerALimitStoppedEarnsNothing) {
+  const auto rubric = csd::report::parse_rubric(R"({"checks": {"*": 2}, "warning_share": 0.5})");
+  csd::report::Summary summary;
+  summary.tests = {outcome("ivan", "robust/a", Verdict::warn),
+                   outcome("ivan", "robust/b", Verdict::warn)};
+  summary.tests[1].figures["stopped_by_limit"] = "processes: the tree reached 1025 processes";
+  const auto graded = csd::report::grade(summary, rubric);
+  ASSERT_EQ(graded.size(), 1U);
+  ASSERT_EQ(graded[0].checks.size(), 2U);
+  EXPECT_EQ(graded[0].checks[0].score, 1) << "a warning: its share";
+  EXPECT_EQ(graded[0].checks[1].score, 0);
+  EXPECT_EQ(graded[0].checks[1].verdict, Verdict::fail);
+  EXPECT_THAT(graded[0].checks[1].output, ::testing::StartsWith("fail: "));
+}
+
 }  // namespace

@@ -17,12 +17,9 @@
 // whose verdict changed as flaky. --rerun-failed DIR runs again the tests
 // that failed, warned or were flaky in DIR, as DIR's run ran them
 // (rerun_failed.hpp). --identify runs no check: it names each server's
-// design from what it does (identify.hpp).
-#include <sched.h>
+// design from what it does (identify.hpp). Its options: command_line.cpp.
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <CLI/CLI.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -38,14 +35,12 @@
 #include <string>
 #include <vector>
 
-#include "baseline.hpp"
 #include "grade_outputs.hpp"
 #include "html.hpp"
-#include "identify.hpp"
 #include "junit.hpp"
-#include "limits.hpp"
 #include "manifest_template.hpp"
 #include "merge.hpp"
+#include "options.hpp"
 #include "parallel_run.hpp"
 #include "plan.hpp"
 #include "report_json.hpp"
@@ -59,51 +54,11 @@ namespace {
 namespace fs = std::filesystem;
 using csd::report::Summary;
 
-constexpr int kFailed = 1;      // a required check failed (or any, with --strict)
-constexpr int kUsage = 2;       // bad usage, or the suite refused to run (a bad manifest)
-constexpr int kUnfinished = 3;  // the suite did not finish (killed, crashed)
-
-struct Options {
-  std::vector<std::string> manifests;
-  std::vector<std::string> from;
-  std::string out;
-  std::string suite;
-  bool strict = false;
-  std::vector<std::string> checks;
-  std::vector<std::string> skip_checks;
-  std::optional<double> timeout_multiplier;
-  std::vector<std::string> network;  // csd-suite --network, each as given
-  // csd-suite --max-processes, --max-memory, --max-file-size: flag -> value as given
-  std::map<std::string, std::string> limits;
-  // --rerun-failed: the earlier run's csd-suite flags csd-report has none
-  // of its own for (--demo NAME=PATH), passed on as they were.
-  std::vector<std::string> more_suite_flags;
-  // "model": "auto": the models csd-report observed for the run, as
-  // csd-suite's --assume-model flags, given to every csd-suite it starts.
-  std::vector<std::string> assumed_models;
-  std::string filter;
-  int jobs = 1;
-  std::optional<csd::report::Shard> shard;
-  int repeat = 1;
-  bool allow_flaky = false;
-  std::vector<std::string> merge;
-  std::optional<csd::report::Baseline> baseline;
-  std::string rerun_failed;
-  std::optional<csd::report::Rubric> rubric;  // --grade
-  std::string manifest_template;              // --template: manifests are submission folders
-};
-
-// -o, or where a run's results go without it.
-fs::path out_dir(const Options& options) { return options.out.empty() ? "results" : options.out; }
-
-// The CPUs this process may run on.
-int cpu_count() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    return std::max(1, CPU_COUNT(&set));
-  return std::max(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
-}
+using csd::tools::kFailed;
+using csd::tools::kUnfinished;
+using csd::tools::kUsage;
+using csd::tools::Options;
+using csd::tools::out_dir;
 
 std::string contents(const fs::path& file) {
   std::ifstream in(file);
@@ -156,25 +111,6 @@ int verdict_against_baseline(const Summary& summary, const Options& options) {
   const auto comparison = csd::report::compare_with_baseline(summary, *options.baseline, policy);
   csd::report::print_comparison(comparison, *options.baseline, std::cout);
   return comparison.new_failures.empty() && !summary.tests.empty() ? 0 : kFailed;
-}
-
-// --grade: every server runs within the rubric's limits and the flags' (the
-// smaller wins), and, where neither limits processes, kGradeProcesses: one
-// submission that forks without end must not take the class down with it.
-void hold_to_grade_limits(Options& options) {
-  csd::harness::ServerLimits flags;
-  if (const auto& text = options.limits["--max-processes"]; !text.empty())
-    flags.processes = std::stoi(text);
-  flags.memory = csd::harness::parse_size(options.limits["--max-memory"]);
-  flags.file_size = csd::harness::parse_size(options.limits["--max-file-size"]);
-  auto limits = flags.tightest(options.rubric->limits);
-  if (!limits.processes)
-    limits.processes = csd::report::kGradeProcesses;
-  options.limits["--max-processes"] = std::to_string(*limits.processes);
-  if (limits.memory)
-    options.limits["--max-memory"] = std::to_string(*limits.memory);
-  if (limits.file_size)
-    options.limits["--max-file-size"] = std::to_string(*limits.file_size);
 }
 
 // --grade: the submissions' points, printed and in DIR/grades/. A graded run
@@ -255,7 +191,7 @@ std::vector<std::string> suite_flags(const Options& options, const fs::path& sui
   for (const auto& condition : options.network) argv.insert(argv.end(), {"--network", condition});
   for (const auto& [flag, value] : options.limits) {
     if (!value.empty())
-      argv.push_back(flag + "=" + value);
+      argv.push_back(std::string(flag).append("=").append(value));
   }
   argv.insert(argv.end(), options.more_suite_flags.begin(), options.more_suite_flags.end());
   argv.insert(argv.end(), options.assumed_models.begin(), options.assumed_models.end());
@@ -609,226 +545,10 @@ int fill_in_submissions(Options& options) {
 }
 
 int main(int argc, char** argv) {
-  CLI::App app{R"(NAME
-  csd-report - validate servers with csd-suite; write the results for people and CI
-
-SYNOPSIS
-  csd-report [-o DIR] [--strict] [--checks ID]... [--skip-checks ID]... [--jobs N]
-             [--shard I/N] [--repeat K [--allow-flaky]] [--baseline FILE] [MANIFEST|DIR]...
-  csd-report --merge DIR... -o OUT
-  csd-report --rerun-failed DIR [-o OUT] [--jobs N] [--repeat K]
-  csd-report --from SUITE.json... [-o DIR]
-  csd-report --identify [--format text|json|markdown] [MANIFEST|DIR]...
-  csd-report --grade RUBRIC.json [--template MANIFEST.json] [-o DIR] [MANIFEST|DIR]...
-
-DESCRIPTION
-  Runs csd-suite over each MANIFEST (a folder: every *.json in it; none: the reference
-  implementations) and writes the results into one folder, then prints the summary: one
-  line per implementation, one per failure and warning with its check ID and the reason.
-  A run that is refused or killed leaves the folder as the last finished run left it.
-  The tests run in N csd-suite processes side by side (--jobs, default: one per CPU),
-  except those whose figures another test beside them would disturb: they run after, one
-  at a time (docs/CHECKS.md says why each is marked). The results are one run's, in the
-  order a serial run (--jobs 1) gives them. A csd-suite that dies loses only the test it
-  was running: reported failed with its last words, and the run goes on (exit 3).
-  --shard I/N runs the I-th of N parts of the run (stable: the same tests for the same
-  manifests and checks on any machine); --merge makes one folder of shards' folders, or
-  of runs over other manifests. --from summarizes the gtest JSON of an earlier run.
-  Under each failure, warning and flaky test, a line reruns it alone, with the run's own
-  options (rerun: csd-suite --impl /abs/my-server.json --gtest_filter='Impl/...'), and
-  where a plain client shows the bug, a command to run against a server you started;
-  --rerun-failed DIR runs all of DIR's failed, warned and flaky tests again, as DIR's
-  run ran them (its manifests, --network, --timeout-multiplier, --strict, --max-*).
-  --identify runs no check: it watches each server and names its design, with the evidence.
-  A manifest whose model is "auto" has its server watched once, before the run (stderr
-  says what it showed), and the design it showed decides its checks in every csd-suite
-  of the run (csd-suite --assume-model); the summary and report.json say which it was.
-)"};
-  app.option_defaults()->group("OPTIONS");
-  app.set_help_flag("-h,--help", "Print this help and exit");
-  app.footer(R"(EXIT STATUS
-  0  every required check passed (recommended ones may have failed: warnings)
-  1  a required check failed (with --strict: any check), or one was flaky (--repeat,
-     unless --allow-flaky); also a run where no check ran. With --baseline: a failure
-     the baseline did not expect. With --grade: never (a failed check is a grade)
-  2  bad usage, a refused run (a bad manifest: csd-suite exits 2), an unreadable --from
-     file, a refused --merge (folders of other csd versions, a test in two folders), a
-     --rerun-failed DIR without report.json or whose manifests are gone, or a report that
-     could not be written
-  3  a csd-suite did not finish (killed, crashed): with --jobs 1, the folder is left as it
-     was; else the tests it left without a result are reported failed
-  With --identify: 0 when every server was observed (its design known or not), 1 when one
-  did not start, 2 for a manifest that cannot be used
-
-ENVIRONMENT
-  CSD_TIMEOUT_MULTIPLIER  scale every deadline, as --timeout-multiplier (the flag wins)
-  CSD_IMPL                manifests for a run without MANIFEST (A.json:B.json, csd-suite's)
-  CSD_GUARD               the csd-guard csd-suite starts servers under (default: next to it)
-
-FILES
-  DIR/report.html   a verdict matrix, each failure's evidence, the figures as charts
-  DIR/junit.xml     for CI systems' test summaries
-  DIR/report.json   the verdicts;  DIR/suite.json, DIR/suite.log: csd-suite's JSON, output
-  DIR/run.json      what the run was (its tests in order, its shard), for --merge
-  DIR/*.pcap, *.txt the evidence each failed check kept (packets, server output, processes)
-
-EXAMPLES
-  csd-report -o results my-server.json           validate one server
-  csd-report my-server.json --checks 'size/*'    only the size protocol's checks
-                                                 (--checks takes every word up to an option)
-  csd-report --from results/suite.json           the summary of the last run again
-  csd-report --shard 2/3 -o part2 my-server.json the second of three parts (CI matrix)
-  csd-report --merge part1 part2 part3 -o results   the three parts as one run
-  csd-report --repeat 5 my-server.json           every test five times: which are flaky?
-  csd-report --baseline known.json my-server.json   fail only on a failure not in known.json
-  csd-report --rerun-failed results -o again     the failures of results/ again: fixed yet?
-  csd-report --grade rubric.json -o class submissions/   grade a folder of manifests
-  csd-report --grade rubric.json --template server.json -o class handed-in/
-                                                 grade each sub-folder of handed-in/
-  csd-report --identify my-server.json           which design is it? (no check runs)
-  sudo csd-report --network 'loss 1%' my-server.json   every check on a lossy path
-
-SEE ALSO
-  csd-suite(1), csd-client(1), ci/conformance.sh, action.yml, docs/MANIFEST.md,
-  docs/CHECKS.md)");
   Options options;
-  app.add_option("manifests", options.manifests, "Manifests (JSON) or folders of them to validate")
-      ->check(CLI::ExistingPath);
-  app.add_option("-o,--out", options.out, "The output folder (default: results)");
-  app.add_option("--from", options.from,
-                 "Do not run the suite: summarize the gtest JSON of an earlier run "
-                 "(csd-suite --gtest_output=json:FILE); with -o, also write the reports there")
-      ->check(CLI::ExistingFile)
-      ->allow_extra_args(false)
-      ->excludes("manifests");
-  app.add_flag("--strict", options.strict, "A failed recommended check fails the run too");
-  // One pattern per --checks (repeat it for more), so that a manifest after
-  // it is not taken for a pattern.
-  app.add_option("--checks", options.checks,
-                 "Only the checks whose ID matches (fnmatch: 'size/*'); repeatable")
-      ->allow_extra_args(false);
-  app.add_option("--skip-checks", options.skip_checks,
-                 "Leave out the checks whose ID matches; repeatable")
-      ->allow_extra_args(false);
-  app.add_option("--timeout-multiplier", options.timeout_multiplier,
-                 "Scale every deadline (slow machines, sanitizer builds)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--filter", options.filter, "A googletest filter (--gtest_filter) for the run");
-  app.add_option("--network", options.network,
-                 "Run csd-suite under a network condition: 'loss 5%', 'rate 8mbit', 'delay 20ms' "
-                 "(csd-suite --network; needs root); repeatable")
-      ->allow_extra_args(false);
-  // What each server may use, so that one of a class cannot stall or harm the others.
-  const auto size_check = [](const std::string& text) {
-    return csd::harness::parse_size(text) ? "" : "expected a size: bytes, or with K, M, G (512M)";
-  };
-  app.add_option("--max-processes", options.limits["--max-processes"],
-                 "Every server's tree may have at most N processes (csd-suite --max-processes)")
-      ->check(CLI::Range(1, 1 << 22));
-  app.add_option("--max-memory", options.limits["--max-memory"],
-                 "Every server's tree may use at most SIZE anonymous resident memory (csd-suite "
-                 "--max-memory; 512M)")
-      ->check(size_check);
-  app.add_option("--max-file-size", options.limits["--max-file-size"],
-                 "Every server writes files of at most SIZE (csd-suite --max-file-size; 16M)")
-      ->check(size_check);
-  options.jobs = cpu_count();
-  app.add_option("-j,--jobs", options.jobs,
-                 "Run the tests in N csd-suite processes at once (default: one per CPU); "
-                 "1: one csd-suite, as csd-suite alone runs them")
-      ->check(CLI::Range(1, 256))
-      ->default_str("CPUs");
-  std::string shard;
-  app.add_option("--shard", shard,
-                 "Run the I-th of N disjoint parts of the run (1 <= I <= N), for a CI matrix; "
-                 "--merge makes one run of the parts' folders")
-      ->check([](const std::string& text) {
-        return csd::report::parse_shard(text) ? "" : "expected I/N with 1 <= I <= N: 2/3";
-      })
-      ->excludes("--from");
-  app.add_option("--repeat", options.repeat,
-                 "Run every test K times; one that fails in some runs only is flaky (\"3 of 5 "
-                 "failed\") and fails the run")
-      ->check(CLI::Range(1, 1000))
-      ->excludes("--from");
-  app.add_flag("--allow-flaky", options.allow_flaky,
-               "A flaky test (--repeat) does not fail the run");
-  app.add_option("--merge", options.merge,
-                 "Do not run the suite: merge these results folders (shards, or runs over other "
-                 "manifests) into one run's, in -o OUT")
-      ->check(CLI::ExistingDirectory)
-      ->excludes("manifests")
-      ->excludes("--from")
-      ->excludes("--shard")
-      ->excludes("--repeat");
-  std::string baseline;
-  app.add_option("--baseline", baseline,
-                 "Judge the run against the verdicts of FILE (an earlier report.json, or "
-                 "{\"expected\": {\"NAME\": {\"CHECK-ID\": \"fail\"}}}): only a new failure "
-                 "fails it; the summary lists new failures, fixed checks and those not run")
-      ->check(CLI::ExistingFile);
-  std::string rubric;
-  app.add_option("--grade", rubric,
-                 "Grade each implementation (a submission) with RUBRIC.json's points per check "
-                 "({\"checks\": {\"size/*\": 2, \"*\": 1}}, docs/GRADING.md): prints the "
-                 "class, writes OUT/grades/ (Gradescope's results.json per submission, "
-                 "class.csv, class.html); exits 0 once graded. Every server is held to the "
-                 "rubric's \"limits\" (without: 2048 processes)")
-      ->check(CLI::ExistingFile)
-      ->excludes("--baseline");
-  app.add_option("--rerun-failed", options.rerun_failed,
-                 "Run again the tests that failed, warned or were flaky in the results folder "
-                 "DIR (its report.json), over its manifests with its run's options, into -o "
-                 "OUT as any run; exit 0 if they all pass now")
-      ->excludes("manifests")
-      ->excludes("--from")
-      ->excludes("--merge")
-      ->excludes("--shard")
-      ->excludes("--filter")
-      ->excludes("--checks")
-      ->excludes("--skip-checks");
-  app.add_option("--template", options.manifest_template,
-                 "MANIFEST|DIR are folders of submissions, each sub-folder one: its manifest is "
-                 "this template's, {submission} (the sub-folder's path) and {name} (its name) "
-                 "filled in, written to OUT/submissions/NAME.json (docs/GRADING.md)")
-      ->check(CLI::ExistingFile)
-      ->excludes("--from")
-      ->excludes("--merge")
-      ->excludes("--rerun-failed");
   csd::tools::IdentifyOptions identify;
-  csd::tools::add_identify_options(app, identify);
-  app.add_option("--suite", options.suite,
-                 "The csd-suite to run (default: the one next to "
-                 "csd-report)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : kUsage;  // prints the help, or the error with a hint
-  }
-  if (!shard.empty())
-    options.shard = csd::report::parse_shard(shard);
-  if (!baseline.empty()) {
-    try {
-      options.baseline = csd::report::read_baseline(baseline);
-    } catch (const csd::report::BadBaseline& e) {
-      std::cerr << "csd-report: --baseline " << e.what() << "\n";
-      return kUsage;
-    }
-  }
-  if (!rubric.empty()) {
-    try {
-      options.rubric = csd::report::read_rubric(rubric);
-      hold_to_grade_limits(options);
-    } catch (const csd::report::BadRubric& e) {
-      std::cerr << "csd-report: --grade " << e.what() << "\n";
-      return kUsage;
-    }
-  }
-  if (!options.merge.empty() && options.out.empty()) {
-    std::cerr << "csd-report: --merge needs -o OUT, the folder of the merged run "
-                 "(csd-report --help)\n";
-    return kUsage;
-  }
+  if (const auto exit_status = csd::tools::parse_command_line(argc, argv, options, identify))
+    return *exit_status;
   if (!options.manifest_template.empty()) {
     if (const int refused = fill_in_submissions(options); refused != 0)
       return refused;
