@@ -49,6 +49,12 @@ void end();  // no budget: deadlines are cut by nothing
 inline constexpr std::string_view kExceeded = "exceeded its budget of ";
 }  // namespace budget
 
+// The test property (report.json: a figure) that says what a check waited
+// for in vain until its deadline ("timeout in recv after 0 of 1 bytes (limit
+// 10.00 s)"): a server that never answers is stopped by time, as one that
+// forks without end is by csd-guard's limits, and a grade says which.
+inline constexpr std::string_view kTimedOutProperty = "timed_out";
+
 // scaled() as whole milliseconds, for the APIs that take them.
 template <typename Rep, typename Period>
 std::chrono::milliseconds scaled_ms(std::chrono::duration<Rep, Period> timeout) {

@@ -91,6 +91,9 @@ std::optional<std::pair<std::string, std::string>> limit_stop_of(const Outcome& 
   }
   if (const auto at = test.reason.find(harness::budget::kExceeded); at != std::string::npos)
     return std::pair{std::string("time"), test.reason.substr(at, test.reason.find('\n', at) - at)};
+  if (const auto figure = test.figures.find(std::string(harness::kTimedOutProperty));
+      figure != test.figures.end())
+    return std::pair{std::string("time"), figure->second};
   return std::nullopt;
 }
 

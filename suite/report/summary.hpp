@@ -123,9 +123,11 @@ constexpr int severity(Outcome::Verdict verdict) {
 
 // The properties of a test that Outcome::figures keeps.
 // stopped_by_limit: harness::kLimitProperty, the limit that stopped the server.
-inline constexpr std::array<const char*, 9> kFigures = {
-    "distribution", "wakeups_per_connection", "close",          "demo_output",     "observed_model",
-    "observed",     "observed_evidence",      "declared_model", "stopped_by_limit"};
+inline constexpr std::array<const char*, 10> kFigures = {
+    "distribution",      "wakeups_per_connection", "close",
+    "demo_output",       "observed_model",         "observed",
+    "observed_evidence", "declared_model",         "stopped_by_limit",
+    "timed_out"};
 
 // "pass", "fail", "warn", "skip", "flaky": the verdict as report.json and the HTML
 // page spell it.

@@ -307,6 +307,8 @@ std::string printable(std::string_view request) {
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked) {
   if (r.outcome == client::Outcome::ok && r.received == asked)
     return ::testing::AssertionSuccess();
+  if (r.outcome == client::Outcome::timeout)
+    ::testing::Test::RecordProperty(std::string(harness::kTimedOutProperty), r.detail);
   // "expected 4096 bytes then EOF, got 4095 then EOF (...)": what ended the reply.
   const auto ending = [](client::Outcome outcome) -> std::string_view {
     switch (outcome) {
@@ -343,6 +345,12 @@ uint64_t least_exchanges(uint64_t planned) { return std::max<uint64_t>(planned /
            << "only " << report.connections << " of " << report.planned
            << " exchanges fit in the check's budget, each of them served; at least "
            << least_exchanges(report.planned) << " must, to judge the server by";
+  }
+  if (const auto timed_out = report.outcomes[static_cast<std::size_t>(client::Outcome::timeout)];
+      timed_out > 0) {
+    ::testing::Test::RecordProperty(
+        std::string(harness::kTimedOutProperty),
+        fmt::format("{} of {} connections timed out", timed_out, report.connections));
   }
   auto failure = ::testing::AssertionFailure();
   failure << report.failures() << " of " << report.connections << " connections failed:";

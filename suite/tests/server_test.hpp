@@ -149,7 +149,9 @@ std::string_view ending(const client::StepResult& read);
 // A request as a failure message quotes it: "\"12a\\n\"".
 std::string printable(std::string_view request);
 
-// gtest assertions, named for what they assert.
+// gtest assertions, named for what they assert. Where a wait for the
+// server ran out of time, each records it as the test's figure timed_out
+// (harness::kTimedOutProperty), for a grade's "stopped by a limit".
 ::testing::AssertionResult GotExactReply(const client::FetchResult& r, uint64_t asked);
 // Every connection made succeeded, and at least a tenth of those planned
 // (least_exchanges) were made: a load cut short by its budget is judged by

@@ -186,4 +186,18 @@ TEST(Grade, AWarningWhoseServerALimitStoppedEarnsNothing) {
   EXPECT_THAT(graded[0].checks[1].output, ::testing::StartsWith("fail: "));
 }
 
+// A server that never answers is stopped by time: a wait that ran out
+// (the figure timed_out) as much as a check out of its budget.
+TEST(Grade, AWaitThatRanOutIsATimeStop) {
+  const auto rubric = csd::report::parse_rubric(R"({"checks": {"*": 1}})");
+  csd::report::Summary summary;
+  summary.tests = {outcome("judy", "size/a", Verdict::fail)};
+  summary.tests[0].figures["timed_out"] = "timeout in recv after 0 of 1 bytes (limit 10.00 s)";
+  const auto graded = csd::report::grade(summary, rubric);
+  ASSERT_EQ(graded.size(), 1U);
+  ASSERT_EQ(graded[0].stopped_by.size(), 1U);
+  EXPECT_EQ(graded[0].stopped_by[0].limit, "time");
+  EXPECT_EQ(graded[0].stopped_by[0].first, "timeout in recv after 0 of 1 bytes (limit 10.00 s)");
+}
+
 }  // namespace
