@@ -23,16 +23,21 @@ int cpu_count() {
   return std::max(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
-// --grade: every server runs within the rubric's limits and the flags' (the
-// smaller wins), and, where neither limits processes, kGradeProcesses: one
-// submission that forks without end must not take the class down with it.
-void hold_to_grade_limits(Options& options) {
+// The limits of the --max-* flags, as given.
+harness::ServerLimits limits_of_flags(Options& options) {
   harness::ServerLimits flags;
   if (const auto& text = options.limits["--max-processes"]; !text.empty())
     flags.processes = std::stoi(text);
   flags.memory = harness::parse_size(options.limits["--max-memory"]);
   flags.file_size = harness::parse_size(options.limits["--max-file-size"]);
-  auto limits = flags.tightest(options.rubric->limits);
+  return flags;
+}
+
+// --grade: every server runs within the rubric's limits and the flags' (the
+// smaller wins), and, where neither limits processes, kGradeProcesses: one
+// submission that forks without end must not take the class down with it.
+void hold_to_grade_limits(Options& options) {
+  auto limits = limits_of_flags(options).tightest(options.rubric->limits);
   if (!limits.processes)
     limits.processes = report::kGradeProcesses;
   options.limits["--max-processes"] = std::to_string(*limits.processes);
@@ -259,6 +264,9 @@ SEE ALSO
       return kUsage;
     }
   }
+  // The servers csd-report starts itself (--identify; a manifest's "model":
+  // "auto", watched before the run) are held to the run's limits as well.
+  harness::set_run_limits(limits_of_flags(options));
   if (!options.merge.empty() && options.out.empty()) {
     std::cerr << "csd-report: --merge needs -o OUT, the folder of the merged run "
                  "(csd-report --help)\n";
