@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fd.hpp"
+#include "limits.hpp"
 #include "wait.hpp"
 
 namespace csd::observe {
@@ -95,6 +96,14 @@ Snapshot when_still(std::string_view step, const harness::ServerProcess& server,
   return last;
 }
 
+// Why a server could not be watched: a limit that stopped it (a fork bomb
+// shows its bug, not its design), else `problem`.
+std::string why_not_observed(std::string_view output, std::string problem) {
+  if (const auto stop = harness::find_limit_stop(output))
+    return std::string(harness::kStoppedByLimit) + *stop;
+  return problem;
+}
+
 }  // namespace
 
 Observation observe_running(const harness::ServerProcess& server, const ObserveOptions& options) {
@@ -118,10 +127,15 @@ Identification identify(const harness::Manifest& manifest, const ObserveOptions&
     harness::LaunchOptions launch;
     launch.host = manifest.host;
     const auto server = harness::ServerProcess::start(manifest, launch);
-    id.observation = observe_running(*server, options);
-    server->stop();
-  } catch (const std::exception& e) {
-    id.problem = e.what();
+    std::string problem;
+    try {
+      id.observation = observe_running(*server, options);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    id.problem = why_not_observed(server->stop().output, std::move(problem));
+  } catch (const std::exception& e) {  // it did not start: the output is in the error
+    id.problem = why_not_observed(e.what(), e.what());
   }
   id.verdict = classify(id.observation);
   if (!id.problem.empty()) {

@@ -157,6 +157,31 @@ TEST(Limits, TheRunsLimitHoldsForAManifestWithoutOne) {
   EXPECT_NE(test.reproduce.find("--max-processes=64"), std::string::npos) << test.reproduce;
 }
 
+// The servers csd-report watches itself, before any csd-suite (--identify,
+// "model": "auto"), are held to the run's limits too, and the watch says
+// the limit stopped it rather than name a design.
+TEST(Limits, AWatchedServerIsHeldToTheRunsLimit) {
+  const csd::harness::TempDir dir("csd-selftest-limits-watch");
+  const fs::path manifest = dir.path() / "fork-bomb.json";
+  const fs::path bomb = fs::path(CSD_SUITE_BINARY).parent_path() / "csd-broken-fork-bomb";
+  std::ofstream(manifest) << nlohmann::json{{"name", "watched-fork-bomb"},
+                                            {"command", {bomb.string(), "-p", "{port}"}},
+                                            {"model", "auto"}};
+  const std::string mark = fmt::format("{}={}-watch", kMarkVariable, ::getpid());
+  const auto run = csd::harness::run_to_completion(
+      {"env", mark, CSD_REPORT_BINARY, "--identify", "--max-processes", "64", manifest.string()},
+      120s);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("watched-fork-bomb: not observed (declared auto)\n  unknown: not "
+                            "observed: the server was stopped by a limit: processes: the tree "
+                            "reached "),
+            std::string::npos)
+      << run.output;
+  const auto left = processes_marked(mark);
+  EXPECT_TRUE(left.empty()) << "processes the watch left behind: "
+                            << fmt::format("{}", fmt::join(left, ", "));
+}
+
 // A limit that is no size is refused before anything runs.
 TEST(Limits, ABadLimitIsAUsageError) {
   const auto run = csd::harness::run_to_completion(

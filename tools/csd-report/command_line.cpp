@@ -100,7 +100,8 @@ DESCRIPTION
   3  a csd-suite did not finish (killed, crashed): with --jobs 1, the folder is left as it
      was; else the tests it left without a result are reported failed
   With --identify: 0 when every server was observed (its design known or not), 1 when one
-  did not start, 2 for a manifest that cannot be used
+  could not be (it did not start, or a --max-* limit stopped it), 2 for a manifest that
+  cannot be used
 
 ENVIRONMENT
   CSD_TIMEOUT_MULTIPLIER  scale every deadline, as --timeout-multiplier (the flag wins)

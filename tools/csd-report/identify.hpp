@@ -22,7 +22,8 @@ void add_identify_options(CLI::App& app, IdentifyOptions& options);
 // Observes the servers of `manifests` (files, or folders of them; none: the
 // reference implementations) one after the other and prints what each is.
 // 0 when each was observed (its design known or not), 1 when a server could
-// not be (it did not start), 2 for a manifest that cannot be used.
+// not be (it did not start, or a limit stopped it), 2 for a manifest that
+// cannot be used.
 // `timeout_multiplier` scales the observation's deadlines (--timeout-multiplier).
 int identify(const std::vector<std::string>& manifests, const IdentifyOptions& options,
              std::optional<double> timeout_multiplier);
