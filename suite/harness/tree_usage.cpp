@@ -61,6 +61,16 @@ std::vector<pid_t> tree_below(pid_t root, std::size_t most) {
   return tree;
 }
 
+std::optional<std::size_t> tasks_on_the_machine() {
+  // "0.20 0.18 0.12 1/80 11206": the fourth field is running/total.
+  const File loadavg = open_proc_file("/proc/loadavg");
+  unsigned long running = 0;
+  unsigned long total = 0;
+  if (!loadavg || std::fscanf(loadavg.get(), "%*s %*s %*s %lu/%lu", &running, &total) != 2)
+    return std::nullopt;
+  return total;
+}
+
 uint64_t anonymous_bytes(const std::vector<pid_t>& pids) {
   static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   uint64_t total = 0;

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace csd::harness {
@@ -18,6 +20,12 @@ namespace csd::harness {
 // (a kernel without CONFIG_PROC_CHILDREN): descendants(root). The walk stops
 // past `most` processes.
 std::vector<pid_t> tree_below(pid_t root, std::size_t most = 100'000);
+
+// Every task (thread) on the machine, from /proc/loadavg: one read, however
+// many there are. A tree has no more processes than that, so while it is
+// within a process limit the tree need not be walked at all. nullopt if it
+// cannot be read.
+std::optional<std::size_t> tasks_on_the_machine();
 
 // The anonymous resident memory of `pids` (/proc/PID/statm: resident less
 // shared, the status file's RssAnon), summed, in bytes: what the processes

@@ -91,6 +91,8 @@ TEST(TreeUsage, TheChildrenListsSeeWhatProcSees) {
   EXPECT_EQ(walked, scanned);
   EXPECT_GT(anonymous_bytes(walked), 0U);
   EXPECT_EQ(anonymous_bytes({}), 0U);
+  EXPECT_GE(tasks_on_the_machine().value_or(0), walked.size() + 1)
+      << "the machine's tasks bound the tree's processes, the guard among them";
 }
 
 // The lines of `output` that say a limit stopped the tree.
