@@ -36,7 +36,7 @@ fs::path auto_copy(const fs::path& dir, const std::string& file, const std::stri
   auto manifest = nlohmann::json::parse(contents(kImpls / file));
   manifest["name"] = name;
   manifest["model"] = "auto";
-  const fs::path copy = dir / (name + ".json");
+  fs::path copy = dir / (name + ".json");
   std::ofstream(copy) << manifest.dump(2);
   return copy;
 }

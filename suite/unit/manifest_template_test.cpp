@@ -61,6 +61,7 @@ TEST_F(ManifestTemplate, WritesOneLoadableManifestPerSubFolderInNameOrder) {
       template_, csd::harness::submission_folders({class_}), temp_.path() / "manifests");
   ASSERT_EQ(written.size(), 3U);
   std::vector<std::string> names;
+  names.reserve(written.size());
   for (const auto& file : written) names.push_back(csd::harness::load_manifest(file).name);
   EXPECT_EQ(names, (std::vector<std::string>{"alice", "bob", "carol"}));
 }

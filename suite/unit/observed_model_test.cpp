@@ -159,7 +159,7 @@ TEST(ObservedModel, NoneWithoutTheFigures) {
 class AutoManifest : public ::testing::Test {
  protected:
   std::filesystem::path write(const std::string& text) {
-    const auto file = dir_.path() / "auto.json";
+    auto file = dir_.path() / "auto.json";
     std::ofstream(file) << text;
     return file;
   }
