@@ -138,15 +138,21 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Limits, ::testing::ValuesIn(kLimitCases),
                            return name;
                          });
 
+// A manifest of the fork bomb without its limit, named `name`, in `dir`.
+fs::path unlimited_fork_bomb(const fs::path& dir, const std::string& name,
+                             const std::string& model) {
+  const fs::path manifest = dir / "fork-bomb.json";
+  const fs::path bomb = fs::path(CSD_SUITE_BINARY).parent_path() / "csd-broken-fork-bomb";
+  std::ofstream(manifest) << nlohmann::json{
+      {"name", name}, {"command", {bomb.string(), "-p", "{port}"}}, {"model", model}};
+  return manifest;
+}
+
 // csd-suite --max-processes holds for a manifest that declares no limit,
 // and the line that reruns a failed test keeps it.
 TEST(Limits, TheRunsLimitHoldsForAManifestWithoutOne) {
   const csd::harness::TempDir dir("csd-selftest-limits-flag");
-  const fs::path manifest = dir.path() / "fork-bomb.json";
-  const fs::path bomb = fs::path(CSD_SUITE_BINARY).parent_path() / "csd-broken-fork-bomb";
-  std::ofstream(manifest) << nlohmann::json{{"name", "unlimited-fork-bomb"},
-                                            {"command", {bomb.string(), "-p", "{port}"}},
-                                            {"model", "fork"}};
+  const fs::path manifest = unlimited_fork_bomb(dir.path(), "unlimited-fork-bomb", "fork");
   const LimitedRun limited =
       run_suite(manifest, "*Size.SmallRepliesExact/*", {"--max-processes", "64"}, "flag");
   expect_stopped_by(limited, "processes: ");
@@ -162,11 +168,7 @@ TEST(Limits, TheRunsLimitHoldsForAManifestWithoutOne) {
 // the limit stopped it rather than name a design.
 TEST(Limits, AWatchedServerIsHeldToTheRunsLimit) {
   const csd::harness::TempDir dir("csd-selftest-limits-watch");
-  const fs::path manifest = dir.path() / "fork-bomb.json";
-  const fs::path bomb = fs::path(CSD_SUITE_BINARY).parent_path() / "csd-broken-fork-bomb";
-  std::ofstream(manifest) << nlohmann::json{{"name", "watched-fork-bomb"},
-                                            {"command", {bomb.string(), "-p", "{port}"}},
-                                            {"model", "auto"}};
+  const fs::path manifest = unlimited_fork_bomb(dir.path(), "watched-fork-bomb", "auto");
   const std::string mark = fmt::format("{}={}-watch", kMarkVariable, ::getpid());
   const auto run = csd::harness::run_to_completion(
       {"env", mark, CSD_REPORT_BINARY, "--identify", "--max-processes", "64", manifest.string()},
