@@ -141,7 +141,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Limits, ::testing::ValuesIn(kLimitCases),
 // A manifest of the fork bomb without its limit, named `name`, in `dir`.
 fs::path unlimited_fork_bomb(const fs::path& dir, const std::string& name,
                              const std::string& model) {
-  const fs::path manifest = dir / "fork-bomb.json";
+  fs::path manifest = dir / "fork-bomb.json";
   const fs::path bomb = fs::path(CSD_SUITE_BINARY).parent_path() / "csd-broken-fork-bomb";
   std::ofstream(manifest) << nlohmann::json{
       {"name", name}, {"command", {bomb.string(), "-p", "{port}"}}, {"model", model}};
