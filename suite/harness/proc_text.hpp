@@ -1,14 +1,17 @@
-// The text readers every /proc reader shares (procfs.cpp, proc_calls.cpp):
-// a whole small file, a number, its lines and words. Only libc and std: csd-guard
+// The text readers every /proc reader shares (procfs.cpp, procfs_sockets.cpp,
+// proc_calls.cpp): a whole small file, a number, its lines and words, a
+// folder. Only libc and std: csd-guard
 // compiles procfs.cpp too.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,5 +71,17 @@ inline std::vector<std::string_view> split_words(std::string_view line) {
     line.remove_prefix(end == std::string_view::npos ? line.size() : end);
   }
 }
+
+// A folder open for readdir(), closed with its owner (opendir() sets
+// O_CLOEXEC in glibc); null if it cannot be opened (a process gone).
+struct CloseDir {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, CloseDir>;
+
+inline DirPtr open_dir(const std::string& path) { return DirPtr(::opendir(path.c_str())); }
+
+// A process's descriptors: one symbolic link per open descriptor.
+inline std::string fd_dir(pid_t pid) { return "/proc/" + std::to_string(pid) + "/fd"; }
 
 }  // namespace csd::harness::detail

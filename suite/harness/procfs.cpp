@@ -1,6 +1,8 @@
-// /proc readers. Everything here tolerates processes vanishing mid-read: a
-// server tree changes while we look at it, so "gone" is a normal answer, not
-// an error. Compiled into csd-guard too, so it uses nothing but libc and std.
+// /proc readers of processes, their tasks and the CPU (the sockets a
+// process holds and the network's counters: procfs_sockets.cpp). Everything
+// here tolerates processes vanishing mid-read: a server tree changes while
+// we look at it, so "gone" is a normal answer, not an error. Compiled into
+// csd-guard too, so it uses nothing but libc and std.
 #include "procfs.hpp"
 #include "proc_text.hpp"
 
@@ -26,19 +28,13 @@ namespace csd::harness {
 
 namespace {
 
+using detail::DirPtr;
+using detail::fd_dir;
+using detail::open_dir;
 using detail::parse_number;
 using detail::read_file;
 using detail::split_lines;
 using detail::split_words;
-
-struct CloseDir {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-using DirPtr = std::unique_ptr<DIR, CloseDir>;
-
-DirPtr open_dir(const std::string& path) {
-  return DirPtr(::opendir(path.c_str()));
-}  // O_CLOEXEC in glibc
 
 std::optional<pid_t> parse_pid(const char* name) {
   pid_t pid = 0;
@@ -113,43 +109,6 @@ std::optional<TaskInfo> read_task_status(pid_t pid, pid_t tid, const std::string
       parse_number(value, task.nonvoluntary_ctxt_switches);
   }
   return task;
-}
-
-std::string fd_dir(pid_t pid) { return "/proc/" + std::to_string(pid) + "/fd"; }
-
-// "socket:[12345]" -> 12345.
-std::optional<uint64_t> socket_inode_of_link(std::string_view target) {
-  constexpr std::string_view prefix = "socket:[";
-  if (target.substr(0, prefix.size()) != prefix || target.back() != ']')
-    return std::nullopt;
-  uint64_t inode = 0;
-  if (!parse_number(target.substr(prefix.size(), target.size() - prefix.size() - 1), inode))
-    return std::nullopt;
-  return inode;
-}
-
-// Calls `visit(inode)` for every socket in /proc/PID/fd until it returns true.
-template <typename Visit>
-bool for_each_socket(pid_t pid, Visit visit) {
-  const std::string dir_path = fd_dir(pid);
-  const DirPtr dir = open_dir(dir_path);
-  if (!dir)
-    return false;
-  std::array<char, 64> target{};
-  while (const dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] == '.')
-      continue;
-    const std::string link = dir_path + "/" + entry->d_name;
-    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
-      continue;  // closed meanwhile, or not a socket
-    if (const auto inode =
-            socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)))) {
-      if (visit(*inode))
-        return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -362,59 +321,6 @@ std::optional<CpuTicks> read_cpu_ticks() {
   return ticks;
 }
 
-std::optional<uint64_t> read_netstat_counter(std::string_view section, std::string_view name) {
-  const auto text = read_file("/proc/net/netstat");
-  if (!text)
-    return std::nullopt;
-  // Lines in pairs: "TcpExt: NAME NAME ..." then "TcpExt: VALUE VALUE ...".
-  const auto lines = split_lines(*text);
-  for (std::size_t i = 0; i + 1 < lines.size(); i += 2) {
-    const auto names = split_words(lines[i]);
-    const auto values = split_words(lines[i + 1]);
-    if (names.empty() || names[0] != std::string(section) + ":")
-      continue;
-    for (std::size_t k = 1; k < names.size() && k < values.size(); ++k) {
-      uint64_t value = 0;
-      if (names[k] == name && parse_number(values[k], value))
-        return value;
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<uint64_t> time_wait_sockets() {
-  const auto text = read_file("/proc/net/sockstat");
-  if (!text)
-    return std::nullopt;
-  // "TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1": the counters in key-value pairs.
-  for (const std::string_view line : split_lines(*text)) {
-    const auto words = split_words(line);
-    if (words.empty() || words[0] != "TCP:")
-      continue;
-    for (std::size_t k = 1; k + 1 < words.size(); k += 2) {
-      uint64_t value = 0;
-      if (words[k] == "tw" && parse_number(words[k + 1], value))
-        return value;
-    }
-  }
-  return std::nullopt;
-}
-
-std::vector<uint64_t> socket_inodes(pid_t pid) {
-  std::vector<uint64_t> inodes;
-  for_each_socket(pid, [&](uint64_t inode) {
-    inodes.push_back(inode);
-    return false;
-  });
-  std::sort(inodes.begin(), inodes.end());
-  inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
-  return inodes;
-}
-
-bool holds_socket(pid_t pid, uint64_t inode) {
-  return for_each_socket(pid, [inode](uint64_t held) { return held == inode; });
-}
-
 std::string describe(pid_t pid) {
   const auto info = read_proc(pid);
   if (!info)
@@ -446,15 +352,6 @@ std::string tree_snapshot(const std::vector<pid_t>& pids) {
     table += columns.data() + command + "\n";
   }
   return table;
-}
-
-std::optional<uint64_t> socket_inode_of_fd(pid_t pid, int fd) {
-  std::array<char, 64> target{};
-  const std::string link = fd_dir(pid) + "/" + std::to_string(fd);
-  const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-  if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
-    return std::nullopt;
-  return socket_inode_of_link(std::string_view(target.data(), static_cast<std::size_t>(n)));
 }
 
 }  // namespace csd::harness

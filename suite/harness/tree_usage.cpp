@@ -7,15 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "proc_text.hpp"
 #include "procfs.hpp"
 
 namespace csd::harness {
 
 namespace {
 
-struct CloseDir {
-  void operator()(DIR* dir) const { (void)::closedir(dir); }
-};
 struct CloseFile {
   void operator()(std::FILE* file) const { (void)std::fclose(file); }
 };
@@ -27,7 +25,7 @@ File open_proc_file(const std::string& path) { return File(std::fopen(path.c_str
 // parent), appended to `tree`.
 void append_children(pid_t pid, std::vector<pid_t>& tree) {
   const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
-  const std::unique_ptr<DIR, CloseDir> tasks(::opendir(task_dir.c_str()));
+  const detail::DirPtr tasks = detail::open_dir(task_dir);
   if (!tasks)
     return;  // gone meanwhile
   while (const dirent* task = ::readdir(tasks.get())) {
