@@ -28,13 +28,7 @@ namespace csd::harness {
 
 namespace {
 
-using detail::DirPtr;
-using detail::fd_dir;
-using detail::open_dir;
-using detail::parse_number;
-using detail::read_file;
-using detail::split_lines;
-using detail::split_words;
+using namespace detail;  // the readers of /proc text every /proc reader shares (proc_text.hpp)
 
 std::optional<pid_t> parse_pid(const char* name) {
   pid_t pid = 0;

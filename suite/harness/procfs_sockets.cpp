@@ -16,13 +16,7 @@ namespace csd::harness {
 
 namespace {
 
-using detail::DirPtr;
-using detail::fd_dir;
-using detail::open_dir;
-using detail::parse_number;
-using detail::read_file;
-using detail::split_lines;
-using detail::split_words;
+using namespace detail;  // the readers of /proc text every /proc reader shares (proc_text.hpp)
 
 // "socket:[12345]" -> 12345.
 std::optional<uint64_t> socket_inode_of_link(std::string_view target) {
