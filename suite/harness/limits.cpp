@@ -42,6 +42,35 @@ std::vector<std::string> ServerLimits::guard_options() const {
   return options;
 }
 
+bool ServerLimits::set_from_flag(std::string_view flag, std::string_view value) {
+  if (flag == "--max-processes") {
+    int count = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), count);
+    if (error != std::errc{} || end != value.data() + value.size() || count < 1)
+      return false;
+    processes = count;
+    return true;
+  }
+  if (flag != "--max-memory" && flag != "--max-file-size")
+    return false;
+  const auto bytes = parse_size(value);
+  if (!bytes)
+    return false;
+  (flag == "--max-memory" ? memory : file_size) = bytes;
+  return true;
+}
+
+std::vector<std::string> ServerLimits::suite_flags() const {
+  std::vector<std::string> flags;
+  if (processes)
+    flags.push_back(fmt::format("--max-processes={}", *processes));
+  if (memory)
+    flags.push_back(fmt::format("--max-memory={}", *memory));
+  if (file_size)
+    flags.push_back(fmt::format("--max-file-size={}", *file_size));
+  return flags;
+}
+
 std::optional<uint64_t> parse_size(std::string_view text) {
   uint64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);

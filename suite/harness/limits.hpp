@@ -28,6 +28,13 @@ struct ServerLimits {
   [[nodiscard]] ServerLimits tightest(const ServerLimits& other) const;
   // csd-guard's options for them ("--max-processes", "64", ...).
   [[nodiscard]] std::vector<std::string> guard_options() const;
+  // csd-suite's and csd-report's flags: sets the limit `flag` names
+  // ("--max-processes", "--max-memory", "--max-file-size") from `value`
+  // ("64", "512M"); false if `flag` names none or `value` is no count or size.
+  bool set_from_flag(std::string_view flag, std::string_view value);
+  // Those flags for the limits set, as one word each: "--max-processes=64",
+  // "--max-memory=536870912", "--max-file-size=16777216" (descriptors have none).
+  [[nodiscard]] std::vector<std::string> suite_flags() const;
   [[nodiscard]] bool any() const { return processes || memory || file_size || descriptors; }
 };
 

@@ -104,12 +104,7 @@ csd::harness::SuiteInvocation record_invocation(const csd::suite::SuiteOptions& 
   if (own.strict)
     invocation.flags.emplace_back("--strict");
   // The run's limits: a rerun stops a server where this run did.
-  if (own.limits.processes)
-    invocation.flags.push_back(fmt::format("--max-processes={}", *own.limits.processes));
-  if (own.limits.memory)
-    invocation.flags.push_back(fmt::format("--max-memory={}", *own.limits.memory));
-  if (own.limits.file_size)
-    invocation.flags.push_back(fmt::format("--max-file-size={}", *own.limits.file_size));
+  for (auto& flag : own.limits.suite_flags()) invocation.flags.push_back(std::move(flag));
   for (auto& flag : csd::suite::demo_override_flags()) invocation.flags.push_back(std::move(flag));
   if (const char* pretend = std::getenv(csd::harness::kPretendMissingVariable); pretend != nullptr)
     invocation.environment.emplace_back(csd::harness::kPretendMissingVariable, pretend);

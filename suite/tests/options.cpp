@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "demos.hpp"
@@ -156,7 +156,7 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
                  "x2) unless a multiplier is given. Needs root: without, every check is skipped "
                  "with the reason")
       ->allow_extra_args(false);
-  int max_processes = 0;
+  std::string max_processes;
   app.add_option("--max-processes", max_processes,
                  "Every server's tree may have at most N processes: csd-guard counts it every "
                  "5 ms and kills it past N (a fork bomb), and the check that ran it fails naming "
@@ -190,15 +190,10 @@ SuiteOptions parse_suite_options(int& argc, char** argv) {
     usage_error(e.what());
   }
 
-  if (max_processes > 0)
-    options.limits.processes = max_processes;
-  for (const auto& [flag, text, limit] :
-       {std::tuple{"--max-memory", &max_memory, &options.limits.memory},
-        std::tuple{"--max-file-size", &max_file_size, &options.limits.file_size}}) {
-    if (text->empty())
-      continue;
-    *limit = harness::parse_size(*text);
-    if (!*limit)
+  for (const auto& [flag, text] :
+       {std::pair{"--max-memory", &max_memory}, std::pair{"--max-file-size", &max_file_size},
+        std::pair{"--max-processes", &max_processes}}) {
+    if (!text->empty() && !options.limits.set_from_flag(flag, *text))
       usage_error(fmt::format("{} {}: a size: bytes, or with K, M, G (512M)", flag, *text));
   }
   if (!list_checks.empty())

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "limits.hpp"
 
@@ -23,28 +24,13 @@ int cpu_count() {
   return std::max(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
-// The limits of the --max-* flags, as given.
-harness::ServerLimits limits_of_flags(Options& options) {
-  harness::ServerLimits flags;
-  if (const auto& text = options.limits["--max-processes"]; !text.empty())
-    flags.processes = std::stoi(text);
-  flags.memory = harness::parse_size(options.limits["--max-memory"]);
-  flags.file_size = harness::parse_size(options.limits["--max-file-size"]);
-  return flags;
-}
-
 // --grade: every server runs within the rubric's limits and the flags' (the
 // smaller wins), and, where neither limits processes, kGradeProcesses: one
 // submission that forks without end must not take the class down with it.
 void hold_to_grade_limits(Options& options) {
-  auto limits = limits_of_flags(options).tightest(options.rubric->limits);
-  if (!limits.processes)
-    limits.processes = report::kGradeProcesses;
-  options.limits["--max-processes"] = std::to_string(*limits.processes);
-  if (limits.memory)
-    options.limits["--max-memory"] = std::to_string(*limits.memory);
-  if (limits.file_size)
-    options.limits["--max-file-size"] = std::to_string(*limits.file_size);
+  options.limits = options.limits.tightest(options.rubric->limits);
+  if (!options.limits.processes)
+    options.limits.processes = report::kGradeProcesses;
 }
 
 }  // namespace
@@ -164,14 +150,15 @@ SEE ALSO
   const auto size_check = [](const std::string& text) {
     return harness::parse_size(text) ? "" : "expected a size: bytes, or with K, M, G (512M)";
   };
-  app.add_option("--max-processes", options.limits["--max-processes"],
+  std::map<std::string, std::string> limits;  // flag -> value, read into options.limits
+  app.add_option("--max-processes", limits["--max-processes"],
                  "Every server's tree may have at most N processes (csd-suite --max-processes)")
       ->check(CLI::Range(1, 1 << 22));
-  app.add_option("--max-memory", options.limits["--max-memory"],
+  app.add_option("--max-memory", limits["--max-memory"],
                  "Every server's tree may use at most SIZE anonymous resident memory (csd-suite "
                  "--max-memory; 512M)")
       ->check(size_check);
-  app.add_option("--max-file-size", options.limits["--max-file-size"],
+  app.add_option("--max-file-size", limits["--max-file-size"],
                  "Every server writes files of at most SIZE (csd-suite --max-file-size; 16M)")
       ->check(size_check);
   options.jobs = cpu_count();
@@ -246,6 +233,10 @@ SEE ALSO
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kUsage;  // prints the help, or the error with a hint
   }
+  for (const auto& [flag, value] : limits) {
+    if (!value.empty())
+      options.limits.set_from_flag(flag, value);  // checked above
+  }
   if (!shard.empty())
     options.shard = report::parse_shard(shard);
   if (!baseline.empty()) {
@@ -267,7 +258,7 @@ SEE ALSO
   }
   // The servers csd-report starts itself (--identify; a manifest's "model":
   // "auto", watched before the run) are held to the run's limits as well.
-  harness::set_run_limits(limits_of_flags(options));
+  harness::set_run_limits(options.limits);
   if (!options.merge.empty() && options.out.empty()) {
     std::cerr << "csd-report: --merge needs -o OUT, the folder of the merged run "
                  "(csd-report --help)\n";

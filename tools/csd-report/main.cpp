@@ -189,10 +189,7 @@ std::vector<std::string> suite_flags(const Options& options, const fs::path& sui
   if (options.timeout_multiplier)
     argv.push_back("--timeout-multiplier=" + std::to_string(*options.timeout_multiplier));
   for (const auto& condition : options.network) argv.insert(argv.end(), {"--network", condition});
-  for (const auto& [flag, value] : options.limits) {
-    if (!value.empty())
-      argv.push_back(std::string(flag).append("=").append(value));
-  }
+  for (auto& flag : options.limits.suite_flags()) argv.push_back(std::move(flag));
   argv.insert(argv.end(), options.more_suite_flags.begin(), options.more_suite_flags.end());
   argv.insert(argv.end(), options.assumed_models.begin(), options.assumed_models.end());
   return argv;
@@ -449,6 +446,7 @@ int merge(const Options& options) {
 // on this command line win.
 void take_flags_of_the_run(const std::vector<std::string>& flags, Options& options) {
   const bool network_given = !options.network.empty();
+  csd::harness::ServerLimits earlier;  // the run's limits; those given here win
   for (std::size_t i = 0; i < flags.size(); ++i) {
     const std::string& flag = flags[i];
     const bool has_value = i + 1 < flags.size();
@@ -461,10 +459,10 @@ void take_flags_of_the_run(const std::vector<std::string>& flags, Options& optio
         options.timeout_multiplier = std::stod(flag.substr(flag.find('=') + 1));
     } else if (flag == "--strict") {
       options.strict = true;
-    } else if (const auto limit = options.limits.find(flag.substr(0, flag.find('=')));
-               limit != options.limits.end() && flag.find('=') != std::string::npos) {
-      if (limit->second.empty())
-        limit->second = flag.substr(flag.find('=') + 1);
+    } else if (const auto equals = flag.find('=');
+               equals != std::string::npos &&
+               earlier.set_from_flag(flag.substr(0, equals), flag.substr(equals + 1))) {
+      continue;
     } else if (flag == "--demo" && has_value) {
       options.more_suite_flags.insert(options.more_suite_flags.end(), {flag, flags[i + 1]});
       ++i;
@@ -472,6 +470,11 @@ void take_flags_of_the_run(const std::vector<std::string>& flags, Options& optio
       options.more_suite_flags.push_back(flag);
     }
   }
+  options.limits.processes =
+      options.limits.processes ? options.limits.processes : earlier.processes;
+  options.limits.memory = options.limits.memory ? options.limits.memory : earlier.memory;
+  options.limits.file_size =
+      options.limits.file_size ? options.limits.file_size : earlier.file_size;
 }
 
 int run_or_run_side_by_side(Options options) {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +10,7 @@
 #include "baseline.hpp"
 #include "grade.hpp"
 #include "identify.hpp"
+#include "limits.hpp"
 #include "plan.hpp"
 
 namespace csd::tools {
@@ -29,8 +29,9 @@ struct Options {
   std::vector<std::string> skip_checks;
   std::optional<double> timeout_multiplier;
   std::vector<std::string> network;  // csd-suite --network, each as given
-  // csd-suite --max-processes, --max-memory, --max-file-size: flag -> value as given
-  std::map<std::string, std::string> limits;
+  // csd-suite --max-processes, --max-memory, --max-file-size; with --grade
+  // tightened by the rubric's
+  harness::ServerLimits limits;
   // --rerun-failed: the earlier run's csd-suite flags csd-report has none
   // of its own for (--demo NAME=PATH), passed on as they were.
   std::vector<std::string> more_suite_flags;
